@@ -1,0 +1,261 @@
+"""Create the stack's declared AWS resources in moto: idempotently, warm first, then in parallel.
+
+Measured (FACTS.md, and ``bench/bench_bootstrap.py``): each moto service
+loads its backend lazily on its first call, and a pool of creates on a cold
+server is slower than serial.  So: switch on Step Functions execution (must
+come before any state machine exists), warm every service with one cheap call,
+then create everything concurrently, then the steps that need earlier ARNs
+(table items, topic subscriptions).
+
+Re-creating is success; a changed state machine definition is updated.  A
+failure names the resource and the AWS error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import requests
+from boto3.dynamodb.types import TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hippodrome_k8s.errors import BootstrapError
+
+MOTO_ACCOUNT_ID = "123456789012"
+ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/hippodrome-states"
+
+
+@dataclass(frozen=True)
+class Task:
+    """One resource to create: what to call it in errors, and how to make it."""
+
+    label: str  # e.g. "DynamoDB table dev-main-accounts"
+    run: Callable[["Clients"], None]
+
+
+class Clients:
+    """boto3 clients made once (creating clients is not thread-safe; using them is)."""
+
+    def __init__(self, endpoint: str, region: str):
+        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+                        max_pool_connections=32)
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+        self.endpoint = endpoint
+        self.region = region
+        self._clients = {
+            name: session.client(name, endpoint_url=endpoint, config=config)
+            for name in ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "stepfunctions")
+        }
+
+    def __getattr__(self, name: str) -> Any:
+        return self._clients[name]
+
+
+def _error_code(e: ClientError) -> str:
+    return e.response.get("Error", {}).get("Code", "")
+
+
+# --- one function per kind of resource ---------------------------------------------------------
+
+
+def create_table(table: dict[str, Any]) -> Task:
+    def run(c: Clients) -> None:
+        keys = [(table["hashKey"], "HASH")] + ([(table["rangeKey"], "RANGE")] if table.get("rangeKey") else [])
+        attributes = {k["name"]: k["type"] for k, _ in keys}
+        gsis = []
+        for index in table.get("globalSecondaryIndexes", []):
+            index_keys = [(index["hashKey"], "HASH")] + ([(index["rangeKey"], "RANGE")] if index.get("rangeKey") else [])
+            attributes.update({k["name"]: k["type"] for k, _ in index_keys})
+            gsis.append({
+                "IndexName": index["name"],
+                "KeySchema": [{"AttributeName": k["name"], "KeyType": t} for k, t in index_keys],
+                "Projection": {"ProjectionType": "ALL"},
+            })
+        kwargs: dict[str, Any] = {
+            "TableName": table["name"],
+            "KeySchema": [{"AttributeName": k["name"], "KeyType": t} for k, t in keys],
+            "AttributeDefinitions": [{"AttributeName": n, "AttributeType": t} for n, t in attributes.items()],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if gsis:
+            kwargs["GlobalSecondaryIndexes"] = gsis
+        try:
+            c.dynamodb.create_table(**kwargs)
+        except ClientError as e:
+            if _error_code(e) != "ResourceInUseException":
+                raise
+
+    return Task(f"DynamoDB table {table['name']}", run)
+
+
+def put_items(table: dict[str, Any]) -> Task:
+    serializer = TypeSerializer()
+
+    def run(c: Clients) -> None:
+        for item in table.get("items", []):
+            c.dynamodb.put_item(TableName=table["name"], Item={k: serializer.serialize(v) for k, v in item.items()})
+
+    return Task(f"items of DynamoDB table {table['name']}", run)
+
+
+def create_bucket(name: str) -> Task:
+    def run(c: Clients) -> None:
+        kwargs: dict[str, Any] = {"Bucket": name}
+        if c.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": c.region}
+        try:
+            c.s3.create_bucket(**kwargs)
+        except ClientError as e:
+            if _error_code(e) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+
+    return Task(f"S3 bucket {name}", run)
+
+
+def create_queue(queue: dict[str, Any]) -> Task:
+    def run(c: Clients) -> None:
+        attributes = dict(queue.get("attributes", {}))
+        name = queue["name"]
+        if queue.get("fifo"):
+            attributes["FifoQueue"] = "true"
+        c.sqs.create_queue(QueueName=name, Attributes=attributes)
+
+    return Task(f"SQS queue {queue['name']}", run)
+
+
+def create_topic(topic: dict[str, Any]) -> Task:
+    return Task(f"SNS topic {topic['name']}", lambda c: c.sns.create_topic(Name=topic["name"]))
+
+
+def subscribe(topic: dict[str, Any], subscription: dict[str, Any]) -> Task:
+    def run(c: Clients) -> None:
+        topic_arn = f"arn:aws:sns:{c.region}:{MOTO_ACCOUNT_ID}:{topic['name']}"
+        queue_arn = f"arn:aws:sqs:{c.region}:{MOTO_ACCOUNT_ID}:{subscription['queue']}"
+        existing = c.sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", [])
+        if any(s.get("Endpoint") == queue_arn for s in existing):
+            return
+        attributes = {"RawMessageDelivery": "true"} if subscription.get("rawMessageDelivery", True) else {}
+        c.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn, Attributes=attributes)
+
+    return Task(f"SNS subscription {topic['name']} -> {subscription['queue']}", run)
+
+
+def create_secret(secret: dict[str, Any]) -> Task:
+    def run(c: Clients) -> None:
+        try:
+            c.secretsmanager.create_secret(Name=secret["name"], SecretString=secret["value"])
+        except ClientError as e:
+            if _error_code(e) != "ResourceExistsException":
+                raise
+            c.secretsmanager.put_secret_value(SecretId=secret["name"], SecretString=secret["value"])
+
+    return Task(f"Secrets Manager secret {secret['name']}", run)
+
+
+def create_state_machine(machine: dict[str, Any]) -> Task:
+    def run(c: Clients) -> None:
+        definition = json.dumps(machine["definition"])
+        # moto returns the SAME arn for a re-create and keeps the old definition: update explicitly.
+        arn = c.stepfunctions.create_state_machine(name=machine["name"], definition=definition, roleArn=ROLE_ARN)["stateMachineArn"]
+        current = c.stepfunctions.describe_state_machine(stateMachineArn=arn).get("definition")
+        if current != definition:
+            c.stepfunctions.update_state_machine(stateMachineArn=arn, definition=definition)
+
+    return Task(f"Step Functions state machine {machine['name']}", run)
+
+
+# --- the plan and its execution ------------------------------------------------------------------
+
+
+def plan(resources: dict[str, Any]) -> tuple[list[str], list[Task], list[Task]]:
+    """(services to warm, first wave of creates, second wave that needs the first)."""
+    first: list[Task] = []
+    second: list[Task] = []
+    services: list[str] = []
+
+    def need(service: str, items: Iterable[Any]) -> bool:
+        items = list(items)
+        if items and service not in services:
+            services.append(service)
+        return bool(items)
+
+    if need("dynamodb", resources.get("tables", [])):
+        first += [create_table(t) for t in resources["tables"]]
+        second += [put_items(t) for t in resources["tables"] if t.get("items")]
+    if need("s3", resources.get("buckets", [])):
+        first += [create_bucket(b) for b in resources["buckets"]]
+    if need("sqs", resources.get("queues", [])):
+        first += [create_queue(q) for q in resources["queues"]]
+    if need("sns", resources.get("topics", [])):
+        first += [create_topic(t) for t in resources["topics"]]
+        second += [subscribe(t, s) for t in resources["topics"] for s in t.get("subscriptions", [])]
+    if need("secretsmanager", resources.get("secrets", [])):
+        first += [create_secret(s) for s in resources["secrets"]]
+    if need("stepfunctions", resources.get("stateMachines", [])):
+        first += [create_state_machine(m) for m in resources["stateMachines"]]
+    return services, first, second
+
+
+_WARM_CALLS: dict[str, Callable[[Clients], Any]] = {
+    "dynamodb": lambda c: c.dynamodb.list_tables(Limit=1),
+    "s3": lambda c: c.s3.list_buckets(),
+    "sqs": lambda c: c.sqs.list_queues(),
+    "sns": lambda c: c.sns.list_topics(),
+    "secretsmanager": lambda c: c.secretsmanager.list_secrets(MaxResults=1),
+    "stepfunctions": lambda c: c.stepfunctions.list_state_machines(maxResults=1),
+}
+
+
+def enable_step_function_execution(endpoint: str) -> None:
+    """Must run before any state machine is created: moto keeps executing ones in a separate backend."""
+    try:
+        response = requests.post(f"{endpoint}/moto-api/config",
+                                 json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        response.raise_for_status()
+    except requests.RequestException as e:
+        raise BootstrapError(f"could not switch on Step Functions execution in moto: {e}") from None
+
+
+def _run(task: Task, clients: Clients) -> str | None:
+    try:
+        task.run(clients)
+        return None
+    except ClientError as e:
+        error = e.response.get("Error", {})
+        return f"{task.label}: {error.get('Code', 'ClientError')}: {error.get('Message', str(e))}"
+    except (BotoCoreError, requests.RequestException, KeyError, TypeError, ValueError) as e:
+        return f"{task.label}: {type(e).__name__}: {e}"
+
+
+def bootstrap(endpoint: str, resources: dict[str, Any], *, parallel: bool = True, workers: int = 8,
+              log: Callable[[str], None] = print) -> int:
+    """Create everything declared; returns the number of resources.  Raises BootstrapError naming every failure."""
+    services, first, second = plan(resources)
+    if "stepfunctions" in services:
+        enable_step_function_execution(endpoint)
+    clients = Clients(endpoint, resources.get("region", "us-east-1"))
+    for service in services:
+        warm = Task(f"warming {service}", lambda c, s=service: _WARM_CALLS[s](c))
+        if (failure := _run(warm, clients)) is not None:
+            raise BootstrapError(failure)
+    failures: list[str] = []
+    for wave in (first, second):
+        if parallel and len(wave) > 1:
+            with ThreadPoolExecutor(max_workers=min(workers, len(wave))) as pool:
+                results = list(pool.map(lambda t: _run(t, clients), wave))
+        else:
+            results = [_run(t, clients) for t in wave]
+        failures += [r for r in results if r]
+        if failures:
+            break
+    if failures:
+        raise BootstrapError("AWS bootstrap failed:\n  " + "\n  ".join(failures))
+    for task in first + second:
+        log(f"created {task.label}")
+    return len(first)

@@ -1,0 +1,1 @@
+"""The ``hippodrome`` command line (click).  Errors are printed and mapped to exit codes in ``main``."""

@@ -1,0 +1,69 @@
+"""``hippodrome logs``: read the per-service log files of the latest run (works after the stack stopped too)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ..errors import UsageError
+from ..local.runfile import hippodrome_dir
+
+
+def _latest(root: Path) -> Path:
+    latest = hippodrome_dir(root) / "logs" / "latest"
+    if not latest.exists():
+        raise UsageError(f"no logs yet under {latest.parent} (start a stack with `hippodrome up`)")
+    return latest.resolve()
+
+
+def _last_lines(path: Path, count: int) -> list[str]:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(0, size - 256 * 1024))
+        return f.read().decode("utf-8", errors="replace").splitlines()[-count:]
+
+
+@click.command()
+@click.argument("service", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C to stop).")
+@click.option("-n", "--lines", type=click.IntRange(0, 100000), default=100, show_default=True, help="How many last lines to show first.")
+@click.option("--project-root", type=click.Path(file_okay=False, path_type=Path), default=None)
+def logs(service, follow, lines, project_root) -> None:
+    """Show the logs of SERVICE (every service, prefixed, when omitted) from .hippodrome/logs/latest/."""
+    root = (project_root or Path.cwd()).resolve()
+    run_dir = _latest(root)
+    files = sorted(run_dir.glob("*.log"))
+    if service:
+        path = run_dir / f"{service}.log"
+        if not path.exists():
+            names = ", ".join(p.stem for p in files)
+            raise UsageError(f"no log for {service!r} in {run_dir} (available: {names})")
+        files = [path]
+    width = max((len(p.stem) for p in files), default=0)
+    prefix = (lambda p: "") if service else (lambda p: f"{p.stem.ljust(width)} | ")
+    for path in files:
+        for line in _last_lines(path, lines):
+            click.echo(prefix(path) + line)
+    if not follow:
+        return
+    offsets = {p: p.stat().st_size for p in files}
+    try:
+        while True:
+            for path in list(offsets):
+                size = path.stat().st_size
+                if size > offsets[path]:
+                    with open(path, "rb") as f:
+                        f.seek(offsets[path])
+                        chunk = f.read(size - offsets[path])
+                    offsets[path] = size
+                    for line in chunk.decode("utf-8", errors="replace").splitlines():
+                        click.echo(prefix(path) + line)
+            if not service:
+                for path in run_dir.glob("*.log"):
+                    offsets.setdefault(path, 0)
+            time.sleep(0.25)
+    except KeyboardInterrupt:
+        return

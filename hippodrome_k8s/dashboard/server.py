@@ -1,0 +1,158 @@
+"""The dashboard's HTTP server (aiohttp, on the supervisor's own event loop).
+
+``/api/status`` is answered from the state owner's snapshot, never by probing
+services on the request path.  Control endpoints defend against other origins:
+the Host header must name loopback (against DNS rebinding), a request with an
+``Origin`` must come from this dashboard, and every control call must carry the
+per-run token (``X-Hippodrome-Token``), which only the CLI (from
+``.hippodrome/run.json``, mode 0600) and this page's own HTML know - a page on
+another origin can neither read that HTML nor send a custom header without a
+CORS preflight that we never approve.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ..errors import HippodromeError
+
+TOKEN_HEADER = "X-Hippodrome-Token"
+ACTIONS = ("restart", "stop", "start", "shutdown")
+
+
+class StatusSource(Protocol):
+    """What the dashboard needs from an engine (the local supervisor, or the cluster's stack status)."""
+
+    token: str
+
+    def status_json(self, log_lines: int = 0) -> dict[str, dict[str, Any]]: ...
+
+    def stack_json(self) -> dict[str, Any]: ...
+
+    async def control(self, action: str, service: str | None = None) -> dict[str, Any]: ...
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message, "status": status}, status=status)
+
+
+def allowed_hosts(port: int) -> set[str]:
+    return {f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")} | (
+        {"127.0.0.1", "localhost", "[::1]"} if port == 80 else set()
+    )
+
+
+def build_app(source: StatusSource, port: int) -> web.Application:
+    hosts = allowed_hosts(port)
+    origins = {f"http://{h}" for h in hosts}
+    page = resources.files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
+
+    @web.middleware
+    async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        if request.host not in hosts:
+            return _json_error(403, f"Host {request.host!r} is not allowed; use http://127.0.0.1:{port}/")
+        try:
+            return await handler(request)
+        except web.HTTPException as e:
+            if e.status < 400:
+                raise
+            return _json_error(e.status, e.reason)
+        except HippodromeError as e:
+            return _json_error(409, str(e))
+        except Exception as e:  # noqa: BLE001 - the API answers JSON, always
+            return _json_error(500, f"{type(e).__name__}: {e}")
+
+    async def index(request: web.Request) -> web.Response:
+        body = page.replace("{{TOKEN}}", html.escape(source.token, quote=True))
+        return web.Response(text=body, content_type="text/html", headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+        })
+
+    async def status(request: web.Request) -> web.Response:
+        lines = _int_param(request, "log", 0, 0, 200)
+        return web.json_response(source.status_json(log_lines=lines), headers={"Cache-Control": "no-store"})
+
+    async def stack(request: web.Request) -> web.Response:
+        return web.json_response(source.stack_json(), headers={"Cache-Control": "no-store"})
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def logs(request: web.Request) -> web.Response:
+        name = request.match_info["service"]
+        lines = _int_param(request, "lines", 50, 1, 200)
+        data = source.status_json(log_lines=lines)
+        if name not in data:
+            return _json_error(404, f"no service named {name!r}")
+        return web.json_response({"service": name, "lines": data[name].get("log", [])})
+
+    async def control(request: web.Request) -> web.Response:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in origins:
+            return _json_error(403, f"cross-origin control request from {origin!r} refused")
+        supplied = request.headers.get(TOKEN_HEADER, "")
+        if not hmac.compare_digest(supplied.encode(), source.token.encode()):
+            return _json_error(403, f"missing or wrong {TOKEN_HEADER}; the CLI reads it from .hippodrome/run.json")
+        action = request.match_info["action"]
+        if action not in ACTIONS:
+            return _json_error(404, f"unknown action {action!r} (allowed: {', '.join(ACTIONS)})")
+        service = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                return _json_error(400, "body must be JSON like {\"service\": \"controller\"}")
+            if not isinstance(body, dict):
+                return _json_error(400, "body must be a JSON object")
+            service = body.get("service")
+            if service is not None and not isinstance(service, str):
+                return _json_error(422, "field 'service' must be a string or null")
+        result = await source.control(action, service)
+        return web.json_response(result)
+
+    app = web.Application(middlewares=[guard])
+    app.router.add_get("/", index)
+    app.router.add_get("/api/status", status)
+    app.router.add_get("/api/stack", stack)
+    app.router.add_get("/api/logs/{service}", logs)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/control/{action}", control)
+    return app
+
+
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        return max(low, min(high, int(raw)))
+    except ValueError:
+        raise web.HTTPBadRequest(reason=f"query parameter {name!r} must be an integer") from None
+
+
+@dataclass
+class RunningDashboard:
+    runner: web.AppRunner
+    url: str
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def start_dashboard(supervisor: Any) -> RunningDashboard:
+    host, port = supervisor.plan.dashboard_host, supervisor.plan.dashboard_port
+    app = build_app(supervisor, port)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True, backlog=512)
+    await site.start()
+    return RunningDashboard(runner, f"http://{host}:{port}")

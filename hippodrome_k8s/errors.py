@@ -1,0 +1,78 @@
+"""The one exception tree of Hippodrome.
+
+Library exceptions (botocore, aiohttp, kubernetes, yaml, pydantic) are wrapped
+where they are caught; the CLI prints ``Error: <message>`` and exits from one
+place with the error's ``exit_code``::
+
+    HippodromeError                 exit 1 unless said otherwise
+    ├── UsageError                  exit 2: bad flags, a confirmation missing
+    │   └── StackFileError          exit 2: a stack file that cannot be loaded
+    ├── NotRunningError             no supervisor answers for this project
+    ├── PortInUseError              a port the stack needs is taken
+    ├── ControlError                the dashboard refused or failed a control request
+    ├── ServiceFailedError          a blocking service failed to become healthy
+    ├── BootstrapError              an AWS resource could not be created
+    └── K8sError                    the Kubernetes engine failed a step
+        └── PreflightError          exit 2: a tool the k8s engine needs is missing
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class HippodromeError(Exception):
+    exit_code = 1
+
+
+class UsageError(HippodromeError):
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a stack file: where, and what."""
+
+    path: str  # e.g. "spec.services[2].port"
+    message: str
+    line: int | None = None
+
+    def render(self, file: str) -> str:
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class StackFileError(UsageError):
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = problems
+        lines = [f"invalid stack file {file}:"] + ["  " + p.render(file) for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class NotRunningError(HippodromeError):
+    pass
+
+
+class PortInUseError(HippodromeError):
+    pass
+
+
+class ControlError(HippodromeError):
+    pass
+
+
+class ServiceFailedError(HippodromeError):
+    pass
+
+
+class BootstrapError(HippodromeError):
+    pass
+
+
+class K8sError(HippodromeError):
+    pass
+
+
+class PreflightError(K8sError):
+    exit_code = 2

@@ -1,0 +1,135 @@
+"""Load a stack file: parse -> schema (pydantic) -> small named validators.
+
+Every problem names the file, the field path and, where the YAML says so, the
+line.  Nothing here starts anything; a file that fails here starts nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .errors import Problem, StackFileError
+from .model import HippodromeStack
+from .validators import VALIDATORS
+
+Lines = dict[tuple[Any, ...], int]
+
+
+def load_stack(path: str | Path) -> HippodromeStack:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StackFileError(str(path), [Problem("", "file not found (pass -f STACK.yaml or run from the project root)")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise StackFileError(str(path), [Problem("", f"cannot read: {e}")]) from None
+    return load_stack_text(text, str(path))
+
+
+def load_stack_text(text: str, file: str = "<stack>") -> HippodromeStack:
+    data, lines = parse_yaml(text, file)
+    return load_stack_data(data, file, lines)
+
+
+def load_stack_data(data: Any, file: str = "<stack>", lines: Lines | None = None) -> HippodromeStack:
+    lines = lines or {}
+    if not isinstance(data, Mapping):
+        raise StackFileError(file, [Problem("", "expected a HippodromeStack mapping (apiVersion, kind, metadata, spec)", 1)])
+    try:
+        stack = HippodromeStack.model_validate(data)
+    except ValidationError as e:
+        raise StackFileError(file, [_problem_from_pydantic(err, data, lines) for err in e.errors()]) from None
+    problems = [p for validator in VALIDATORS for p in validator(stack)]
+    if problems:
+        raise StackFileError(file, [_with_line(p, lines) for p in problems])
+    return stack
+
+
+# --- YAML with line numbers --------------------------------------------------------------------
+
+
+def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        reason = getattr(e, "problem", None) or str(e)
+        raise StackFileError(file, [Problem("", f"not valid YAML: {reason}", line)]) from None
+    if node is None:
+        raise StackFileError(file, [Problem("", "the file is empty", 1)])
+    lines: Lines = {}
+    duplicates: list[Problem] = []
+    _index_lines(node, (), lines, duplicates)
+    if duplicates:
+        raise StackFileError(file, duplicates)
+    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    return data, lines
+
+
+def _index_lines(node: yaml.Node, path: tuple[Any, ...], lines: Lines, duplicates: list[Problem]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                duplicates.append(Problem(_format_path(path + (key,)), "duplicate key", key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _index_lines(value_node, path + (key,), lines, duplicates)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, path + (i,), lines, duplicates)
+
+
+# --- error mapping -----------------------------------------------------------------------------
+
+
+def _format_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _line_for(loc: tuple[Any, ...], lines: Lines) -> int | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    message = err["msg"]
+    kind = err.get("type", "")
+    if kind == "extra_forbidden":
+        message = "unknown field (check its spelling; `hippodrome schema` lists the allowed fields)"
+    elif kind == "missing":
+        message = "required field is missing"
+    elif kind == "string_pattern_mismatch":
+        message = f"{err['input']!r} does not match {err['ctx']['pattern']}"
+    elif kind in ("enum", "literal_error"):
+        message = f"{err['input']!r} is not allowed: {message[0].lower()}{message[1:]}"
+    return Problem(_format_path(loc), message, _line_for(loc, lines))
+
+
+def _with_line(problem: Problem, lines: Lines) -> Problem:
+    if problem.line is not None:
+        return problem
+    loc: list[Any] = []
+    for token in problem.path.replace("[", ".[").split("."):
+        if not token:
+            continue
+        loc.append(int(token[1:-1]) if token.startswith("[") else token)
+    return Problem(problem.path, problem.message, _line_for(tuple(loc), lines))

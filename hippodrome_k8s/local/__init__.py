@@ -1,0 +1,1 @@
+"""The local engine: the stack as local processes under one asyncio supervisor."""

@@ -1,0 +1,111 @@
+"""Starting and stopping service processes, each in its own process group.
+
+The only module of the local engine that forks.  Every group is registered
+with the watchdog (see ``watchdog.py``) while it lives, so a supervisor killed
+with SIGKILL still leaves no orphan behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass
+class Child:
+    process: asyncio.subprocess.Process
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+class Launcher:
+    def __init__(self) -> None:
+        self._watchdog: subprocess.Popen[bytes] | None = None
+
+    def start_watchdog(self) -> None:
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-m", "hippodrome_k8s.local.watchdog"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=None, start_new_session=True,
+        )
+
+    def stop_watchdog(self) -> None:
+        if self._watchdog and self._watchdog.stdin:
+            self._watchdog.stdin.close()
+            try:
+                self._watchdog.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._watchdog.kill()
+        self._watchdog = None
+
+    def _tell_watchdog(self, line: str) -> None:
+        if self._watchdog and self._watchdog.stdin:
+            try:
+                self._watchdog.stdin.write(line.encode() + b"\n")
+                self._watchdog.stdin.flush()
+            except BrokenPipeError:
+                pass
+
+    async def spawn(self, command: list[str] | tuple[str, ...], cwd: str, env: Mapping[str, str]) -> Child:
+        full_env = dict(os.environ)
+        full_env.update(env)
+        process = await asyncio.create_subprocess_exec(
+            *command, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True, limit=1 << 20,
+        )
+        self._tell_watchdog(f"+{process.pid}")
+        return Child(process)
+
+    async def terminate(self, child: Child, timeout: float) -> int | None:
+        """SIGTERM the whole group, SIGKILL after ``timeout``; returns the exit code."""
+        pgid = child.pid
+        _killpg(pgid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(child.process.wait(), timeout)
+        except asyncio.TimeoutError:
+            _killpg(pgid, signal.SIGKILL)
+            await child.process.wait()
+        await self._reap_group(pgid, timeout)
+        return child.process.returncode
+
+    async def _reap_group(self, pgid: int, timeout: float) -> None:
+        """The leader is gone; make sure the rest of its group is too."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if _group_alive(pgid):
+            _killpg(pgid, signal.SIGTERM)
+        while _group_alive(pgid) and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        if _group_alive(pgid):
+            _killpg(pgid, signal.SIGKILL)
+        self._tell_watchdog(f"-{pgid}")
+
+    async def exited(self, child: Child, grace: float = 5.0) -> int:
+        """Wait for the leader to exit by itself, then clean up what it left in its group."""
+        code = await child.process.wait()
+        await self._reap_group(child.pid, grace)
+        return code
+
+
+def _killpg(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True

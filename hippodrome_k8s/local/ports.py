@@ -1,0 +1,63 @@
+"""Is a port free, and if not, who holds it?  Checked before anything starts."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from dataclasses import dataclass
+
+import psutil
+
+from ..errors import PortInUseError
+
+
+@dataclass(frozen=True)
+class PortHolder:
+    port: int
+    pid: int | None
+    command: str
+
+    def describe(self) -> str:
+        if self.pid is None:
+            return f"port {self.port} is in use (the holding process is not visible to this user)"
+        return f"port {self.port} is held by pid {self.pid} ({self.command})"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            if e.errno in (errno.EADDRINUSE, errno.EACCES):
+                return False
+            raise
+    return True
+
+
+def holder_of(port: int) -> PortHolder:
+    try:
+        connections = psutil.net_connections(kind="tcp")
+    except (psutil.AccessDenied, PermissionError):
+        connections = []
+    for c in connections:
+        if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port:
+            if c.pid is None:
+                break
+            try:
+                proc = psutil.Process(c.pid)
+                command = " ".join(proc.cmdline()) or proc.name()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                command = "?"
+            return PortHolder(port, c.pid, command[:200])
+    return PortHolder(port, None, "")
+
+
+def check_ports_free(ports: dict[int, str], host: str = "127.0.0.1") -> None:
+    """Raise PortInUseError naming every taken port, its intended service and its holder."""
+    taken = [f"{holder_of(p).describe()}; needed by {owner}" for p, owner in sorted(ports.items()) if not port_is_free(p, host)]
+    if taken:
+        raise PortInUseError(
+            "ports needed by the stack are in use:\n  " + "\n  ".join(taken)
+            + "\nStop whatever holds them (is another `hippodrome up` running? try `hippodrome status`)."
+        )

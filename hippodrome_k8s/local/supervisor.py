@@ -1,0 +1,266 @@
+"""The local engine's supervisor: layered start, control commands, reverse-order shutdown.
+
+It owns the runners and the store; the dashboard calls its control methods
+and reads the store's snapshots.  Layer N+1 starts only when every blocking
+service in layers <= N is running and ready; services within a layer start
+in parallel; non-blocking services never gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import ControlError, ServiceFailedError
+from ..resolver import Plan
+from .launcher import Launcher
+from .logs import ServiceLog, new_run_dir, open_service_logs
+from .policy import RestartPolicy
+from .reload import watch_for_changes
+from .runner import Prober, ServiceRunner
+from .states import ServiceStatus, State
+from .store import Store
+
+
+class Supervisor:
+    def __init__(self, plan: Plan, *, project_root: str | Path, console: TextIO | None = sys.stdout,
+                 policy: RestartPolicy | None = None, token: str | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.plan = plan
+        self.project_root = Path(project_root)
+        self.console = console
+        self.policy = policy or RestartPolicy()
+        self.token = token or secrets.token_urlsafe(24)
+        self.clock = clock
+        self.started_at = clock()
+        self.phase = "starting"  # starting | running | degraded | stopping | stopped | failed
+        self.failure: str | None = None
+        self.run_dir: Path = new_run_dir(self.project_root)
+        names = [s.name for s in plan.services]
+        self.logs: dict[str, ServiceLog] = open_service_logs(self.run_dir, names + ["hippodrome"], console)
+        self.store = Store({
+            s.name: ServiceStatus(name=s.name, layer=s.layer, port=s.port, url=s.url, blocking=s.blocking, since=self.started_at)
+            for s in plan.services
+        })
+        self.launcher = Launcher()
+        self.prober = Prober()
+        self.runners = {
+            s.name: ServiceRunner(s, self.store, self.launcher, self.prober, self.logs[s.name], self.policy, clock)
+            for s in plan.services
+        }
+        self._control_lock = asyncio.Lock()
+        self._shutdown = asyncio.Event()
+        self._reload_tasks: list[asyncio.Task[None]] = []
+        self.store.subscribe(self._announce)
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def status_json(self, log_lines: int = 0) -> dict[str, dict[str, Any]]:
+        now = self.clock()
+        snapshot = self.store.snapshot()
+        out = {}
+        for name, status in snapshot.items():
+            data = status.to_json(now)
+            if log_lines:
+                data["log"] = list(self.logs[name].tail)[-log_lines:]
+            out[name] = data
+        return out
+
+    def stack_json(self) -> dict[str, Any]:
+        snapshot = self.store.snapshot()
+        counts: dict[str, int] = {}
+        for s in snapshot.values():
+            counts[s.status.value] = counts.get(s.status.value, 0) + 1
+        declared = {s.name for s in self.plan.services}
+        return {
+            "name": self.plan.stack_name,
+            "engine": "local",
+            "phase": self.phase,
+            "failure": self.failure,
+            "profile": self.plan.profile.value,
+            "cell": self.plan.cell.value,
+            "cellUrl": self.plan.cell_url,
+            "tablePrefix": self.plan.table_prefix,
+            "seed": self.plan.seed,
+            "pid": os.getpid(),
+            "startedAt": self.started_at,
+            "uptime": round(self.clock() - self.started_at, 1),
+            "logDir": str(self.run_dir),
+            "layers": [[s.name for s in layer] for layer in self.plan.layers],
+            "services": len(declared),
+            "ready": sum(1 for s in snapshot.values() if s.status == State.running and s.ready),
+            "counts": counts,
+            "warnings": list(self.plan.warnings),
+        }
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    async def start_all(self) -> None:
+        """Start every layer in order; raise ServiceFailedError if a blocking service gives up."""
+        for runner in self.runners.values():
+            runner.give_up_after = self.policy.start_attempts if runner.service.blocking else None
+        gated: list[str] = []
+        for layer in self.plan.layers:
+            self.note(f"starting layer {layer[0].layer}: {', '.join(s.name for s in layer)}")
+            for service in layer:
+                self.runners[service.name].start()
+            gated += [s.name for s in layer if s.blocking]
+            await self._wait_layer(gated)
+        for runner in self.runners.values():
+            runner.give_up_after = None
+
+    async def _wait_layer(self, gated: list[str]) -> None:
+        def settled(snapshot: dict[str, ServiceStatus]) -> bool:
+            return all(snapshot[n].status == State.running and snapshot[n].ready for n in gated) or any(
+                snapshot[n].status == State.failed for n in gated
+            )
+
+        snapshot = await self.store.wait_until(settled)
+        failed = [snapshot[n] for n in gated if snapshot[n].status == State.failed]
+        if failed:
+            lines = []
+            for s in failed:
+                tail = "\n      ".join(list(self.logs[s.name].tail)[-10:]) or "(no output)"
+                lines.append(f"{s.name}: {s.message}\n    last lines of {self.logs[s.name].path}:\n      {tail}")
+            raise ServiceFailedError("blocking service failed to start:\n  " + "\n  ".join(lines))
+
+    async def stop_all(self) -> None:
+        for layer in reversed(self.plan.layers):
+            await asyncio.gather(*(self.runners[s.name].stop() for s in layer))
+
+    async def run(self, on_started: Callable[[], None] | None = None) -> int:
+        """The whole life of a stack: start, serve until shutdown, stop.  Returns the exit code."""
+        from ..dashboard.server import start_dashboard  # the dashboard depends on us, not the reverse
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+        self.launcher.start_watchdog()
+        dashboard = await start_dashboard(self)
+        if on_started:
+            on_started()
+        code = 0
+        try:
+            starting = asyncio.create_task(self.start_all())
+            shutdown = asyncio.create_task(self._shutdown.wait())
+            await asyncio.wait({starting, shutdown}, return_when=asyncio.FIRST_COMPLETED)
+            if starting.done() and starting.exception() is not None:
+                error = starting.exception()
+                self.phase, self.failure = "failed", str(error)
+                self.note(f"Error: {error}")
+                code = 1
+            elif starting.done():
+                self.phase = "running"
+                self.note(f"all {len(self.runners)} services are running; dashboard at {dashboard.url}")
+                self._reload_tasks = [asyncio.create_task(self._reload(r)) for r in self.runners.values() if r.service.reload]
+                await shutdown
+            else:
+                starting.cancel()
+                await asyncio.gather(starting, return_exceptions=True)
+            shutdown.cancel()
+        finally:
+            for task in self._reload_tasks:
+                task.cancel()
+            self.phase = "stopping" if code == 0 else "failed"
+            self.note("shutting down in reverse layer order")
+            await self.stop_all()
+            if code == 0:
+                self.phase = "stopped"
+            self.note("all services stopped")
+            await dashboard.close()
+            await self.prober.close()
+            self.launcher.stop_watchdog()
+            for log in self.logs.values():
+                log.close()
+        return code
+
+    def request_shutdown(self) -> None:
+        self._shutdown.set()
+
+    def _on_signal(self) -> None:
+        if self._shutdown.is_set():
+            self.note("second interrupt: killing every service now")
+            for status in self.store.snapshot().values():
+                if status.pid:
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(status.pid, signal.SIGKILL)
+            return
+        self.note("interrupted: shutting down (interrupt again to kill everything now)")
+        self._shutdown.set()
+
+    # --- control (from the dashboard) --------------------------------------------------------
+
+    def _targets(self, service: str | None) -> list[str]:
+        if service is None:
+            return [s.name for s in self.plan.services]
+        if service not in self.runners:
+            raise ControlError(f"no service named {service!r} in this stack (running: {', '.join(self.runners)})")
+        return [service]
+
+    async def control(self, action: str, service: str | None = None) -> dict[str, Any]:
+        if action == "shutdown":
+            self.request_shutdown()
+            return {"ok": True, "action": action}
+        if self.phase in ("stopping", "stopped"):
+            raise ControlError("the stack is shutting down")
+        targets = self._targets(service)
+        async with self._control_lock:
+            if action == "stop":
+                await self._stop_ordered(targets)
+            elif action == "start":
+                await self._start_ordered(targets)
+            elif action == "restart":
+                await self._stop_ordered(targets)
+                await self._start_ordered(targets)
+            else:
+                raise ControlError(f"unknown action {action!r} (allowed: restart, stop, start, shutdown)")
+        return {"ok": True, "action": action, "services": targets}
+
+    async def _stop_ordered(self, names: list[str]) -> None:
+        for layer in reversed(self.plan.layers):
+            await asyncio.gather(*(self.runners[s.name].stop() for s in layer if s.name in names))
+
+    async def _start_ordered(self, names: list[str]) -> None:
+        if len(names) == 1:
+            self.runners[names[0]].start()
+            return
+        gated: list[str] = []
+        for layer in self.plan.layers:
+            for s in layer:
+                if s.name in names:
+                    self.runners[s.name].start()
+            gated += [s.name for s in layer if s.blocking and s.name in names]
+            try:
+                await self._wait_layer(gated)
+            except ServiceFailedError as e:
+                raise ControlError(str(e)) from None
+
+    async def _reload(self, runner: ServiceRunner) -> None:
+        async for changed in watch_for_changes(runner.service.watch):
+            if not runner.active:
+                continue
+            self.note(f"{runner.name}: {changed} changed; restarting")
+            async with self._control_lock:
+                await runner.restart()
+
+    # --- console -------------------------------------------------------------------------------
+
+    def note(self, message: str) -> None:
+        self.logs["hippodrome"].write(message)
+
+    def _announce(self, before: ServiceStatus, after: ServiceStatus) -> None:
+        if before.status != after.status or before.ready != after.ready:
+            detail = f" ({after.message})" if after.message else ""
+            ready = "" if after.status != State.running else (" ready" if after.ready else " NOT ready")
+            self.note(f"{after.name}: {before.status.value} -> {after.status.value}{ready}{detail}")
+        if after.status == State.failed and before.status != State.failed and not after.blocking:
+            self.note(f"{after.name} is non-blocking: the stack carries on without it")
+
