@@ -53,3 +53,8 @@ def system_account_id(seed: str, account_name: str) -> str:
 
 def api_key(seed: str, account_name: str, key_name: str) -> str:
     return "hk_" + derive_token(seed, "api-key", account_name, key_name, length=40, alphabet=_ALNUM_UPPER)
+
+
+def api_key_hash(key: str) -> str:
+    """How API keys are stored where they are only checked (DynamoDB): never in plaintext."""
+    return hashlib.sha256(key.encode()).hexdigest()

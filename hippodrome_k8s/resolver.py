@@ -195,6 +195,7 @@ def build_context(stack: HippodromeStack, *, profile: Profile, cell: Cell, cell_
             "id": ids.account_id(seed, a.name),
             "systemAccountId": ids.system_account_id(seed, a.name),
             "apiKeys": {k: ids.api_key(seed, a.name, k) for k in a.apiKeys},
+            "apiKeyHashes": {k: ids.api_key_hash(ids.api_key(seed, a.name, k)) for k in a.apiKeys},
         }
         for a in spec.seedData.accounts
     }
@@ -209,6 +210,9 @@ def build_context(stack: HippodromeStack, *, profile: Profile, cell: Cell, cell_
         "project": {"root": options.project_root},
         "state": {"dir": options.state_dir},
         "services": services,
+        # A URL handed out to clients (e.g. the data-plane gateway a controller advertises):
+        # unlike ${services.X.url}, a link is not a start-up dependency.
+        "links": {n: v["url"] for n, v in services.items()},
         "cell": {"name": cell.value, "url": cell_url},
         "aws": {"endpoint": aws_endpoint, "region": region, "accountId": MOTO_ACCOUNT_ID},
         "tables": {t.name: f"{table_prefix}{t.name}" for t in spec.aws.tables},

@@ -1,0 +1,169 @@
+"""Pure builders of a stack's children: one Deployment and one ClusterIP Service per service.
+
+Input is the resolver's ``PlannedService`` (env already rendered with cluster
+DNS addressing); output is a plain manifest dict.  Every child carries the
+``app.kubernetes.io/*`` and ``hippodrome.dev/{stack,service,layer}`` labels, an
+ownerReference to the stack, and ``hippodrome.dev/spec-hash``: the hash of what
+we asked for, so ``plan()`` can tell "changed" from "unchanged" without diffing
+fields the API server fills in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hippodrome_k8s.crd import GROUP, VERSION
+from hippodrome_k8s.model import KIND
+from hippodrome_k8s.resolver import PlannedService, dns_name
+
+MANAGED_BY = "hippodrome-operator"
+PART_OF = "hippodrome"
+LABEL_STACK = f"{GROUP}/stack"
+LABEL_SERVICE = f"{GROUP}/service"
+LABEL_LAYER = f"{GROUP}/layer"
+ANNOTATION_HASH = f"{GROUP}/spec-hash"
+ANNOTATION_RESTARTED_AT = f"{GROUP}/restartedAt"
+STATE_DIR = "/var/lib/hippodrome"  # the resolver's state dir inside containers (an emptyDir)
+PROJECT_ROOT = "/app"  # where the images put the project
+
+REQUESTS = {"cpu": "10m", "memory": "64Mi"}
+
+
+@dataclass(frozen=True)
+class StackRef:
+    """The owner of the children."""
+
+    name: str
+    namespace: str
+    uid: str
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {"apiVersion": f"{GROUP}/{VERSION}", "kind": KIND, "name": self.name, "uid": self.uid,
+                "controller": True, "blockOwnerDeletion": True}
+
+
+def object_name(stack: StackRef, service: str) -> str:
+    return dns_name(stack.name, service)
+
+
+def selector(stack: StackRef, service: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": stack.name, LABEL_SERVICE: service}
+
+
+def labels(stack: StackRef, ps: PlannedService) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": ps.name.replace("_", "-"),
+        "app.kubernetes.io/instance": stack.name,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        LABEL_STACK: stack.name,
+        LABEL_SERVICE: ps.name,
+        LABEL_LAYER: str(ps.layer),
+    }
+
+
+def spec_hash(value: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def image_of(ps: PlannedService, default_image: str) -> str:
+    spec = ps.spec.image
+    return f"{spec.repository}:{spec.tag}" if spec else default_image
+
+
+def command_of(ps: PlannedService) -> list[str]:
+    spec = ps.spec.image
+    return list(spec.command) if spec and spec.command else list(ps.command)
+
+
+def _seconds(value: float, low: int = 1) -> int:
+    return max(low, math.ceil(value))
+
+
+def readiness_probe(ps: PlannedService) -> dict[str, Any]:
+    """The health spec as a probe: the fast (starting) period, so layers gate quickly."""
+    h = ps.health
+    return {
+        "httpGet": {"path": h.path, "port": "http"},
+        "periodSeconds": _seconds(h.startingPeriodSeconds),
+        "timeoutSeconds": _seconds(h.timeoutSeconds),
+        "failureThreshold": h.failureThreshold,
+        "successThreshold": 1,
+    }
+
+
+def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, replicas: int = 1) -> dict[str, Any]:
+    name = object_name(stack, ps.name)
+    meta_labels = labels(stack, ps)
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": selector(stack, ps.name)},
+        "revisionHistoryLimit": 2,
+        "progressDeadlineSeconds": _seconds(ps.health.startTimeoutSeconds, low=10),
+        "template": {
+            "metadata": {"labels": meta_labels},
+            "spec": {
+                "enableServiceLinks": False,  # <SERVICE>_PORT=tcp://... would shadow our env contract
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": _seconds(ps.stop_timeout),
+                "containers": [{
+                    "name": ps.name.replace("_", "-")[:63],
+                    "image": image_of(ps, default_image),
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": command_of(ps),
+                    "workingDir": PROJECT_ROOT,
+                    "env": [{"name": k, "value": v} for k, v in sorted(ps.env.items())],
+                    "ports": [{"name": "http", "containerPort": ps.port, "protocol": "TCP"}],
+                    "readinessProbe": readiness_probe(ps),
+                    "resources": {"requests": dict(REQUESTS)},
+                    "securityContext": {"allowPrivilegeEscalation": False},
+                    "volumeMounts": [{"name": "state", "mountPath": STATE_DIR}],
+                }],
+                "volumes": [{"name": "state", "emptyDir": {}}],
+            },
+        },
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": stack.namespace,
+            "labels": meta_labels,
+            "annotations": {ANNOTATION_HASH: spec_hash(spec)},
+            "ownerReferences": [stack.owner_reference()],
+        },
+        "spec": {"replicas": replicas, **spec},
+    }
+
+
+def service(stack: StackRef, ps: PlannedService) -> dict[str, Any]:
+    spec = {
+        "type": "ClusterIP",
+        "selector": selector(stack, ps.name),
+        "ports": [{"name": "http", "port": ps.port, "targetPort": "http", "protocol": "TCP"}],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": object_name(stack, ps.name),
+            "namespace": stack.namespace,
+            "labels": labels(stack, ps),
+            "annotations": {ANNOTATION_HASH: spec_hash(spec)},
+            "ownerReferences": [stack.owner_reference()],
+        },
+        "spec": spec,
+    }
+
+
+def update_patch(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch bringing an existing child to ``manifest`` (lists are replaced whole;
+    keys the API server added, and the restart annotation, are kept)."""
+    return {"metadata": {"labels": manifest["metadata"]["labels"],
+                         "annotations": manifest["metadata"]["annotations"]},
+            "spec": manifest["spec"]}

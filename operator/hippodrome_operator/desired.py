@@ -1,0 +1,74 @@
+"""From a HippodromeStack object to ``Desired``: load, validate and resolve, purely.
+
+The CR's ``spec`` is a stack file's spec, so it goes through the same loader
+(schema + validators) and the same resolver as ``hippodrome up``, with cluster
+DNS addressing.  Failure is data here (``Desired.error``), not an exception:
+the operator reports it as ``Failed`` and waits for the spec to change.
+
+In-cluster choices: the seed is ``spec.seed`` or, when unset, derived from the
+object's uid (stable for the object's life, different per stack); the table
+prefix is ``spec.tablePrefix`` or ``dev-local-`` (no git branch in a cluster);
+the project root is ``/app`` (the images' working directory) and the state dir
+an emptyDir at ``/var/lib/hippodrome``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from hippodrome_k8s.errors import HippodromeError, StackFileError
+from hippodrome_k8s.loader import load_stack_data
+from hippodrome_k8s.model import API_VERSION, KIND
+from hippodrome_k8s.resolver import ClusterAddressing, ResolveOptions, resolve
+
+from .children import PROJECT_ROOT, STATE_DIR, StackRef
+from .plan import ANNOTATION_CONTROL, ANNOTATION_STOPPED, Desired, parse_control, parse_stopped
+
+DEFAULT_IMAGE = "hippodrome/fakes:dev"
+
+
+def stack_ref(body: Mapping[str, Any]) -> StackRef:
+    meta = body.get("metadata", {})
+    return StackRef(name=meta.get("name", ""), namespace=meta.get("namespace") or "default", uid=meta.get("uid", ""))
+
+
+def seed_for(body: Mapping[str, Any]) -> str:
+    uid = body.get("metadata", {}).get("uid") or body.get("metadata", {}).get("name", "")
+    return hashlib.sha256(f"hippodrome:{uid}".encode()).hexdigest()[:16]
+
+
+def _error_text(e: HippodromeError) -> str:
+    if isinstance(e, StackFileError):
+        return "; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in e.problems)
+    return str(e)
+
+
+def desired_from_body(body: Mapping[str, Any], *, default_image: str = DEFAULT_IMAGE,
+                      now_iso: str = "1970-01-01T00:00:00Z") -> Desired:
+    ref = stack_ref(body)
+    annotations = body.get("metadata", {}).get("annotations") or {}
+    control = parse_control(annotations.get(ANNOTATION_CONTROL))
+    stopped = parse_stopped(annotations.get(ANNOTATION_STOPPED))
+    base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso,
+                control=control if not isinstance(control, str) else None)
+    document = {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
+        "spec": body.get("spec") or {},
+    }
+    try:
+        stack = load_stack_data(document, f"{KIND}/{ref.name}")
+        spec = stack.spec
+        plan = resolve(stack, ResolveOptions(
+            seed=spec.seed if spec.seed is not None else seed_for(body),
+            table_prefix=spec.tablePrefix if spec.tablePrefix is not None else "dev-local-",
+            addressing=ClusterAddressing(ref.namespace),
+            project_root=PROJECT_ROOT,
+            state_dir=STATE_DIR,
+        ))
+    except HippodromeError as e:
+        return Desired(error=_error_text(e), **base)  # type: ignore[arg-type]
+    return Desired(services=plan.services, profile=plan.profile.value, cell=plan.cell.value, **base)  # type: ignore[arg-type]

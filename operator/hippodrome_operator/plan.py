@@ -1,0 +1,283 @@
+"""``plan(desired, observed) -> Decision``: the operator's one decision, pure.
+
+Rules (the issue's, in one place):
+
+- Layer gating: layer N+1's children are created (or rolled) only when every
+  blocking, not-stopped service in layers <= N has a Deployment that is
+  available for its current generation and carries the wanted spec hash.
+  Non-blocking and stopped services never gate.
+- Convergence: a child whose spec hash differs is patched (it rolls); children
+  of services no longer selected are deleted, highest layer first, one layer
+  per round (the next round comes when their DELETED events arrive).
+- Control requests (restart / stop / start, from the ``hippodrome.dev/control``
+  annotation) are applied once per id; stop/start edit the stopped set that
+  the ``hippodrome.dev/stopped`` annotation remembers.
+- Deletion: ``teardown(observed)`` deletes the highest layer still present and
+  waits for it to be gone before the next; done when no child is left.
+- An invalid spec (``desired.error``) plans nothing: the children stay as they
+  are and the status says ``Failed``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hippodrome_k8s.resolver import PlannedService
+
+from . import children
+from .children import ANNOTATION_HASH, ANNOTATION_RESTARTED_AT, LABEL_LAYER, LABEL_SERVICE, StackRef
+
+ANNOTATION_CONTROL = "hippodrome.dev/control"
+ANNOTATION_STOPPED = "hippodrome.dev/stopped"
+ACTIONS = ("restart", "stop", "start")
+
+Verb = Literal["create", "patch", "delete"]
+Kind = Literal["Deployment", "Service", "HippodromeStack"]
+
+
+# --- inputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Control:
+    id: str
+    action: str
+    service: str | None
+
+
+def parse_control(raw: str | None) -> Control | None | str:
+    """The control annotation: a Control, None when absent, or an error message."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return f"{ANNOTATION_CONTROL} is not JSON"
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return f"{ANNOTATION_CONTROL} must be an object with a string id"
+    service = data.get("service")
+    return Control(data["id"], str(data.get("action")), service if isinstance(service, str) else None)
+
+
+def parse_stopped(raw: str | None) -> frozenset[str]:
+    return frozenset(s.strip() for s in (raw or "").split(",") if s.strip())
+
+
+def format_stopped(names: Iterable[str]) -> str | None:
+    return ",".join(sorted(names)) or None
+
+
+@dataclass(frozen=True)
+class Desired:
+    stack: StackRef
+    services: tuple[PlannedService, ...] = ()  # selected, in layer order
+    error: str | None = None  # the spec fails the model's validators / cannot be resolved
+    stopped: frozenset[str] = frozenset()
+    control: Control | None = None
+    default_image: str = "hippodrome/fakes:dev"
+    profile: str = ""
+    cell: str = ""
+    now: str = "1970-01-01T00:00:00Z"  # for restart annotations
+
+
+@dataclass(frozen=True)
+class ChildState:
+    """What the plan needs to know of one observed Deployment (or Service)."""
+
+    name: str
+    service: str
+    layer: int
+    spec_hash: str | None = None
+    replicas: int = 1  # desired, from spec
+    pods: int = 0  # status.replicas: pods that still exist
+    available: bool = False  # available for its current generation
+    deleting: bool = False
+    failure: str | None = None  # e.g. ProgressDeadlineExceeded: ...
+
+
+@dataclass(frozen=True)
+class Observed:
+    deployments: Mapping[str, ChildState] = field(default_factory=dict)  # by service name
+    services: Mapping[str, ChildState] = field(default_factory=dict)
+    restarts: Mapping[str, int] = field(default_factory=dict)
+    last_control_id: str | None = None
+
+
+def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
+    return obj.get("metadata", {}).get("labels") or {}
+
+
+def deployment_state(obj: Mapping[str, Any]) -> ChildState:
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    replicas = int(spec.get("replicas", 1))
+    generation = int(meta.get("generation") or 0)
+    current = int(status.get("observedGeneration") or 0) >= generation
+    available = current and int(status.get("availableReplicas") or 0) >= replicas \
+        and int(status.get("updatedReplicas") or 0) >= replicas and replicas > 0
+    failure = None
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "Progressing" and cond.get("status") == "False":
+            failure = f"{cond.get('reason', 'ProgressDeadlineExceeded')}: {cond.get('message', '')}".rstrip(": ")
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            failure = f"{cond.get('reason', 'ReplicaFailure')}: {cond.get('message', '')}".rstrip(": ")
+    labels = _labels(obj)
+    return ChildState(
+        name=meta.get("name", ""), service=labels.get(LABEL_SERVICE, ""), layer=int(labels.get(LABEL_LAYER, 0)),
+        spec_hash=(meta.get("annotations") or {}).get(ANNOTATION_HASH), replicas=replicas,
+        pods=int(status.get("replicas") or 0), available=available,
+        deleting=bool(meta.get("deletionTimestamp")), failure=failure,
+    )
+
+
+def service_state(obj: Mapping[str, Any]) -> ChildState:
+    meta = obj.get("metadata", {})
+    labels = _labels(obj)
+    return ChildState(name=meta.get("name", ""), service=labels.get(LABEL_SERVICE, ""),
+                      layer=int(labels.get(LABEL_LAYER, 0)),
+                      spec_hash=(meta.get("annotations") or {}).get(ANNOTATION_HASH),
+                      deleting=bool(meta.get("deletionTimestamp")))
+
+
+def observe(deployments: Iterable[Mapping[str, Any]], services: Iterable[Mapping[str, Any]],
+            pods: Iterable[Mapping[str, Any]] = (), status: Mapping[str, Any] | None = None) -> Observed:
+    restarts: dict[str, int] = {}
+    for pod in pods:
+        name = _labels(pod).get(LABEL_SERVICE)
+        if name:
+            count = sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
+            restarts[name] = restarts.get(name, 0) + count
+    last = ((status or {}).get("lastControl") or {}).get("id")
+    return Observed(
+        deployments={s.service: s for s in map(deployment_state, deployments) if s.service},
+        services={s.service: s for s in map(service_state, services) if s.service},
+        restarts=restarts,
+        last_control_id=last,
+    )
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    verb: Verb
+    kind: Kind
+    name: str
+    layer: int = 0
+    body: Mapping[str, Any] | None = None  # a manifest (create) or a JSON merge patch (patch)
+    reason: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.verb} {self.kind}/{self.name} (layer {self.layer}): {self.reason}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    actions: tuple[Action, ...] = ()
+    stopped: frozenset[str] = frozenset()
+    control_result: Mapping[str, Any] | None = None  # for status.lastControl, when a control was applied
+    gated_from: int | None = None  # the first layer held back by the gate (None: none)
+
+
+def is_ready(ps: PlannedService, observed: Observed, want_hash: str) -> bool:
+    d = observed.deployments.get(ps.name)
+    return bool(d and d.available and not d.deleting and d.spec_hash == want_hash)
+
+
+def _apply_control(desired: Desired, observed: Observed) -> tuple[frozenset[str], list[Action], dict[str, Any] | None]:
+    control = desired.control
+    if control is None or control.id == observed.last_control_id:
+        return desired.stopped, [], None
+    result: dict[str, Any] = {"id": control.id, "action": control.action, "service": control.service}
+    selected = [s.name for s in desired.services]
+    if control.action not in ACTIONS:
+        return desired.stopped, [], {**result, "result": f"error: unknown action {control.action!r} (allowed: {', '.join(ACTIONS)})"}
+    if control.service is not None and control.service not in selected:
+        return desired.stopped, [], {**result, "result": f"error: no selected service named {control.service!r}"}
+    targets = [control.service] if control.service else selected
+    stopped = set(desired.stopped)
+    actions: list[Action] = []
+    if control.action == "stop":
+        stopped |= set(targets)
+    elif control.action == "start":
+        stopped -= set(targets)
+    else:  # restart: a new pod template annotation rolls the pods; a stopped service starts again
+        stopped -= set(targets)
+        for ps in desired.services:
+            d = observed.deployments.get(ps.name)
+            if ps.name in targets and d and not d.deleting:
+                patch = {"spec": {"template": {"metadata": {"annotations": {ANNOTATION_RESTARTED_AT: desired.now}}}}}
+                actions.append(Action("patch", "Deployment", d.name, ps.layer, patch, "restart requested"))
+    if stopped != desired.stopped:
+        patch = {"metadata": {"annotations": {ANNOTATION_STOPPED: format_stopped(stopped)}}}
+        actions.append(Action("patch", "HippodromeStack", desired.stack.name, 0, patch, f"{control.action} {', '.join(targets)}"))
+    return frozenset(stopped), actions, {**result, "result": "ok"}
+
+
+def _removals(desired: Desired, observed: Observed) -> list[Action]:
+    selected = {s.name for s in desired.services}
+    leftovers = [c for c in [*observed.deployments.values(), *observed.services.values()] if c.service not in selected]
+    if not leftovers:
+        return []
+    top = max(c.layer for c in leftovers)
+    kinds = {id(c): "Deployment" for c in observed.deployments.values()}
+    return [
+        Action("delete", kinds.get(id(c), "Service"), c.name, c.layer, None, "service no longer selected")  # type: ignore[arg-type]
+        for c in leftovers if c.layer == top and not c.deleting
+    ]
+
+
+def plan(desired: Desired, observed: Observed) -> Decision:
+    if desired.error is not None:
+        return Decision(stopped=desired.stopped)
+    stopped, actions, control_result = _apply_control(desired, observed)
+    restarting = {a.name for a in actions if a.kind == "Deployment"}
+    actions += _removals(desired, observed)
+
+    layers: dict[int, list[PlannedService]] = {}
+    for ps in desired.services:
+        layers.setdefault(ps.layer, []).append(ps)
+    gated_from = None
+    for layer in sorted(layers):
+        gate_open = True
+        for ps in layers[layer]:
+            replicas = 0 if ps.name in stopped else 1
+            want = children.deployment(desired.stack, ps, default_image=desired.default_image, replicas=replicas)
+            want_hash = want["metadata"]["annotations"][ANNOTATION_HASH]
+            have = observed.deployments.get(ps.name)
+            if have is None:
+                actions.append(Action("create", "Deployment", want["metadata"]["name"], layer, want, "new service"))
+            elif not have.deleting and (have.spec_hash != want_hash or have.replicas != replicas):
+                why = "spec changed" if have.spec_hash != want_hash else ("stop" if replicas == 0 else "start")
+                actions.append(Action("patch", "Deployment", have.name, layer, children.update_patch(want), why))
+            svc = children.service(desired.stack, ps)
+            have_svc = observed.services.get(ps.name)
+            if have_svc is None:
+                actions.append(Action("create", "Service", svc["metadata"]["name"], layer, svc, "new service"))
+            elif not have_svc.deleting and have_svc.spec_hash != svc["metadata"]["annotations"][ANNOTATION_HASH]:
+                actions.append(Action("patch", "Service", have_svc.name, layer, children.update_patch(svc), "spec changed"))
+            gates = ps.blocking and ps.name not in stopped
+            if gates and (not is_ready(ps, observed, want_hash) or have is None or have.name in restarting
+                          or have.replicas != replicas):
+                gate_open = False
+        if not gate_open:
+            gated_from = next((n for n in sorted(layers) if n > layer), None)
+            break
+    return Decision(tuple(actions), stopped, control_result, gated_from)
+
+
+def teardown(observed: Observed) -> tuple[tuple[Action, ...], bool]:
+    """Reverse layer order: delete the highest layer still present; ``done`` when nothing is left."""
+    everything = [("Deployment", c) for c in observed.deployments.values()] + \
+                 [("Service", c) for c in observed.services.values()]
+    if not everything:
+        return (), True
+    top = max(c.layer for _, c in everything)
+    actions = tuple(
+        Action("delete", kind, c.name, c.layer, None, "stack deleted")  # type: ignore[arg-type]
+        for kind, c in everything if c.layer == top and not c.deleting
+    )
+    return actions, False

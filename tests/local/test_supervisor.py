@@ -1,0 +1,254 @@
+"""The supervisor on small fixture stacks of real processes (tests/fixtures/svc.py) on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import aiohttp
+import psutil
+import pytest
+
+from hd_testing import free_ports, stack_doc, svc
+from hippodrome_k8s.errors import ServiceFailedError
+from hippodrome_k8s.loader import load_stack_data
+from hippodrome_k8s.local.policy import RestartPolicy
+from hippodrome_k8s.local.states import State
+from hippodrome_k8s.local.store import Healthy, Spawned
+from hippodrome_k8s.local.supervisor import Supervisor
+from hippodrome_k8s.resolver import ResolveOptions, resolve
+
+FAST = RestartPolicy(initial=0.1, factor=2, cap=1.0, reset_after=60, start_attempts=3)
+
+
+def service(name, port, layer, *args, **extra):
+    return {"name": name, "port": port, "layer": layer, "run": {"command": svc(*args), **extra.pop("run", {})}, **extra}
+
+
+def make_supervisor(tmp_path: Path, services: list[dict], dashboard_port: int, policy=FAST) -> Supervisor:
+    stack = load_stack_data(stack_doc(services, dashboard_port))
+    plan = resolve(stack, ResolveOptions(project_root=str(tmp_path), state_dir=str(tmp_path / "state")))
+    return Supervisor(plan, project_root=tmp_path, console=None, policy=policy)
+
+
+def record_events(supervisor: Supervisor) -> list[tuple[float, str, str]]:
+    timeline: list[tuple[float, str, str]] = []
+    supervisor.store.subscribe(lambda before, after: timeline.append((time.monotonic(), after.name, after.status.value)))
+    return timeline
+
+
+async def start(supervisor: Supervisor):
+    supervisor.launcher.start_watchdog()
+    from hippodrome_k8s.dashboard.server import start_dashboard
+
+    dashboard = await start_dashboard(supervisor)
+    return dashboard
+
+
+async def stop(supervisor: Supervisor, dashboard) -> None:
+    await supervisor.stop_all()
+    await dashboard.close()
+    await supervisor.prober.close()
+    supervisor.launcher.stop_watchdog()
+
+
+def first(timeline, name, status):
+    return next(t for t, n, s in timeline if n == name and s == status)
+
+
+async def test_layer_n_plus_1_starts_only_after_layer_n_is_healthy(tmp_path):
+    d, a, b, c = free_ports(4)
+    sup = make_supervisor(tmp_path, [
+        service("slow", a, 0, "--delay", "1.0"),
+        service("quick", b, 0),
+        service("upper", c, 1),
+    ], d)
+    timeline = record_events(sup)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        assert first(timeline, "upper", "starting") >= first(timeline, "slow", "running")
+        # the same layer starts in parallel: quick did not wait for slow
+        assert first(timeline, "quick", "starting") < first(timeline, "slow", "running")
+        assert all(s.status == State.running and s.ready for s in sup.store.snapshot().values())
+    finally:
+        await stop(sup, dashboard)
+    assert all(s.status == State.stopped for s in sup.store.snapshot().values())
+
+
+async def test_a_tcp_port_is_not_health(tmp_path):
+    d, a, b = free_ports(3)
+    sup = make_supervisor(tmp_path, [service("late", a, 0, "--delay", "1.5"), service("next", b, 1)], d)
+    dashboard = await start(sup)
+    try:
+        task = asyncio.create_task(sup.start_all())
+        await asyncio.sleep(0.8)  # `late` listens already, but answers 503
+        snap = sup.store.snapshot()
+        assert snap["late"].status == State.starting and snap["late"].pid
+        assert snap["next"].status == State.pending
+        await task
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_non_blocking_services_never_gate(tmp_path):
+    d, a, b = free_ports(3)
+    sup = make_supervisor(tmp_path, [
+        service("never_ready", a, 0, "--delay", "1000", blocking=False),
+        service("upper", b, 1),
+    ], d)
+    dashboard = await start(sup)
+    try:
+        await asyncio.wait_for(sup.start_all(), 20)
+        snap = sup.store.snapshot()
+        assert snap["upper"].status == State.running
+        assert snap["never_ready"].status == State.starting
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_a_crashing_service_is_restarted_with_backoff(tmp_path):
+    d, a = free_ports(2)
+    sup = make_supervisor(tmp_path, [service("crashy", a, 0, "--crash-after", "0.3", blocking=False)], d)
+    spawns: list[float] = []
+    sup.store.subscribe(lambda before, after: spawns.append(time.monotonic()) if after.pid and after.pid != before.pid else None)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        await sup.store.wait_until(lambda s: s["crashy"].restarts >= 3)
+        assert "crashing with code 3" in "\n".join(sup.logs["crashy"].tail)
+        gaps = [b - a for a, b in zip(spawns, spawns[1:])]
+        assert gaps[-1] > gaps[0]  # backoff grows (0.1, 0.2, 0.4 s on top of the 0.3 s run)
+        assert sup.store.get("crashy").exit_code == 3 or sup.store.get("crashy").status == State.starting
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_a_blocking_service_that_never_becomes_healthy_fails_the_start(tmp_path):
+    d, a, b = free_ports(3)
+    sup = make_supervisor(tmp_path, [
+        service("broken", a, 0, "--fail-at-start", "--exit-code", "7"),
+        service("upper", b, 1),
+    ], d)
+    dashboard = await start(sup)
+    try:
+        with pytest.raises(ServiceFailedError) as caught:
+            await asyncio.wait_for(sup.start_all(), 30)
+        message = str(caught.value)
+        assert "broken" in message and "gave up after 3 attempts" in message
+        assert "failing at start with code 7" in message  # the last log lines are shown
+        assert sup.store.get("upper").status == State.pending  # the next layer never started
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_a_service_ignoring_sigterm_is_killed_after_its_stop_timeout(tmp_path):
+    d, a = free_ports(2)
+    sup = make_supervisor(tmp_path, [service("stubborn", a, 0, "--ignore-sigterm", run={"stopTimeoutSeconds": 1.0})], d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        pid = sup.store.get("stubborn").pid
+        started = time.monotonic()
+        await sup.runners["stubborn"].stop()
+        assert 0.9 <= time.monotonic() - started < 5
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        assert sup.store.get("stubborn").status == State.stopped
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_a_services_children_go_with_it(tmp_path):
+    d, a = free_ports(2)
+    sup = make_supervisor(tmp_path, [service("parent", a, 0, "--spawn-child")], d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{a}/pid") as r:
+                child = (await r.json())["child"]
+        assert psutil.pid_exists(child)
+        await sup.runners["parent"].stop()
+        await asyncio.sleep(0.2)
+        assert not psutil.pid_exists(child)
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_unready_while_running_and_control_restart(tmp_path):
+    d, a = free_ports(2)
+    services = [service("flaky", a, 0, "--unhealthy-after", "1.0", health={"periodSeconds": 0.2, "failureThreshold": 2})]
+    sup = make_supervisor(tmp_path, services, d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        snap = await asyncio.wait_for(sup.store.wait_until(lambda s: not s["flaky"].ready), 10)
+        assert snap["flaky"].status == State.running and "503" in snap["flaky"].message
+        old = snap["flaky"].pid
+        await sup.control("restart", "flaky")
+        snap = await asyncio.wait_for(sup.store.wait_until(lambda s: s["flaky"].ready), 10)
+        assert snap["flaky"].pid != old and snap["flaky"].restarts == 1
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_control_all_stops_in_reverse_layer_order_and_starts_in_layer_order(tmp_path):
+    d, a, b, c = free_ports(4)
+    sup = make_supervisor(tmp_path, [service("base", a, 0), service("mid", b, 1), service("top", c, 2)], d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        timeline = record_events(sup)
+        await sup.control("stop")
+        stops = [n for _, n, s in timeline if s == "stopped"]
+        assert stops == ["top", "mid", "base"]
+        timeline.clear()
+        await sup.control("start")
+        starts = [n for _, n, s in timeline if s == "running"]
+        assert starts == ["base", "mid", "top"]
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_hot_reload_restarts_on_change(tmp_path):
+    d, a = free_ports(2)
+    watched = tmp_path / "src"
+    watched.mkdir()
+    (watched / "app.py").write_text("x = 1\n")
+    sup = make_supervisor(tmp_path, [service("reloady", a, 0, run={"reload": True, "watch": [str(watched)]})], d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+        pid = sup.store.get("reloady").pid
+        task = asyncio.create_task(sup._reload(sup.runners["reloady"]))
+        await asyncio.sleep(0.5)
+        (watched / "app.py").write_text("x = 2\n")
+        snap = await asyncio.wait_for(sup.store.wait_until(lambda s: s["reloady"].pid not in (None, pid) and s["reloady"].ready), 15)
+        assert snap["reloady"].restarts == 1
+        task.cancel()
+    finally:
+        await stop(sup, dashboard)
+
+
+async def test_logs_are_written_per_service_with_a_latest_symlink(tmp_path):
+    d, a = free_ports(2)
+    sup = make_supervisor(tmp_path, [service("talker", a, 0)], d)
+    dashboard = await start(sup)
+    try:
+        await sup.start_all()
+    finally:
+        await stop(sup, dashboard)
+        for log in sup.logs.values():
+            log.close()
+    latest = tmp_path / ".hippodrome" / "logs" / "latest"
+    assert latest.is_symlink() and latest.resolve() == sup.run_dir
+    assert "svc listening" in (latest / "talker.log").read_text()
+    assert sup.run_dir.name[:8].isdigit() and sup.run_dir.name[8] == "-"
+
+
+def test_no_process_of_these_tests_is_left():
+    mine = [p for p in psutil.process_iter(["cmdline"]) if p.info["cmdline"] and "tests/fixtures/svc.py" in " ".join(p.info["cmdline"])
+            and p.ppid() == os.getpid()]
+    assert mine == []

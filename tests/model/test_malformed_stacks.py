@@ -1,0 +1,140 @@
+"""Malformed stack files: each gives exactly the expected problem (field path, message, line)."""
+
+from __future__ import annotations
+
+import pytest
+
+from hippodrome_k8s.errors import StackFileError
+from hippodrome_k8s.loader import load_stack_text
+
+BASE = """\
+apiVersion: hippodrome.dev/v1alpha1
+kind: HippodromeStack
+metadata:
+  name: demo
+spec:
+  aws:
+    tables:
+      - name: accounts
+        hashKey: {name: id}
+    queues:
+      - name: ingest
+  services:
+    - name: moto
+      port: 9003
+      layer: 0
+      run: {command: [python, -m, fakes.fake_aws]}
+    - name: api
+      port: 9002
+      layer: 1
+      env: {AWS: "${services.moto.url}", T: "${tables.accounts}"}
+      run: {command: [python, -m, api]}
+"""
+
+
+def edit(old: str, new: str, text: str = BASE) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def test_base_is_valid():
+    stack = load_stack_text(BASE, "base.yaml")
+    assert [s.name for s in stack.spec.services] == ["moto", "api"]
+
+
+# (id, text, path, message fragment, line)
+CASES = [
+    ("not-yaml", edit("  services:\n", "  services: [\n"), "", "not valid YAML", 13),
+    ("empty-file", "", "", "the file is empty", 1),
+    ("not-a-mapping", "- a\n- b\n", "", "expected a HippodromeStack mapping", 1),
+    ("wrong-api-version", edit("hippodrome.dev/v1alpha1", "hippodrome.dev/v2"), "apiVersion", "is not allowed", 1),
+    ("wrong-kind", edit("kind: HippodromeStack", "kind: Stack"), "kind", "is not allowed", 2),
+    ("missing-metadata", edit("metadata:\n  name: demo\n", ""), "metadata", "required field is missing", 1),
+    ("bad-metadata-name", edit("name: demo", "name: Demo_X"), "metadata.name", "does not match", 4),
+    ("unknown-service-field", edit("      port: 9002\n", "      prot: 9002\n      port: 9002\n"), "spec.services[1].prot",
+     "unknown field", 18),
+    ("missing-port", edit("      port: 9002\n", ""), "spec.services[1].port", "required field is missing", 17),
+    ("port-not-int", edit("port: 9002", "port: abc"), "spec.services[1].port", "valid integer", 18),
+    ("port-too-big", edit("port: 9002", "port: 70000"), "spec.services[1].port", "less than or equal to 65535", 18),
+    ("port-out-of-range", edit("port: 9002", "port: 8080"), "spec.services[1].port", "outside 9000-9019", 18),
+    ("duplicate-port", edit("port: 9002", "port: 9003"), "spec.services[1].port", "already used by service 'moto'", 18),
+    ("dashboard-port-taken", edit("port: 9002", "port: 9000"), "spec.services[1].port", "already used by the dashboard", 18),
+    ("duplicate-name", edit("- name: api", "- name: moto"), "spec.services[1].name", "duplicate service name 'moto'", 17),
+    ("bad-service-name", edit("- name: api", "- name: Api"), "spec.services[1].name", "does not match", 17),
+    ("negative-layer", edit("layer: 1", "layer: -1"), "spec.services[1].layer", "greater than or equal to 0", 19),
+    ("layer-gap", edit("layer: 1", "layer: 2"), "spec.services[1].layer", "no service is in layer 1", 19),
+    ("no-layer-zero", edit("layer: 1", "layer: 2", edit("layer: 0", "layer: 1")), "spec.services[0].layer",
+     "no service is in layer 0", 15),
+    ("unknown-profile", edit("      layer: 1\n", "      layer: 1\n      profiles: [core, prod]\n"),
+     "spec.services[1].profiles[1]", "'prod' is not allowed", 20),
+    ("unknown-cell", edit("      layer: 1\n", "      layer: 1\n      cells: [dev]\n"), "spec.services[1].cells[0]",
+     "'dev' is not allowed", 20),
+    ("empty-profiles", edit("      layer: 1\n", "      layer: 1\n      profiles: []\n"), "spec.services[1].profiles",
+     "would never run", 20),
+    ("unknown-service-reference", edit("${services.moto.url}", "${services.nope.url}"), "spec.services[1].env.AWS",
+     "unknown reference ${services.nope.url}", 20),
+    ("unknown-table-reference", edit("${tables.accounts}", "${tables.users}"), "spec.services[1].env.T",
+     "unknown reference ${tables.users} (known here: accounts)", 20),
+    ("unknown-namespace", edit("${tables.accounts}", "${foo}"), "spec.services[1].env.T", "unknown reference ${foo}", 20),
+    ("unknown-attribute", edit("${services.moto.url}", "${services.moto.uri}"), "spec.services[1].env.AWS",
+     "unknown reference ${services.moto.uri}", 20),
+    ("reference-to-mapping", edit("${services.moto.url}", "${services.moto}"), "spec.services[1].env.AWS",
+     "known here: host, name, port, url", 20),
+    ("blocking-upward-dependency", edit("      layer: 0\n", "      layer: 0\n      env: {API: \"${services.api.url}\"}\n"),
+     "spec.services[0].env.API", "depends on 'api' (layer 1), which starts after it", 16),
+    ("bad-env-name", edit("env: {AWS:", "env: {1BAD:"), "spec.services[1].env.1BAD", "not a valid environment variable name", 20),
+    ("duplicate-yaml-key", edit("      port: 9002\n", "      port: 9002\n      port: 9004\n"), "spec.services[1].port",
+     "duplicate key", 19),
+    ("health-path-no-slash", edit("      layer: 1\n", "      layer: 1\n      health: {path: healthz}\n"),
+     "spec.services[1].health.path", "does not match ^/", 20),
+    ("empty-command", edit("command: [python, -m, api]", "command: []"), "spec.services[1].run.command",
+     "at least 1 item", 21),
+    ("reload-without-watch", edit("command: [python, -m, api]}", "command: [python, -m, api], reload: true}"),
+     "spec.services[1].run.watch", "needs at least one path", 21),
+    ("subscription-to-unknown-queue", edit("    queues:\n", "    topics:\n      - name: ev\n        subscriptions: [{queue: nope}]\n    queues:\n"),
+     "spec.aws.topics[0].subscriptions[0].queue", "no queue named 'nope'", 12),
+    ("duplicate-table", edit("    queues:\n", "      - name: accounts\n        hashKey: {name: id}\n    queues:\n"),
+     "spec.aws.tables[1].name", "duplicate name 'accounts'", 10),
+    ("bad-key-type", edit("hashKey: {name: id}", "hashKey: {name: id, type: X}"), "spec.aws.tables[0].hashKey.type",
+     "'X' is not allowed", 9),
+    ("no-aws-emulator", edit("- name: moto", "- name: aws").replace("${services.moto.url}", "${services.aws.url}"),
+     "spec.aws.endpointService", "no service named 'moto'", 6),
+    ("cognito-unknown-group", edit("  services:\n", "  cognito:\n    userPools:\n      - name: main\n        users:\n"
+                                   "          - {username: a, password: Password-1, groups: [admins]}\n  services:\n"),
+     "spec.cognito.userPools[0].users[0].groups", "no group named 'admins'", 16),
+    ("account-owner-unknown", edit("  services:\n", "  seedData:\n    accounts:\n      - {name: demo, owner: bob}\n  services:\n"),
+     "spec.seedData.accounts[0].owner", "no Cognito user named 'bob'", 14),
+    ("staging-cell-without-url", edit("spec:\n", "spec:\n  cell: staging\n"), "spec.cell",
+     "needs spec.cells.staging.url", 6),
+    ("dashboard-port-out-of-range", edit("spec:\n", "spec:\n  dashboard: {port: 8000}\n"), "spec.dashboard.port",
+     "outside 9000-9019", 6),
+    ("missing-services", BASE.split("  services:")[0], "spec.services", "required field is missing", 5),
+    ("short-password", edit("  services:\n", "  cognito:\n    userPools:\n      - name: main\n        users:\n"
+                            "          - {username: a, password: short}\n  services:\n"),
+     "spec.cognito.userPools[0].users[0].password", "at least 8 characters", 16),
+]
+
+
+@pytest.mark.parametrize("text,path,fragment,line", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_malformed_stack_gives_exact_problem(text, path, fragment, line):
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    problems = caught.value.problems
+    matching = [p for p in problems if p.path == path and fragment in p.message]
+    assert matching, f"expected {path}: ...{fragment}... in {[(p.path, p.message, p.line) for p in problems]}"
+    assert matching[0].line == line
+    rendered = str(caught.value)
+    assert rendered.startswith("invalid stack file bad.yaml:")
+    assert f"bad.yaml:{line}: " in rendered if line else "bad.yaml: " in rendered
+
+
+def test_at_least_thirty_cases():
+    assert len(CASES) >= 30
+
+
+def test_every_problem_is_reported_in_one_pass():
+    text = edit("port: 9002", "port: 8080", edit("${tables.accounts}", "${tables.users}"))
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    paths = {p.path for p in caught.value.problems}
+    assert {"spec.services[1].port", "spec.services[1].env.T"} <= paths

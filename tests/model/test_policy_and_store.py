@@ -1,0 +1,89 @@
+"""The pure parts of the local engine: restart backoff, the state machine, the reducer."""
+
+from __future__ import annotations
+
+import pytest
+
+from hippodrome_k8s.local.policy import RestartPolicy, failures_after_healthy, restart_delay
+from hippodrome_k8s.local.states import ServiceStatus, State, can_move
+from hippodrome_k8s.local.store import (
+    Exited,
+    Failed,
+    Healthy,
+    IllegalTransition,
+    Spawned,
+    Stopped,
+    StopRequested,
+    Unready,
+    reduce,
+)
+
+POLICY = RestartPolicy(initial=0.5, factor=2, cap=30, reset_after=60)
+
+
+@pytest.mark.parametrize("failures,delay", [(0, 0.0), (1, 0.5), (2, 1.0), (3, 2.0), (6, 16.0), (7, 30.0), (50, 30.0)])
+def test_restart_delay_is_capped_exponential(failures, delay):
+    assert restart_delay(POLICY, failures) == delay
+
+
+@pytest.mark.parametrize("failures,healthy_for,expected", [
+    (5, None, 5),      # never healthy: keep counting
+    (5, 10.0, 5),      # healthy briefly: keep counting
+    (5, 60.0, 0),      # healthy long enough: start over
+    (0, 120.0, 0),
+])
+def test_failures_reset_after_a_healthy_period(failures, healthy_for, expected):
+    assert failures_after_healthy(POLICY, failures, healthy_for) == expected
+
+
+def status(**kw) -> ServiceStatus:
+    return ServiceStatus(name="s", layer=0, port=9001, url="http://x", blocking=True, **kw)
+
+
+def test_happy_path():
+    s = reduce(status(), Spawned("s", 1.0, pid=10))
+    assert (s.status, s.pid, s.ready, s.restarts) == (State.starting, 10, False, 0)
+    s = reduce(s, Healthy("s", 2.0))
+    assert (s.status, s.ready, s.since) == (State.running, True, 2.0)
+    s = reduce(s, Unready("s", 3.0, "health check failed"))
+    assert (s.status, s.ready, s.message) == (State.running, False, "health check failed")
+    s = reduce(s, Healthy("s", 4.0))
+    assert s.ready and s.since == 2.0  # same state: since unchanged
+    s = reduce(s, StopRequested("s", 5.0))
+    assert s.status == State.stopping
+    s = reduce(s, Stopped("s", 6.0, code=0))
+    assert (s.status, s.pid) == (State.stopped, None)
+
+
+def test_crash_and_restart_counts():
+    s = reduce(status(), Spawned("s", 1.0, pid=10))
+    s = reduce(s, Exited("s", 2.0, code=3, restart_in=0.5))
+    assert s.status == State.starting and "restarting in 0.5s" in s.message and s.exit_code == 3
+    s = reduce(s, Spawned("s", 3.0, pid=11))
+    assert s.restarts == 1 and s.pid == 11
+
+
+def test_give_up():
+    s = reduce(reduce(status(), Spawned("s", 1.0, pid=10)), Exited("s", 2.0, code=1, restart_in=None))
+    assert s.status == State.failed
+    s = reduce(s, Failed("s", 2.0, "gave up after 3 attempts"))
+    assert s.message.endswith("3 attempts")
+
+
+def test_stop_of_a_pending_service_is_immediate():
+    s = reduce(status(), StopRequested("s", 1.0))
+    assert s.status == State.stopped
+
+
+@pytest.mark.parametrize("start,event", [
+    (State.stopped, Healthy("s", 1.0)),
+    (State.pending, Healthy("s", 1.0)),
+    (State.stopping, Spawned("s", 1.0, pid=1)),
+])
+def test_illegal_transitions_are_refused(start, event):
+    with pytest.raises(IllegalTransition):
+        reduce(status(status=start), event)
+
+
+def test_disabled_is_terminal():
+    assert not any(can_move(State.disabled, t) for t in State)
