@@ -21,7 +21,7 @@ from .. import __version__
 from ..errors import HippodromeError, NotRunningError, UsageError
 from ..loader import load_stack
 from ..local.ports import check_ports_free
-from ..local.runfile import hippodrome_dir, read_run_info, remove_run_info, write_run_info
+from ..local.runfile import hippodrome_dir, process_alive, read_run_info, remove_run_info, write_run_info
 from ..model import Cell, Profile
 from ..resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
 from ..schema import render_schema
@@ -252,7 +252,6 @@ def control(action, service, project_root) -> None:
     gated by health checks. shutdown stops everything and waits for the supervisor to exit.
     """
     from ..client import DashboardClient
-    import psutil
 
     root = project_root_of(project_root)
     if action == "shutdown" and service:
@@ -264,12 +263,11 @@ def control(action, service, project_root) -> None:
         click.echo(f"{action}: {', '.join(result.get('services', []))}: done")
         return
     click.echo("shutting down (reverse layer order)...")
-    try:
-        psutil.Process(info["pid"]).wait(timeout=300)
-    except psutil.NoSuchProcess:
-        pass
-    except psutil.TimeoutExpired:
-        raise HippodromeError(f"the supervisor (pid {info['pid']}) is still running after 300s") from None
+    deadline = time.monotonic() + 300
+    while process_alive(info["pid"]):
+        if time.monotonic() > deadline:
+            raise HippodromeError(f"the supervisor (pid {info['pid']}) is still running after 300s")
+        time.sleep(0.1)
     click.echo("stopped.")
 
 

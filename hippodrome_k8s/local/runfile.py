@@ -66,8 +66,16 @@ def read_run_info(project_root: str | Path) -> dict[str, Any]:
         ) from None
     except json.JSONDecodeError as e:
         raise NotRunningError(f"{path} is unreadable ({e}); remove it and start with `hippodrome up`") from None
-    if not psutil.pid_exists(info.get("pid", -1)):
+    if not process_alive(info.get("pid", -1)):
         raise NotRunningError(
             f"the supervisor recorded in {path} (pid {info.get('pid')}) is not running; start one with `hippodrome up`"
         )
     return info
+
+
+def process_alive(pid: int) -> bool:
+    """True for a live process; a zombie (killed, not yet reaped) counts as gone."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, ValueError):
+        return False

@@ -1,0 +1,237 @@
+"""Benchmark fake_cell against its floor, side by side in one run (loopback only, bounded).
+
+    python bench/bench_fake_cell.py [--docs 10000] [--soak 60]
+
+Prints three ratios (targets from issue 3):
+  1. LEXICAL search p50 through the HTTP API / the same FTS5 query run directly on the SQLite
+     file (also the in-process handler-level ratio, which excludes HTTP).  target <= 3
+  2. adding the docs in batches of 100 through the API / raw inserts of the same docs into a
+     minimal SQLite+FTS5 table pair (each batch one committed transaction).    target <= 3
+  3. server RSS after `--soak` s of 50 concurrent clients / RSS after 5 s.   target <= 1.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import random
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from fakes.fake_cell import search as cell_search  # noqa: E402
+from fakes.fake_cell.store import Store, connect, lexical_sql  # noqa: E402
+
+INDEX = "bench"
+BATCH = 100
+
+
+def free_port() -> int:
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not 9000 <= port <= 9019:
+            return port
+
+
+def make_docs(n: int) -> tuple[list[dict], list[str]]:
+    rng = random.Random(42)
+    vocab = [f"{rng.choice('bcdfghklmnprstvz')}{rng.choice('aeiou')}{rng.choice('bcdfglmnprst')}"
+             f"{rng.choice('aeiou')}{rng.choice('nrstlx')}{i}" for i in range(2000)]
+    genres = ["drama", "sport", "cooking", "travel", "music"]
+    docs = [{"_id": f"d{i}", "title": " ".join(rng.choices(vocab, k=rng.randint(6, 12))),
+             "genre": rng.choice(genres), "price": rng.randint(1, 200)} for i in range(n)]
+    return docs, vocab
+
+
+def start_cell(state_dir: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "HIPPODROME_STATE_DIR": state_dir,
+           "HIPPODROME_ENCRYPTION_SECRET": "bench-secret"}
+    proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_cell"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                return proc
+        except requests.RequestException:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("fake_cell did not become healthy")
+
+
+def store_inserts(docs: list[dict], path: str) -> float:
+    """The fake's own validation + embedding + storage, in-process (no HTTP)."""
+    from fakes.fake_cell import documents, settings
+
+    store = Store(path)
+    info = store.create_index(INDEX, settings.normalise({}))
+    start = time.perf_counter()
+    for b in range(0, len(docs), BATCH):
+        store.add_documents(INDEX, [documents.prepare(d, info.settings, ["title"], None)
+                                    for d in docs[b:b + BATCH]])
+    elapsed = time.perf_counter() - start
+    store.close()
+    return elapsed
+
+
+def raw_inserts(docs: list[dict], path: str) -> float:
+    conn = connect(path)
+    conn.execute("CREATE TABLE documents (rowid INTEGER PRIMARY KEY, doc_id TEXT UNIQUE, body TEXT)")
+    conn.execute("CREATE VIRTUAL TABLE lex USING fts5(text, tokenize='porter unicode61 remove_diacritics 2')")
+    start = time.perf_counter()
+    for b in range(0, len(docs), BATCH):
+        batch = docs[b:b + BATCH]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO documents (rowid, doc_id, body) VALUES (?, ?, ?)",
+                         [(b + n + 1, d["_id"], json.dumps(d)) for n, d in enumerate(batch)])
+        conn.executemany("INSERT INTO lex (rowid, text) VALUES (?, ?)",
+                         [(b + n + 1, d["title"]) for n, d in enumerate(batch)])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return elapsed
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def lexical_bench(url: str, db_path: str, queries: list[str], rounds: int) -> dict[str, float]:
+    session = requests.Session()
+    host, port = url.rsplit("/", 1)[-1].split(":")
+    raw_http = http.client.HTTPConnection(host, int(port))  # keep-alive, far lighter than requests
+    store = Store(db_path)  # read-only use: the handler-level path, no HTTP
+    info = store.index(INDEX)
+    conn = sqlite3.connect(db_path)
+    sql = lexical_sql(info.lex_table)
+    over_http, direct, handler, lean = [], [], [], []
+    for q in queries[:20]:  # warm-up
+        session.post(f"{url}/indexes/{INDEX}/search", json={"q": q, "searchMethod": "LEXICAL"})
+    for i in range(rounds):
+        q = queries[i % len(queries)]
+        match = cell_search.fts_match(q)
+        t0 = time.perf_counter()
+        conn.execute(sql, (match, 10, 0)).fetchall()
+        direct.append(time.perf_counter() - t0)
+        req = cell_search.parse_search({"q": q, "searchMethod": "LEXICAL"})
+        t0 = time.perf_counter()
+        cell_search.run_search(store, INDEX, req)
+        handler.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        r = session.post(f"{url}/indexes/{INDEX}/search", json={"q": q, "searchMethod": "LEXICAL"})
+        over_http.append(time.perf_counter() - t0)
+        assert r.status_code == 200 and r.json()["hits"], r.text
+        body = json.dumps({"q": q, "searchMethod": "LEXICAL"})
+        t0 = time.perf_counter()
+        raw_http.request("POST", f"/indexes/{INDEX}/search", body=body,
+                         headers={"Content-Type": "application/json"})
+        raw_http.getresponse().read()
+        lean.append(time.perf_counter() - t0)
+    store.close()
+    return {"http": p50(over_http), "lean": p50(lean), "handler": p50(handler), "direct": p50(direct)}
+
+
+async def soak(url: str, pid: int, seconds: float, vocab: list[str]) -> tuple[float, float, int, int]:
+    import aiohttp
+
+    proc = psutil.Process(pid)
+    stop = time.monotonic() + seconds
+    counts = {"ok": 0, "err": 0}
+    rng = random.Random(7)
+
+    async def client(session: aiohttp.ClientSession, n: int) -> None:
+        while time.monotonic() < stop:
+            kind = rng.random()
+            q = " ".join(rng.choices(vocab, k=2))
+            if kind < 0.4:
+                call = session.post(f"{url}/indexes/{INDEX}/search", json={"q": q, "searchMethod": "LEXICAL"})
+            elif kind < 0.7:
+                call = session.post(f"{url}/indexes/{INDEX}/search", json={"q": q, "limit": 5})
+            elif kind < 0.8:
+                call = session.post(f"{url}/indexes/{INDEX}/search", json={
+                    "q": q, "searchMethod": "HYBRID", "filter": "genre:sport"})
+            elif kind < 0.9:
+                call = session.get(f"{url}/indexes/{INDEX}/documents/d{rng.randrange(1000)}")
+            else:  # upserts over a fixed id range: the data set does not grow
+                call = session.post(f"{url}/indexes/{INDEX}/documents", json={
+                    "documents": [{"_id": f"soak{rng.randrange(500)}", "title": q, "genre": "sport"}],
+                    "tensorFields": ["title"]})
+            async with call as response:
+                await response.read()
+                counts["ok" if response.status < 400 else "err"] += 1
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+        tasks = [asyncio.create_task(client(session, n)) for n in range(50)]
+        await asyncio.sleep(5)
+        rss5 = proc.memory_info().rss
+        await asyncio.gather(*tasks)
+        rss_end = proc.memory_info().rss
+    return rss5, rss_end, counts["ok"], counts["err"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--soak", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=500)
+    args = parser.parse_args()
+    docs, vocab = make_docs(args.docs)
+    rng = random.Random(1)
+    queries = [" ".join(rng.choices(vocab, k=rng.choice([1, 2]))) for _ in range(200)]
+    with tempfile.TemporaryDirectory(prefix="bench-fake-cell-") as tmp:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start_cell(os.path.join(tmp, "state"), port)
+        try:
+            session = requests.Session()
+            session.post(f"{url}/indexes/{INDEX}", json={})
+            raw_s = raw_inserts(docs, os.path.join(tmp, "raw.sqlite3"))
+            store_s = store_inserts(docs, os.path.join(tmp, "inprocess.sqlite3"))
+            start = time.perf_counter()
+            for b in range(0, len(docs), BATCH):
+                r = session.post(f"{url}/indexes/{INDEX}/documents",
+                                 json={"documents": docs[b:b + BATCH], "tensorFields": ["title"]})
+                assert r.status_code == 200 and not r.json()["errors"], r.text[:300]
+            api_s = time.perf_counter() - start
+            lex = lexical_bench(url, os.path.join(tmp, "state", "fake_cell.sqlite3"), queries, args.rounds)
+            rss5, rss_end, ok, err = asyncio.run(soak(url, proc.pid, args.soak, vocab))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    print(f"fake_cell benchmark: {args.docs} short docs, loopback, python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} cpus")
+    print(f"1. LEXICAL search p50: HTTP requests.Session {lex['http']:.3f} ms | HTTP http.client "
+          f"{lex['lean']:.3f} ms | in-process handler {lex['handler']:.3f} ms | direct FTS5 query "
+          f"{lex['direct']:.3f} ms")
+    print(f"   ratio HTTP(requests)/direct    = {lex['http'] / lex['direct']:.2f}  (target <= 3)")
+    print(f"   ratio HTTP(http.client)/direct = {lex['lean'] / lex['direct']:.2f}")
+    print(f"   ratio handler/direct = {lex['handler'] / lex['direct']:.2f}")
+    print(f"2. add {args.docs} docs in batches of {BATCH}: API {api_s:.2f} s | raw SQLite+FTS5 inserts "
+          f"{raw_s:.2f} s")
+    print(f"   ratio API/raw        = {api_s / raw_s:.2f}  (target <= 3)")
+    print(f"   in-process store (validation + embedding + storage, no HTTP) {store_s:.2f} s: "
+          f"ratio {store_s / raw_s:.2f}")
+    print(f"3. RSS under 50 concurrent clients: {rss5 / 2**20:.1f} MiB at 5 s, {rss_end / 2**20:.1f} MiB "
+          f"at {args.soak:.0f} s ({ok} ok, {err} errors)")
+    print(f"   ratio                = {rss_end / rss5:.3f}  (target <= 1.2)")
+
+
+if __name__ == "__main__":
+    main()

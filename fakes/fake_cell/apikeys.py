@@ -1,0 +1,126 @@
+"""API keys of fake_cell: stored encrypted, looked up by HMAC, checked on `x-api-key`.
+
+Why: Hippodrome's seeding creates the API keys that the control plane's services then use
+against the cell, and the seed's contract is that keys at rest are encrypted with
+HIPPODROME_ENCRYPTION_SECRET. Two keys are derived from that secret with HKDF: a Fernet key
+(the stored ciphertext, so the plaintext never touches the disk) and an HMAC key (a digest
+column used to find a presented key without decrypting every row). A row written under
+another secret cannot be decrypted: that is logged as "Failed to decrypt" and never crashes;
+seeding the same name again replaces it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import sqlite3
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .errors import CellError, invalid
+from .store import now_iso
+
+log = logging.getLogger("fake_cell.apikeys")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL,
+    digest TEXT NOT NULL UNIQUE,
+    token BLOB NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+MAX_FIELD = 512
+
+
+def _derive(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"hippodrome/fake_cell",
+                info=purpose).derive(secret.encode("utf-8"))
+
+
+class KeyRing:
+    def __init__(self, secret: str) -> None:
+        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"api-key encryption")))
+        self._mac = _derive(secret, b"api-key lookup")
+        self._digests: dict[str, str] = {}  # digest -> name, for the keys readable now
+
+    def digest(self, key: str) -> str:
+        return hmac.new(self._mac, key.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def _decrypt(self, name: str, token: bytes) -> str | None:
+        try:
+            return self._fernet.decrypt(token).decode("utf-8")
+        except InvalidToken:
+            log.error("Failed to decrypt API key %r: it was stored with a different "
+                      "HIPPODROME_ENCRYPTION_SECRET; seed it again or restore the secret", name)
+            return None
+
+    # -- called on the writer thread -------------------------------------------------------
+    def load(self, conn: sqlite3.Connection) -> None:
+        conn.executescript(SCHEMA)
+        digests = {}
+        for name, digest, token in conn.execute("SELECT name, digest, token FROM api_keys"):
+            if self._decrypt(name, token) is not None:
+                digests[digest] = name
+        self._digests = digests
+
+    def create(self, conn: sqlite3.Connection, body: Any) -> tuple[int, dict[str, str]]:
+        name, key, account = _fields(body)
+        digest = self.digest(key)
+        row = conn.execute("SELECT account_id, token FROM api_keys WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            stored = self._decrypt(name, row[1])
+            if stored is not None:
+                if stored == key and row[0] == account:
+                    return 200, {"name": name, "accountId": account}
+                raise CellError(409, "api_key_already_exists",
+                                f"An API key named {name!r} already exists with another key or account")
+            conn.execute("DELETE FROM api_keys WHERE name = ?", (name,))
+            log.warning("Replacing undecryptable API key %r with the one just seeded", name)
+        other = conn.execute("SELECT name FROM api_keys WHERE digest = ?", (digest,)).fetchone()
+        if other is not None:
+            raise CellError(409, "api_key_already_exists",
+                            f"This key is already registered under the name {other[0]!r}")
+        token = self._fernet.encrypt(key.encode("utf-8"))
+        conn.execute("INSERT INTO api_keys (name, account_id, digest, token, created_at) "
+                     "VALUES (?, ?, ?, ?, ?)", (name, account, digest, token, now_iso()))
+        return 201, {"name": name, "accountId": account}
+
+    def delete(self, conn: sqlite3.Connection, name: str) -> bool:
+        row = conn.execute("DELETE FROM api_keys WHERE name = ? RETURNING digest", (name,)).fetchone()
+        return row is not None
+
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        """Rebuild the lookup table after a committed change (cheap: a handful of rows)."""
+        self.load(conn)
+
+    # -- called on the event loop ----------------------------------------------------------
+    def check(self, key: str | None) -> str | None:
+        """The key's name if it is known, else None."""
+        if not key:
+            return None
+        return self._digests.get(self.digest(key))
+
+    @staticmethod
+    def list(conn: sqlite3.Connection) -> list[dict[str, str]]:
+        rows = conn.execute("SELECT name, account_id FROM api_keys ORDER BY name")
+        return [{"name": name, "accountId": account} for name, account in rows]
+
+
+def _fields(body: Any) -> tuple[str, str, str]:
+    if not isinstance(body, dict):
+        raise invalid("Body must be a JSON object with 'name', 'key' and 'accountId'")
+    values = []
+    for field in ("name", "key", "accountId"):
+        value = body.get(field)
+        if not isinstance(value, str) or not value or len(value) > MAX_FIELD:
+            raise invalid(f"Invalid value for '{field}': a non-empty string of at most "
+                          f"{MAX_FIELD} characters")
+        values.append(value)
+    return values[0], values[1], values[2]

@@ -1,0 +1,394 @@
+"""Search, recommend and embed: request validation, the three methods, and Marqo's hit shape.
+
+Why: this is where Marqo's semantics live (defaults, limits, hit fields, highlights, the RRF
+fusion of HYBRID), apart from HTTP (server.py) and from SQL (store.py). `parse_search` checks a
+body at the boundary and names the offending field; `run_search` is synchronous and runs on a
+reader thread.
+
+- LEXICAL: BM25 (FTS5) over the indexed text fields; words are OR-ed, "quoted phrases" required;
+  `q` = "*" matches every document (useful with a filter).
+- TENSOR: cosine similarity of the local embedding (embedding.py) over the tensor fields; a
+  document scores its best field, which is also its highlight.
+- HYBRID: reciprocal rank fusion of both lists (Marqo's default: disjunction + rrf, alpha 0.5,
+  rrfK 60); hits carry `_lexical_score` and `_tensor_score` as in Marqo.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import embedding, filters
+from .errors import CellError, document_not_found, invalid
+from .store import IndexInfo, Store, elapsed_ms
+
+MAX_LIMIT = 1000
+MAX_OFFSET = 10_000
+METHODS = ("TENSOR", "LEXICAL", "HYBRID")
+_PHRASE = re.compile(r'"([^"]*)"')
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class SearchRequest:
+    q: Any
+    method: str = "TENSOR"
+    limit: int = 10
+    offset: int = 0
+    filter: filters.Node | None = None
+    attributes: list[str] | None = None
+    highlights: bool = True
+    searchable: list[str] | None = None
+    context: list[tuple[list[float], float]] = field(default_factory=list)
+    hybrid: dict[str, Any] = field(default_factory=dict)
+
+
+def _int(body: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise invalid(f"Invalid value for '{key}': must be an integer from {low} to {high}")
+    return value
+
+
+def _names(body: dict[str, Any], key: str) -> list[str] | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise invalid(f"Invalid value for '{key}': must be a list of field names")
+    return value
+
+
+def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise invalid(f"Invalid value for '{key}': must be a boolean")
+    return value
+
+
+def _filter(body: dict[str, Any]) -> filters.Node | None:
+    text = body.get("filter")
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise invalid("Invalid value for 'filter': must be a filter string")
+    try:
+        return filters.parse(text)
+    except filters.FilterError as exc:
+        raise invalid(str(exc)) from None
+
+
+def _context(body: dict[str, Any]) -> list[tuple[list[float], float]]:
+    context = body.get("context")
+    if context is None:
+        return []
+    tensors = context.get("tensor") if isinstance(context, dict) else None
+    if not isinstance(tensors, list):
+        raise invalid("Invalid value for 'context': expected {\"tensor\": [{\"vector\", \"weight\"}]}")
+    out = []
+    for n, item in enumerate(tensors):
+        vector = item.get("vector") if isinstance(item, dict) else None
+        weight = item.get("weight", 1.0) if isinstance(item, dict) else None
+        if (not isinstance(vector, list) or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                                                    for v in vector)
+                or not isinstance(weight, int | float) or isinstance(weight, bool)):
+            raise invalid(f"Invalid value for 'context.tensor[{n}]': needs 'vector' (numbers) "
+                          "and 'weight' (number)")
+        out.append(([float(v) for v in vector], float(weight)))
+    return out
+
+
+def check_query(q: Any, key: str = "q") -> None:
+    if q is None or isinstance(q, str):
+        return
+    if isinstance(q, dict) and q and all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in q.items()):
+        return
+    raise invalid(f"Invalid value for '{key}': must be a string or an object of string -> weight")
+
+
+def parse_search(body: Any) -> SearchRequest:
+    if not isinstance(body, dict):
+        raise invalid("Search body must be a JSON object")
+    method = body.get("searchMethod") or "TENSOR"
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise invalid(f"Invalid value for 'searchMethod': must be one of {', '.join(METHODS)}")
+    method = method.upper()
+    q = body.get("q")
+    check_query(q)
+    if method != "TENSOR" and not isinstance(q, str):
+        raise invalid(f"Field 'q' must be a string for {method} search")
+    hybrid = body.get("hybridParameters") or {}
+    if not isinstance(hybrid, dict):
+        raise invalid("Invalid value for 'hybridParameters': must be an object")
+    req = SearchRequest(
+        q=q, method=method,
+        limit=_int(body, "limit", 10, 1, MAX_LIMIT),
+        offset=_int(body, "offset", 0, 0, MAX_OFFSET),
+        filter=_filter(body),
+        attributes=_names(body, "attributesToRetrieve"),
+        highlights=_bool(body, "showHighlights", True),
+        searchable=_names(body, "searchableAttributes"),
+        context=_context(body),
+        hybrid=_hybrid(hybrid),
+    )
+    return req
+
+
+def _hybrid(params: dict[str, Any]) -> dict[str, Any]:
+    out = {"retrievalMethod": params.get("retrievalMethod", "disjunction"),
+           "rankingMethod": params.get("rankingMethod", "rrf"),
+           "alpha": params.get("alpha", 0.5), "rrfK": params.get("rrfK", 60)}
+    if out["retrievalMethod"] not in ("disjunction", "lexical", "tensor"):
+        raise invalid("Invalid value for 'hybridParameters.retrievalMethod'")
+    if out["rankingMethod"] not in ("rrf", "lexical", "tensor"):
+        raise invalid("Invalid value for 'hybridParameters.rankingMethod'")
+    alpha, k = out["alpha"], out["rrfK"]
+    if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
+        raise invalid("Invalid value for 'hybridParameters.alpha': must be within 0..1")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise invalid("Invalid value for 'hybridParameters.rrfK': must be a non-negative integer")
+    for key in ("searchableAttributesLexical", "searchableAttributesTensor"):
+        out[key] = _names(params, key)
+    return out
+
+
+# -- helpers -------------------------------------------------------------------------------
+def fts_match(q: str) -> str | None:
+    """FTS5 MATCH expression: required "phrases" AND-ed, otherwise all words OR-ed."""
+    phrases = [_WORD.findall(p) for p in _PHRASE.findall(q)]
+    phrases = [p for p in phrases if p]
+    if phrases:
+        return " AND ".join('"' + " ".join(p) + '"' for p in phrases)
+    words = _WORD.findall(_PHRASE.sub(" ", q))
+    if not words:
+        return None
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int) -> embedding.Sparse:
+    parts: list[tuple[embedding.Sparse, float]] = []
+    if isinstance(q, str):
+        parts.append((embedding.embed(q, dim), 1.0))
+    elif isinstance(q, dict):
+        parts.extend((embedding.embed(text, dim), float(w)) for text, w in q.items())
+    for vector, weight in context:
+        if len(vector) != dim:
+            raise invalid(f"Context vectors must have {dim} dimensions, got {len(vector)}")
+        parts.append((embedding.from_dense(vector), weight))
+    return embedding.combine(parts)
+
+
+def _hit(doc_id: str, body: dict[str, Any], attributes: list[str] | None) -> dict[str, Any]:
+    if attributes is not None:
+        body = {k: v for k, v in body.items() if k in attributes}
+    return {"_id": doc_id, **body}
+
+
+def _tensor_hits(store: Store, info: IndexInfo, qvec: embedding.Sparse, k: int,
+                 allowed: set[int] | None, fields: list[str] | None,
+                 exclude: set[int] = frozenset()) -> list[tuple[int, float, str]]:
+    tindex = store.tensor_index(info)
+    return tindex.search(qvec, k, allowed, set(fields) if fields is not None else None, exclude)
+
+
+def _materialise(store: Store, rows: list[tuple[int, float, str]], req: SearchRequest
+                 ) -> list[dict[str, Any]]:
+    bodies = store.bodies([doc for doc, _, _ in rows])
+    hits = []
+    for doc, score, best in rows:
+        if doc not in bodies:
+            continue  # deleted between the two reads
+        doc_id, body = bodies[doc]
+        hit = _hit(doc_id, body, req.attributes)
+        if req.highlights:
+            text = body.get(best)
+            hit["_highlights"] = [{best: text if isinstance(text, str) else ""}]
+        hit["_score"] = score
+        hits.append(hit)
+    return hits
+
+
+# -- the three methods ---------------------------------------------------------------------
+def _lexical(store: Store, info: IndexInfo, req: SearchRequest, limit: int, offset: int,
+             fields: list[str] | None) -> list[tuple[str, dict[str, Any], float]]:
+    if req.q.strip() == "*":
+        return store.match_all(info, limit, offset, req.filter)
+    match = fts_match(req.q)
+    if match is None:
+        return []
+    return store.lexical(info, match, limit, offset, fields, req.filter)
+
+
+def run_search(store: Store, name: str, req: SearchRequest) -> dict[str, Any]:
+    start = time.perf_counter()
+    info = store.index(name)
+    if req.method == "LEXICAL":
+        rows = _lexical(store, info, req, req.limit, req.offset, req.searchable)
+        hits = []
+        for doc_id, body, score in rows:
+            hit = _hit(doc_id, body, req.attributes)
+            if req.highlights:
+                hit["_highlights"] = []
+            hit["_score"] = score
+            hits.append(hit)
+    elif req.method == "TENSOR":
+        qvec = query_vector(req.q, req.context, info.dim)
+        allowed = store.allowed(info, req.filter) if req.filter is not None else None
+        rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
+        hits = _materialise(store, rows[req.offset:], req)
+    else:
+        hits = _hybrid_search(store, info, req)
+    return {"hits": hits, "query": req.q, "limit": req.limit, "offset": req.offset,
+            "processingTimeMs": elapsed_ms(start)}
+
+
+def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[dict[str, Any]]:
+    params = req.hybrid
+    depth = req.offset + req.limit
+    retrieval = params["retrievalMethod"]
+    alpha = {"rrf": params["alpha"], "tensor": 1.0, "lexical": 0.0}[params["rankingMethod"]]
+    k = params["rrfK"]
+    lex_fields = params["searchableAttributesLexical"] or req.searchable
+    ten_fields = params["searchableAttributesTensor"] or req.searchable
+    lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
+    tensor: list[tuple[int, float, str]] = []
+    if retrieval != "lexical":
+        qvec = query_vector(req.q, req.context, info.dim)
+        allowed = store.allowed(info, req.filter) if req.filter is not None else None
+        tensor = _tensor_hits(store, info, qvec, depth, allowed, ten_fields)
+    tensor_bodies = store.bodies([doc for doc, _, _ in tensor])
+    fused: dict[str, dict[str, Any]] = {}
+    for rank, (doc_id, body, score) in enumerate(lexical, 1):
+        fused[doc_id] = {"body": body, "lex": score, "rrf": (1 - alpha) / (k + rank)}
+    for rank, (doc, score, best) in enumerate(tensor, 1):
+        if doc not in tensor_bodies:
+            continue
+        doc_id, body = tensor_bodies[doc]
+        entry = fused.setdefault(doc_id, {"body": body, "rrf": 0.0})
+        entry.update(ten=score, best=best)
+        entry["rrf"] += alpha / (k + rank)
+    ranked = sorted(fused.items(), key=lambda item: -item[1]["rrf"])[req.offset:depth]
+    hits = []
+    for doc_id, entry in ranked:
+        hit = _hit(doc_id, entry["body"], req.attributes)
+        if req.highlights:
+            best = entry.get("best")
+            text = entry["body"].get(best) if best else None
+            hit["_highlights"] = [{best: text}] if isinstance(text, str) else []
+        hit["_lexical_score"] = entry.get("lex", 0.0)
+        hit["_tensor_score"] = entry.get("ten", 0.0)
+        hit["_score"] = entry["rrf"]
+        hits.append(hit)
+    return hits
+
+
+# -- recommend and embed -------------------------------------------------------------------
+def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
+    start = time.perf_counter()
+    if not isinstance(body, dict):
+        raise invalid("Recommend body must be a JSON object")
+    docs = body.get("documents")
+    if isinstance(docs, list) and docs and all(isinstance(d, str) for d in docs):
+        weights = {d: 1.0 for d in docs}
+    elif isinstance(docs, dict) and docs and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in docs.values()):
+        weights = {str(k): float(v) for k, v in docs.items()}
+    else:
+        raise invalid("Field 'documents' must be a non-empty list of ids or an object id -> weight")
+    req = parse_search({k: v for k, v in body.items()
+                        if k in ("limit", "offset", "filter", "attributesToRetrieve",
+                                 "showHighlights", "searchableAttributes")})
+    fields = _names(body, "tensorFields")
+    exclude_inputs = _bool(body, "excludeInputDocuments", True)
+    info = store.index(name)
+    found = store.get_documents(name, list(weights))
+    missing = [d for d in weights if d not in found]
+    if missing and not _bool(body, "allowMissingDocuments", False):
+        raise invalid(f"The following document IDs were not found: {missing}")
+    vectors = store.vectors_of([rowid for rowid, _ in found.values()])
+    parts = []
+    for doc_id, (rowid, _) in found.items():
+        for field_name, vec in vectors[rowid]:
+            if fields is None or field_name in fields:
+                parts.append((vec, weights[doc_id]))
+    if not parts and not _bool(body, "allowMissingEmbeddings", False):
+        raise invalid("The given documents have no embeddings to recommend from")
+    qvec = embedding.combine(parts)
+    allowed = store.allowed(info, req.filter) if req.filter is not None else None
+    exclude = {rowid for rowid, _ in found.values()} if exclude_inputs else set()
+    rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable, exclude)
+    hits = _materialise(store, rows[req.offset:], req)
+    return {"hits": hits, "limit": req.limit, "offset": req.offset,
+            "processingTimeMs": elapsed_ms(start)}
+
+
+def run_embed(store: Store, name: str, body: Any) -> dict[str, Any]:
+    start = time.perf_counter()
+    if not isinstance(body, dict) or "content" not in body:
+        raise invalid("Field 'content' is required")
+    content = body["content"]
+    items = content if isinstance(content, list) else [content]
+    if not items:
+        raise invalid("Field 'content' must not be empty")
+    for item in items:
+        if item is None:
+            raise invalid("Invalid value for 'content': items must be strings or weight objects")
+        check_query(item, "content")
+    content_type = body.get("content_type", "query")
+    if content_type not in (None, "query", "document"):
+        raise invalid("Invalid value for 'content_type': must be 'query', 'document' or null")
+    info = store.index(name)
+    embeddings = [embedding.dense(query_vector(item, [], info.dim), info.dim) for item in items]
+    return {"content": content, "embeddings": embeddings, "processingTimeMs": elapsed_ms(start)}
+
+
+def get_document(store: Store, name: str, doc_id: str, facets: bool) -> dict[str, Any]:
+    found = store.get_documents(name, [doc_id])
+    if doc_id not in found:
+        raise document_not_found(doc_id)
+    rowid, body = found[doc_id]
+    doc = {"_id": doc_id, **body}
+    if facets:
+        doc["_tensor_facets"] = _facets(store, store.index(name), rowid, body)
+    return doc
+
+
+def _facets(store: Store, info: IndexInfo, rowid: int, body: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for field_name, vec in store.vectors_of([rowid])[rowid]:
+        text = body.get(field_name)
+        out.append({field_name: text if isinstance(text, str) else "",
+                    "_embedding": embedding.dense(vec, info.dim)})
+    return out
+
+
+def get_documents(store: Store, name: str, ids: Any, facets: bool) -> dict[str, Any]:
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise invalid("Body must be a JSON list of document ids (strings)")
+    if len(ids) > MAX_LIMIT:
+        raise invalid(f"At most {MAX_LIMIT} ids per request")
+    found = store.get_documents(name, ids)
+    info = store.index(name)
+    results = []
+    for doc_id in ids:
+        if doc_id not in found:
+            results.append({"_id": doc_id, "_found": False})
+            continue
+        rowid, body = found[doc_id]
+        doc = {"_id": doc_id, "_found": True, **body}
+        if facets:
+            doc["_tensor_facets"] = _facets(store, info, rowid, body)
+        results.append(doc)
+    return {"results": results}
+
+
+__all__ = ["CellError", "parse_search", "run_search", "run_recommend", "run_embed",
+           "get_document", "get_documents"]

@@ -1,0 +1,382 @@
+"""The HTTP surface of fake_cell: routing, the Marqo error envelope, API-key checks.
+
+Why: handlers only parse the request, hand the work to the store's threads (one writer, a few
+readers) and shape the response; everything Marqo-specific below HTTP lives in search.py,
+documents.py and store.py. Two middlewares make the resilience contract hold for every path:
+`envelope` turns any failure (CellError, aiohttp's 404/405/413, an unexpected exception) into
+Marqo's JSON error body, and `authenticate` enforces `x-api-key` when the stack asks for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from . import VERSION, documents, search, settings
+from .apikeys import KeyRing
+from .config import Config
+from .errors import CellError, invalid, unauthorized
+from .openapi import document as openapi_document
+from .store import Store, elapsed_ms, now_iso
+
+log = logging.getLogger("fake_cell")
+
+PUBLIC = {"/healthz", "/openapi.json"}
+HEALTH = {"status": "green", "inference": {"status": "green"},
+          "backend": {"status": "green", "memoryIsAvailable": True, "storageIsAvailable": True}}
+MAX_BODY = 64 * 1024 * 1024
+_MISSING = object()
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+               400: "invalid_argument"}
+
+
+def reply(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(obj, separators=(",", ":")).encode("utf-8"),
+                        status=status, content_type="application/json")
+
+
+async def json_body(request: web.Request, default: Any = _MISSING) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if default is not _MISSING:
+            return default
+        raise invalid("Request body is empty: a JSON body is required")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid(f"Request body is not valid JSON: {exc}") from None
+
+
+def flag(request: web.Request, *names: str) -> bool:
+    for name in names:
+        value = request.query.get(name)
+        if value is not None:
+            return value.strip().lower() in ("true", "1", "yes")
+    return False
+
+
+class Cell:
+    """The running service: store, keyring and the threads that touch SQLite."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(str(config.db_path))
+        self.keys = KeyRing(config.secret)
+        self.keys.load(self.store.writer)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="fake_cell-writer")
+        self._readers = ThreadPoolExecutor(2, thread_name_prefix="fake_cell-reader")
+
+    async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, functools.partial(fn, *args))
+
+    async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._readers, functools.partial(fn, *args))
+
+    def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._readers.shutdown(wait=True)
+        self.store.close()
+
+    # -- documents (run on the writer thread) ----------------------------------------------
+    def add_documents(self, name: str, body: Any) -> dict[str, Any]:
+        start = time.perf_counter()
+        docs = _document_list(body)
+        info = self.store.index(name)
+        tensor_fields, mappings = body.get("tensorFields"), body.get("mappings")
+        documents.check_batch_options(info.settings, tensor_fields, mappings)
+        if not isinstance(body.get("useExistingTensors", False), bool):
+            raise invalid("Invalid value for 'useExistingTensors': must be a boolean")
+        prepared = [documents.prepare(d, info.settings, tensor_fields, mappings) for d in docs]
+        items = self.store.add_documents(name, prepared)
+        return _batch_reply(name, items, start)
+
+    def update_documents(self, name: str, body: Any) -> dict[str, Any]:
+        start = time.perf_counter()
+        docs = _document_list(body)
+        items = self.store.update_documents(name, docs)
+        return _batch_reply(name, items, start)
+
+    def delete_documents(self, name: str, ids: Any) -> dict[str, Any]:
+        started = now_iso()
+        start = time.perf_counter()
+        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+            raise invalid("Body must be a JSON list of document ids (non-empty strings)")
+        if len(ids) > 10_000:
+            raise invalid("At most 10000 ids per delete-batch request")
+        items = self.store.delete_documents(name, ids)
+        deleted = sum(1 for i in items if i["status"] == 200)
+        return {"index_name": name, "status": "succeeded", "type": "documentDeletion",
+                "items": items, "details": {"receivedDocumentIds": len(ids), "deletedDocuments": deleted},
+                "duration": f"PT{(time.perf_counter() - start):.3f}S",
+                "startedAt": started, "finishedAt": now_iso()}
+
+    def create_key(self, body: Any) -> tuple[int, dict[str, str]]:
+        result = self.store.write(lambda conn: self.keys.create(conn, body))
+        self.keys.refresh(self.store.writer)
+        return result
+
+    def delete_key(self, name: str) -> bool:
+        deleted = self.store.write(lambda conn: self.keys.delete(conn, name))
+        self.keys.refresh(self.store.writer)
+        return deleted
+
+
+CELL = web.AppKey("cell", Cell)
+
+
+def _document_list(body: Any) -> list[Any]:
+    if not isinstance(body, dict):
+        raise invalid("Body must be a JSON object with a 'documents' list")
+    docs = body.get("documents")
+    if not isinstance(docs, list):
+        raise invalid("Field 'documents' is required and must be a list")
+    if not docs:
+        raise invalid("Field 'documents' must not be empty")
+    if len(docs) > documents.MAX_BATCH:
+        raise invalid(f"Field 'documents' has {len(docs)} documents: at most "
+                      f"{documents.MAX_BATCH} per request (batch them client-side)")
+    return docs
+
+
+def _batch_reply(name: str, items: list[dict[str, Any]], start: float) -> dict[str, Any]:
+    return {"errors": any(i["status"] >= 400 for i in items), "processingTimeMs": elapsed_ms(start),
+            "index_name": name, "items": items}
+
+
+# -- middlewares ---------------------------------------------------------------------------
+@web.middleware
+async def envelope(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                   ) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except CellError as exc:
+        return reply(exc.body(), exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        message = {404: f"Path {request.path} not found",
+                   405: f"Method {request.method} not allowed on {request.path}"}.get(
+                       exc.status, exc.reason or "HTTP error")
+        response = reply(CellError(exc.status, code, message).body(), exc.status)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the contract: a JSON 500, never HTML
+        log.exception("Unexpected error on %s %s", request.method, request.path)
+        return reply(CellError(500, "internal", f"Internal error: {type(exc).__name__}").body(), 500)
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                       ) -> web.StreamResponse:
+    cell: Cell = request.app[CELL]
+    path = request.path
+    if path.startswith("/_hippodrome/"):
+        given = request.headers.get("x-hippodrome-admin-secret", "")
+        if not hmac.compare_digest(given.encode("utf-8"), cell.config.secret.encode("utf-8")):
+            raise unauthorized("Missing or wrong x-hippodrome-admin-secret header")
+    elif cell.config.require_api_key and path not in PUBLIC:
+        if cell.keys.check(request.headers.get("x-api-key")) is None:
+            raise unauthorized()
+    return await handler(request)
+
+
+# -- handlers ------------------------------------------------------------------------------
+routes = web.RouteTableDef()
+
+
+def _cell(request: web.Request) -> Cell:
+    return request.app[CELL]
+
+
+@routes.get("/")
+async def root(request: web.Request) -> web.Response:
+    return reply({"message": "Welcome to Marqo", "version": VERSION})
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return reply({"status": "ok"})
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return reply(HEALTH)
+
+
+@routes.get("/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    return reply(openapi_document())
+
+
+@routes.get("/models")
+async def models(request: web.Request) -> web.Response:
+    return reply({"models": [{"model_name": "hippodrome/hashed-bag-of-words", "model_device": "cpu"}]})
+
+
+@routes.get("/device/cpu")
+async def cpu(request: web.Request) -> web.Response:
+    return reply({"cpu_usage_percent": "0.0 %", "memory_used_percent": "0.0 %", "memory_used_gb": "0.0"})
+
+
+@routes.get("/device/cuda")
+async def cuda(request: web.Request) -> web.Response:
+    return reply({"cuda_devices": []})
+
+
+@routes.get("/indexes")
+async def list_indexes(request: web.Request) -> web.Response:
+    names = sorted(_cell(request).store.indexes)
+    return reply({"results": [{"indexName": n} for n in names]})
+
+
+@routes.post("/indexes/{name}")
+async def create_index(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    settings.check_index_name(name)
+    body = settings.normalise(await json_body(request, default={}))
+    cell = _cell(request)
+    await cell.write(cell.store.create_index, name, body)
+    return reply({"acknowledged": True, "index": name})
+
+
+@routes.delete("/indexes/{name}")
+async def delete_index(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    await cell.write(cell.store.delete_index, request.match_info["name"])
+    return reply({"acknowledged": True})
+
+
+@routes.get("/indexes/{name}/settings")
+async def get_settings(request: web.Request) -> web.Response:
+    return reply(_cell(request).store.index(request.match_info["name"]).settings)
+
+
+@routes.get("/indexes/{name}/health")
+async def index_health(request: web.Request) -> web.Response:
+    _cell(request).store.index(request.match_info["name"])
+    return reply(HEALTH)
+
+
+@routes.get("/indexes/{name}/status")
+async def index_status(request: web.Request) -> web.Response:
+    """The client polls this after create_index whenever it was given an api_key."""
+    _cell(request).store.index(request.match_info["name"])
+    return reply({"indexStatus": "READY"})
+
+
+@routes.get("/indexes/{name}/stats")
+async def stats(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    docs, vectors = await cell.read(cell.store.stats, request.match_info["name"])
+    return reply({"numberOfDocuments": docs, "numberOfVectors": vectors,
+                  "backend": {"memoryUsedPercentage": 0.0, "storageUsedPercentage": 0.0}})
+
+
+@routes.post("/indexes/{name}/documents")
+async def add_documents(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    body = await json_body(request)
+    return reply(await cell.write(cell.add_documents, request.match_info["name"], body))
+
+
+@routes.patch("/indexes/{name}/documents")
+async def update_documents(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    body = await json_body(request)
+    return reply(await cell.write(cell.update_documents, request.match_info["name"], body))
+
+
+@routes.get("/indexes/{name}/documents")
+async def get_documents(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    ids = await json_body(request)
+    facets = flag(request, "expose_facets", "show_vectors")
+    return reply(await cell.read(search.get_documents, cell.store, request.match_info["name"], ids, facets))
+
+
+@routes.get("/indexes/{name}/documents/{doc_id}")
+async def get_document(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    facets = flag(request, "expose_facets", "show_vectors")
+    return reply(await cell.read(search.get_document, cell.store, request.match_info["name"],
+                                 request.match_info["doc_id"], facets))
+
+
+@routes.post("/indexes/{name}/documents/delete-batch")
+async def delete_documents(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    ids = await json_body(request)
+    return reply(await cell.write(cell.delete_documents, request.match_info["name"], ids))
+
+
+@routes.post("/indexes/{name}/search")
+async def search_index(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    req = search.parse_search(await json_body(request))
+    return reply(await cell.read(search.run_search, cell.store, request.match_info["name"], req))
+
+
+@routes.post("/indexes/{name}/recommend")
+async def recommend(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    body = await json_body(request)
+    return reply(await cell.read(search.run_recommend, cell.store, request.match_info["name"], body))
+
+
+@routes.post("/indexes/{name}/embed")
+async def embed(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    body = await json_body(request)
+    return reply(await cell.read(search.run_embed, cell.store, request.match_info["name"], body))
+
+
+# -- Hippodrome admin: API keys ------------------------------------------------------------
+@routes.post("/_hippodrome/api-keys")
+async def create_api_key(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    status, out = await cell.write(cell.create_key, await json_body(request))
+    return reply(out, status)
+
+
+@routes.get("/_hippodrome/api-keys")
+async def list_api_keys(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    keys = await cell.read(lambda: cell.keys.list(cell.store.reader()))
+    return reply({"results": keys})
+
+
+@routes.delete("/_hippodrome/api-keys/{name}")
+async def delete_api_key(request: web.Request) -> web.Response:
+    cell = _cell(request)
+    name = request.match_info["name"]
+    if not await cell.write(cell.delete_key, name):
+        raise CellError(404, "api_key_not_found", f"No API key named {name!r}")
+    return reply({"deleted": name})
+
+
+def make_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[envelope, authenticate], client_max_size=MAX_BODY)
+    cell = Cell(config)
+    app[CELL] = cell
+    app.add_routes(routes)
+
+    async def on_cleanup(app: web.Application) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, cell.close)
+
+    app.on_cleanup.append(on_cleanup)
+    return app

@@ -1,0 +1,413 @@
+"""SQLite storage of fake_cell: indexes, documents, filter values, BM25 text and vectors.
+
+Why: one file that survives restarts and `kill -9` (WAL; every write is one transaction
+committed before the HTTP response), with FTS5's bm25 for LEXICAL search and plain SQL for
+filters. The methods are synchronous; the server runs writes on one writer thread (the only
+user of `self.writer`, so ids can be allocated in memory) and reads on a small pool of reader
+threads, each with its own connection (WAL lets them read while the writer writes).
+
+Layout: `documents` holds each document's JSON and its packed sparse embeddings (mirrored in
+memory by vectors.TensorIndex); `filter_values` one row per filterable (field, value, doc)
+(array items each get a row; `val` is TEXT or REAL, see filters.to_sql); per index an FTS5
+table `lex_<id>` with one row per text field, whose rowid is `doc_rowid << 10 | ordinal` so a
+document's rows are one rowid range. A replaced document gets a new rowid, never reused while
+the process runs, which keeps the in-memory mirror's ids unambiguous.
+
+synchronous=NORMAL in WAL mode is durable against a crash of this process (the WAL is in the
+OS page cache once COMMIT returns); only an OS crash or power loss could lose the last commits.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator
+
+from . import embedding, errors, filters
+from .documents import ItemError, Prepared, prepare
+from .settings import dimension
+from .vectors import TensorIndex
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS indexes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    settings TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS documents (
+    rowid INTEGER PRIMARY KEY,
+    index_id INTEGER NOT NULL,
+    doc_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    vecs BLOB,
+    nvec INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (index_id, doc_id)
+);
+CREATE TABLE IF NOT EXISTS filter_values (
+    field TEXT NOT NULL,
+    val NOT NULL,
+    doc INTEGER NOT NULL,
+    PRIMARY KEY (field, val, doc)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS filter_values_doc ON filter_values (doc);
+"""
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+FIELD_BITS = 10
+MAX_TENSOR_INDEXES = 64
+
+
+@dataclass(frozen=True)
+class IndexInfo:
+    id: int
+    name: str
+    settings: dict[str, Any]
+    created_at: str
+
+    @property
+    def lex_table(self) -> str:
+        return f"lex_{self.id}"
+
+    @property
+    def dim(self) -> int:
+        return dimension(self.settings)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+def lexical_sql(table: str, fields: int = 0, filtered: bool = False) -> str:
+    """The LEXICAL query (also run directly by the benchmark as the floor).
+
+    FTS5's `rank` (bm25 by default; bm25() itself cannot sit under an aggregate) is taken per
+    text-field row in the inner query and summed per document outside it.
+    """
+    inner = f"SELECT rowid, rank AS s FROM {table} WHERE {table} MATCH ?"
+    if fields:
+        inner += f" AND field IN ({','.join('?' * fields)})"
+    outer = ""
+    if filtered:
+        outer = (f" WHERE (m.rowid >> {FIELD_BITS}) IN (SELECT d.rowid FROM documents d "
+                 "WHERE d.index_id = ? AND {filter})")
+    return (f"SELECT d.doc_id, d.body, s.score FROM (SELECT m.rowid >> {FIELD_BITS} AS doc, "
+            f"sum(m.s) AS score FROM ({inner}) m{outer} GROUP BY doc "
+            f"ORDER BY score LIMIT ? OFFSET ?) s JOIN documents d ON d.rowid = s.doc "
+            f"ORDER BY s.score")
+
+
+def connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.writer = connect(path)
+        self.writer.executescript(SCHEMA)
+        self._local = threading.local()
+        self._tensor: OrderedDict[int, TensorIndex] = OrderedDict()
+        self._tensor_lock = threading.Lock()
+        self.indexes: dict[str, IndexInfo] = {}
+        for row in self.writer.execute("SELECT id, name, settings, created_at FROM indexes"):
+            self.indexes[row[1]] = IndexInfo(row[0], row[1], json.loads(row[2]), row[3])
+        self._next_doc = (self.writer.execute("SELECT max(rowid) FROM documents").fetchone()[0] or 0) + 1
+
+    def close(self) -> None:
+        self.writer.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.writer
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run fn(conn) in one write transaction (used by apikeys)."""
+        with self.transaction() as conn:
+            return fn(conn)
+
+    def index(self, name: str) -> IndexInfo:
+        info = self.indexes.get(name)
+        if info is None:
+            raise errors.index_not_found(name)
+        return info
+
+    # -- indexes ---------------------------------------------------------------------------
+    def create_index(self, name: str, settings: dict[str, Any]) -> IndexInfo:
+        with self.transaction() as conn:
+            if conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
+                raise errors.index_exists(name)
+            created = now_iso()
+            cur = conn.execute("INSERT INTO indexes (name, settings, created_at) VALUES (?, ?, ?)",
+                               (name, json.dumps(settings), created))
+            info = IndexInfo(cur.lastrowid, name, settings, created)
+            conn.execute(f"CREATE VIRTUAL TABLE {info.lex_table} USING fts5(text, field UNINDEXED, "
+                         f"tokenize='{FTS_TOKENIZER}')")
+        self.indexes[name] = info
+        return info
+
+    def delete_index(self, name: str) -> None:
+        info = self.index(name)
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM filter_values WHERE doc IN "
+                         "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
+            conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,))
+            conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
+            conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
+        self.indexes.pop(name, None)
+        with self._tensor_lock:
+            self._tensor.pop(info.id, None)
+
+    def stats(self, name: str) -> tuple[int, int]:
+        info = self.index(name)
+        conn = self.reader()
+        docs, vecs = conn.execute("SELECT count(*), coalesce(sum(nvec), 0) FROM documents "
+                                  "WHERE index_id = ?", (info.id,)).fetchone()
+        return docs, vecs
+
+    # -- documents: writes -----------------------------------------------------------------
+    def _embed(self, info: IndexInfo, prepared: Prepared) -> list[tuple[str, embedding.Sparse]]:
+        out = []
+        for field, kind, payload in prepared.tensors:
+            if kind == "text":
+                vec = embedding.embed(payload, info.dim)
+            elif kind == "vector":
+                vec = embedding.from_dense(payload)
+            else:
+                vec = embedding.combine((embedding.embed(t, info.dim), w) for t, w in payload)
+            if vec[0]:
+                out.append((field, vec))
+        return out
+
+    def _remove_doc(self, conn: sqlite3.Connection, info: IndexInfo, rowid: int) -> None:
+        conn.execute(f"DELETE FROM {info.lex_table} WHERE rowid BETWEEN ? AND ?",
+                     (rowid << FIELD_BITS, (rowid << FIELD_BITS) | ((1 << FIELD_BITS) - 1)))
+        conn.execute("DELETE FROM filter_values WHERE doc = ?", (rowid,))
+        conn.execute("DELETE FROM documents WHERE rowid = ?", (rowid,))
+
+    def _write_docs(self, info: IndexInfo, docs: list[tuple[Prepared, list]]) -> None:
+        """Upsert prepared docs with their embeddings in one transaction (last one wins per _id)."""
+        latest = {prepared.doc_id: (prepared, vectors) for prepared, vectors in docs}
+        doc_rows, lex_rows, filter_rows, added = [], [], [], []
+        removed: list[int] = []
+        with self.transaction() as conn:
+            ids = list(latest)
+            existing = {}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                existing.update(conn.execute(
+                    f"SELECT doc_id, rowid FROM documents WHERE index_id = ? AND doc_id IN "
+                    f"({','.join('?' * len(chunk))})", (info.id, *chunk)).fetchall())
+            for doc_id, (prepared, vectors) in latest.items():
+                if doc_id in existing:
+                    removed.append(existing[doc_id])
+                    self._remove_doc(conn, info, existing[doc_id])
+                rowid = self._next_doc
+                self._next_doc += 1
+                doc_rows.append((rowid, info.id, doc_id, json.dumps(prepared.body, separators=(",", ":")),
+                                 json.dumps(prepared.spec, separators=(",", ":")),
+                                 embedding.pack_many(vectors) if vectors else None, len(vectors)))
+                base = rowid << FIELD_BITS
+                lex_rows.extend((base | n, text, field) for n, (field, text) in enumerate(prepared.lexical))
+                filter_rows.extend((f, v, rowid) for f, v in prepared.filters)
+                if vectors:
+                    added.append((rowid, vectors))
+            conn.executemany("INSERT INTO documents (rowid, index_id, doc_id, body, spec, vecs, nvec) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", doc_rows)
+            conn.executemany(f"INSERT INTO {info.lex_table} (rowid, text, field) VALUES (?, ?, ?)",
+                             lex_rows)
+            conn.executemany("INSERT OR IGNORE INTO filter_values (field, val, doc) VALUES (?, ?, ?)",
+                             filter_rows)
+        self._mirror(info.id, removed, added)
+
+    def _mirror(self, index_id: int, removed: list[int], added: list[tuple[int, list]]) -> None:
+        with self._tensor_lock:
+            tindex = self._tensor.get(index_id)
+        if tindex is None:
+            return
+        with tindex.lock:
+            tindex.remove_docs(removed)
+            for rowid, vectors in added:
+                tindex.add_doc(rowid, vectors)
+
+    def add_documents(self, name: str, prepared: list[Prepared | ItemError]) -> list[dict[str, Any]]:
+        info = self.index(name)
+        good = [(p, self._embed(info, p)) for p in prepared if isinstance(p, Prepared)]
+        if good:
+            self._write_docs(info, good)
+        return [p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200}
+                for p in prepared]
+
+    def update_documents(self, name: str, docs: list[Any]) -> list[dict[str, Any]]:
+        """Partial update: merge into the stored body, re-derive, keep untouched custom vectors."""
+        info = self.index(name)
+        items: list[dict[str, Any]] = []
+        todo = []
+        conn = self.writer
+        for doc in docs:
+            if not isinstance(doc, dict) or not isinstance(doc.get("_id"), str):
+                items.append(ItemError("", "Each document must be an object with a string '_id'",
+                                       "invalid_document_id").item())
+                continue
+            row = conn.execute("SELECT rowid, body, spec, vecs FROM documents "
+                               "WHERE index_id = ? AND doc_id = ?", (info.id, doc["_id"])).fetchone()
+            if row is None:
+                items.append(ItemError(doc["_id"], f"Document with ID {doc['_id']} not found",
+                                       "document_not_found", 404).item())
+                continue
+            old, spec = json.loads(row[1]), json.loads(row[2])
+            mappings = spec.get("mappings") or {}
+            untouched_cv = {f for f, m in mappings.items()
+                            if m.get("type") == "custom_vector" and f in old and f not in doc}
+            merged = {k: v for k, v in {**old, **doc}.items() if k not in untouched_cv}
+            result = prepare(merged, info.settings, spec.get("tensorFields"), mappings)
+            if isinstance(result, ItemError):
+                items.append(result.item())
+                continue
+            vectors = self._embed(info, result)
+            if untouched_cv:
+                vectors += [(f, vec) for f, vec in embedding.unpack_many(row[3]) if f in untouched_cv]
+                for field in untouched_cv:
+                    result.body[field] = old[field]
+                    result.lexical.append((field, old[field]))
+            todo.append((result, vectors))
+            items.append({"_id": doc["_id"], "status": 200})
+        if todo:
+            self._write_docs(info, todo)
+        return items
+
+    def delete_documents(self, name: str, ids: list[str]) -> list[dict[str, Any]]:
+        info = self.index(name)
+        items, removed = [], []
+        with self.transaction() as conn:
+            for doc_id in ids:
+                row = conn.execute("SELECT rowid FROM documents WHERE index_id = ? AND doc_id = ?",
+                                   (info.id, doc_id)).fetchone()
+                if row is None:
+                    items.append({"_id": doc_id, "status": 404, "result": "not_found"})
+                    continue
+                removed.append(row[0])
+                self._remove_doc(conn, info, row[0])
+                items.append({"_id": doc_id, "status": 200, "result": "deleted"})
+        self._mirror(info.id, removed, [])
+        return items
+
+    # -- documents: reads ------------------------------------------------------------------
+    def get_documents(self, name: str, ids: list[str]) -> dict[str, tuple[int, dict[str, Any]]]:
+        info = self.index(name)
+        out = {}
+        conn = self.reader()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = (f"SELECT doc_id, rowid, body FROM documents WHERE index_id = ? "
+                   f"AND doc_id IN ({','.join('?' * len(chunk))})")
+            for doc_id, rowid, body in conn.execute(sql, (info.id, *chunk)):
+                out[doc_id] = (rowid, json.loads(body))
+        return out
+
+    def bodies(self, rowids: list[int]) -> dict[int, tuple[str, dict[str, Any]]]:
+        out = {}
+        conn = self.reader()
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start:start + 500]
+            sql = f"SELECT rowid, doc_id, body FROM documents WHERE rowid IN ({','.join('?' * len(chunk))})"
+            for rowid, doc_id, body in conn.execute(sql, chunk):
+                out[rowid] = (doc_id, json.loads(body))
+        return out
+
+    def vectors_of(self, rowids: list[int]) -> dict[int, list[tuple[str, embedding.Sparse]]]:
+        out: dict[int, list] = {r: [] for r in rowids}
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start:start + 500]
+            sql = f"SELECT rowid, vecs FROM documents WHERE rowid IN ({','.join('?' * len(chunk))})"
+            for rowid, blob in self.reader().execute(sql, chunk):
+                out[rowid] = embedding.unpack_many(blob)
+        return out
+
+    def lexical(self, info: IndexInfo, match: str, limit: int, offset: int,
+                fields: list[str] | None, filter_node: filters.Node | None
+                ) -> list[tuple[str, dict[str, Any], float]]:
+        params: list[Any] = [match]
+        if fields:
+            params.extend(fields)
+        sql = lexical_sql(info.lex_table, len(fields or ()), filter_node is not None)
+        if filter_node is not None:
+            fsql, fparams = filters.to_sql(filter_node)
+            sql = sql.replace("{filter}", fsql)
+            params.extend([info.id, *fparams])
+        params.extend([limit, offset])
+        try:
+            rows = self.reader().execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                raise errors.index_not_found(info.name) from None
+            raise
+        return [(doc_id, json.loads(body), -score) for doc_id, body, score in rows]
+
+    def match_all(self, info: IndexInfo, limit: int, offset: int,
+                  filter_node: filters.Node | None) -> list[tuple[str, dict[str, Any], float]]:
+        sql, params = "SELECT doc_id, body FROM documents d WHERE d.index_id = ?", [info.id]
+        if filter_node is not None:
+            fsql, fparams = filters.to_sql(filter_node)
+            sql += f" AND {fsql}"
+            params.extend(fparams)
+        sql += " ORDER BY d.rowid LIMIT ? OFFSET ?"
+        rows = self.reader().execute(sql, [*params, limit, offset]).fetchall()
+        return [(doc_id, json.loads(body), 1.0) for doc_id, body in rows]
+
+    def allowed(self, info: IndexInfo, filter_node: filters.Node) -> set[int]:
+        fsql, fparams = filters.to_sql(filter_node)
+        sql = f"SELECT d.rowid FROM documents d WHERE d.index_id = ? AND {fsql}"
+        return {r[0] for r in self.reader().execute(sql, [info.id, *fparams])}
+
+    def tensor_index(self, info: IndexInfo) -> TensorIndex:
+        with self._tensor_lock:
+            tindex = self._tensor.get(info.id)
+            if tindex is not None:
+                self._tensor.move_to_end(info.id)
+                return tindex
+            tindex = TensorIndex()
+            self._tensor[info.id] = tindex
+            while len(self._tensor) > MAX_TENSOR_INDEXES:
+                self._tensor.popitem(last=False)
+            tindex.lock.acquire()
+        try:
+            rows = self.reader().execute("SELECT rowid, vecs FROM documents WHERE index_id = ? "
+                                         "AND nvec > 0", (info.id,))
+            for rowid, blob in rows:
+                tindex.add_doc(rowid, embedding.unpack_many(blob))
+        except BaseException:
+            with self._tensor_lock:
+                self._tensor.pop(info.id, None)
+            raise
+        finally:
+            tindex.lock.release()
+        return tindex
+
+
+def elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 3)
