@@ -111,6 +111,9 @@ class Plan:
     test_env: Mapping[str, str]  # what `hippodrome env` prints for E2E suites
     dashboard_host: str = "127.0.0.1"
     dashboard_port: int = 9000
+    seed_data: Mapping[str, Any] = field(default_factory=dict)  # seeded accounts: ids and API keys
+    local_cell_service: str | None = None  # the selected fake cell, if any (seeding registers keys in it)
+    encryption_secret: str = DEFAULT_ENCRYPTION_SECRET
     warnings: tuple[str, ...] = ()
 
     @property
@@ -396,6 +399,9 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
         test_env=_test_env(common, context, spec.dashboard.port, options),
         dashboard_host=spec.dashboard.host,
         dashboard_port=spec.dashboard.port,
+        seed_data=seed_config(stack, context),
+        local_cell_service=spec.cells.localService if any(s.name == spec.cells.localService for s in chosen) else None,
+        encryption_secret=options.encryption_secret,
         warnings=tuple(warnings),
     )
 

@@ -67,6 +67,9 @@ def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, ce
     secret = os.environ.get("HIPPODROME_ENCRYPTION_SECRET")
     if not secret:
         secret = DEFAULT_ENCRYPTION_SECRET
+        if not os.environ.get(CHILD_ENV):
+            click.echo("note: HIPPODROME_ENCRYPTION_SECRET is not set; using the documented local default "
+                       "(keys stored by one secret cannot be read with another)", err=True)
     options = ResolveOptions(
         profile=Profile(profile) if profile else None,
         cell=chosen_cell,
@@ -138,9 +141,10 @@ def _refuse_if_running(root: Path) -> None:
 
 def _run_foreground(root: Path, plan: Plan) -> int:
     from ..local.supervisor import Supervisor
+    from ..seeding import register_cell_api_keys
 
     async def main() -> int:
-        supervisor = Supervisor(plan, project_root=root, console=sys.stdout)
+        supervisor = Supervisor(plan, project_root=root, console=sys.stdout, seeders=[register_cell_api_keys])
 
         def started() -> None:
             write_run_info(root, {

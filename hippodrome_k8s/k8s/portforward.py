@@ -55,6 +55,12 @@ from ..local.policy import RestartPolicy, restart_delay
 from ..local.ports import holder_of
 
 
+async def _within(awaitable: Any, seconds: float) -> Any:
+    """``asyncio.wait_for`` without 3.11's swallowed-cancellation race (a forward must always stop)."""
+    async with asyncio.timeout(seconds):
+        return await awaitable
+
+
 class ForwardState(str, Enum):
     starting = "starting"
     ok = "ok"
@@ -138,6 +144,7 @@ class Forward:
         self._next_attempt = 0.0
         self._had_backend = False
         self._down_since: float | None = None
+        self._stopping = False
         self.bound_port = spec.local_port
         self._health = ForwardHealth(spec.name, f"{spec.local_host}:{spec.local_port}", ForwardState.starting,
                                      message="resolving", since=clock())
@@ -158,6 +165,8 @@ class Forward:
         self._supervisor = asyncio.create_task(self._supervise(), name=f"forward-{self.spec.name}")
 
     async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
         if self._server is not None:
             self._server.close()
         tasks = [t for t in [self._supervisor, *self._relays] if t is not None]
@@ -166,7 +175,7 @@ class Forward:
         await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                await _within(self._server.wait_closed(), 2.0)
             self._server = None
         await self._drop_backend()
         self._set(state=ForwardState.stopped, message="stopped", connections=0)
@@ -203,15 +212,15 @@ class Forward:
         self._set(state=state, message=message, last_error=error, target=None)
 
     async def _supervise(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             await self._step()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.resolve_interval)
+                await _within(self._wake.wait(), self.settings.resolve_interval)
 
     async def _step(self) -> None:
         try:
-            key = await asyncio.wait_for(self.source.current(), self.settings.open_timeout)
+            key = await _within(self.source.current(), self.settings.open_timeout)
             resolve_error = ""
         except (K8sError, OSError, asyncio.TimeoutError) as e:
             key, resolve_error = None, str(e) or type(e).__name__
@@ -234,7 +243,7 @@ class Forward:
         if key == self._failed_key and now < self._next_attempt:
             return
         try:
-            backend = await asyncio.wait_for(self.source.open(key), self.settings.open_timeout)
+            backend = await _within(self.source.open(key), self.settings.open_timeout)
         except (K8sError, OSError, asyncio.TimeoutError) as e:
             self._failed_key = key
             self._fail(f"cannot reach {key}", str(e) or type(e).__name__)
@@ -264,7 +273,7 @@ class Forward:
                 return None
             self._wake.set()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._ready.wait(), min(remaining, 0.25))
+                await _within(self._ready.wait(), min(remaining, 0.25))
 
     async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -278,7 +287,7 @@ class Forward:
                 if backend is None:
                     return
                 try:
-                    up_reader, up_writer = await asyncio.wait_for(
+                    up_reader, up_writer = await _within(
                         asyncio.open_connection(backend.host, backend.port), self.settings.connect_timeout)
                 except (OSError, asyncio.TimeoutError) as e:
                     self._mark_broken(backend, f"connecting to {backend.key}: {e or type(e).__name__}")
@@ -288,6 +297,8 @@ class Forward:
                 finally:
                     _close(up_writer)
                 return
+        except asyncio.CancelledError:
+            return  # stop() cancels relays; end quietly (asyncio's stream callback logs cancelled tasks)
         finally:
             _close(client_writer)
             self._relays.discard(task)
@@ -360,7 +371,7 @@ class ForwardSet:
             self.write_health()
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), 5.0)
+                await _within(self._changed.wait(), 5.0)
             await asyncio.sleep(0.2)  # coalesce bursts of changes
 
 
@@ -463,7 +474,7 @@ async def _terminate(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             proc.terminate()
         try:
-            await asyncio.wait_for(proc.wait(), 2.0)
+            await _within(proc.wait(), 2.0)
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
@@ -493,7 +504,7 @@ class KubectlSource:
         output: list[str] = []
         try:
             while True:
-                line = (await asyncio.wait_for(proc.stdout.readline(), 10.0)).decode(errors="replace")
+                line = (await _within(proc.stdout.readline(), 10.0)).decode(errors="replace")
                 if not line:
                     break
                 output.append(line.strip())

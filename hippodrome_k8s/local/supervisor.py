@@ -33,13 +33,15 @@ from .store import Store
 class Supervisor:
     def __init__(self, plan: Plan, *, project_root: str | Path, console: TextIO | None = sys.stdout,
                  policy: RestartPolicy | None = None, token: str | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 seeders: list[Callable[..., object]] | None = None):
         self.plan = plan
         self.project_root = Path(project_root)
         self.console = console
         self.policy = policy or RestartPolicy()
         self.token = token or secrets.token_urlsafe(24)
         self.clock = clock
+        self.seeders = seeders or []  # run (in a thread) after layer 0 is healthy, before layer 1
         self.started_at = clock()
         self.phase = "starting"  # starting | running | degraded | stopping | stopped | failed
         self.failure: str | None = None
@@ -114,6 +116,9 @@ class Supervisor:
                 self.runners[service.name].start()
             gated += [s.name for s in layer if s.blocking]
             await self._wait_layer(gated)
+            if layer[0].layer == 0:
+                for seeder in self.seeders:
+                    await asyncio.to_thread(seeder, self.plan, log=self.note)
         for runner in self.runners.values():
             runner.give_up_after = None
 
