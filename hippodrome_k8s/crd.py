@@ -214,5 +214,23 @@ def openapi_schema(document: dict[str, Any] | None = None) -> dict[str, Any]:
     return (document or crd())["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 
 
+def draft7(schema: Any) -> Any:
+    """An openAPIV3Schema as plain JSON Schema (``nullable: true`` -> ``type: [t, "null"]``), for
+    ``jsonschema.Draft7Validator``: what the API server would accept, checked offline."""
+    if isinstance(schema, list):
+        return [draft7(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: draft7(v) if k in ("properties", "items", "additionalProperties") or isinstance(v, (dict, list)) else v
+           for k, v in schema.items() if k != "nullable"}
+    if "properties" in schema:
+        out["properties"] = {k: draft7(v) for k, v in schema["properties"].items()}
+    if schema.get("nullable") and "type" in out:
+        out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
 if __name__ == "__main__":  # python -m hippodrome_k8s.crd > charts/hippodrome/crds/hippodromestacks.yaml
     print(render_crd(), end="")

@@ -51,7 +51,7 @@ class HealthCheck(_Model):
 
     path: str = Field("/healthz", pattern=r"^/", description="HTTP path answering 200 when the service is ready.")
     startingPeriodSeconds: float = Field(
-        0.1, gt=0, le=60, description="Probe interval while the service is starting (fast)."
+        0.05, gt=0, le=60, description="Probe interval while the service is starting (fast)."
     )
     periodSeconds: float = Field(5.0, gt=0, le=600, description="Probe interval once the service is running (slow).")
     timeoutSeconds: float = Field(2.0, gt=0, le=60, description="Timeout of one probe request.")

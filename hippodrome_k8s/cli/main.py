@@ -27,6 +27,7 @@ from ..resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_
 from ..schema import render_schema
 from . import format as fmt
 from .logs_cmd import logs
+from ..k8s.cli import k8s
 
 CHILD_ENV = "HIPPODROME_SUPERVISOR_CHILD"
 
@@ -322,6 +323,7 @@ def schema(output) -> None:
 
 
 cli.add_command(logs)
+cli.add_command(k8s)
 
 
 def main(argv: list[str] | None = None) -> None:

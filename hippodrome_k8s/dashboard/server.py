@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import html
 import json
+import time
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
@@ -77,9 +78,18 @@ def build_app(source: StatusSource, port: int) -> web.Application:
             "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
         })
 
+    cached: dict[str, Any] = {"key": None, "body": b""}
+
     async def status(request: web.Request) -> web.Response:
         lines = _int_param(request, "log", 0, 0, 200)
-        return web.json_response(source.status_json(log_lines=lines), headers={"Cache-Control": "no-store"})
+        if lines:
+            return web.json_response(source.status_json(log_lines=lines), headers={"Cache-Control": "no-store"})
+        # The common poll: re-encode only when the state changed or uptimes moved (0.1 s resolution).
+        version = getattr(source, "status_version", None)
+        key = (version, int(time.monotonic() * 10)) if version is not None else None
+        if key is None or key != cached["key"]:
+            cached["key"], cached["body"] = key, json.dumps(source.status_json()).encode()
+        return web.Response(body=cached["body"], content_type="application/json", headers={"Cache-Control": "no-store"})
 
     async def stack(request: web.Request) -> web.Response:
         return web.json_response(source.stack_json(), headers={"Cache-Control": "no-store"})

@@ -8,7 +8,7 @@ once; ``ready`` is kept separately (a running service whose probe fails turns
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 
@@ -54,16 +54,20 @@ class ServiceStatus:
     started_at: float | None = None  # when the current process started
     message: str = ""
     exit_code: int | None = None
-    log_tail: tuple[str, ...] = field(default=())
 
-    def to_json(self, now: float, log_lines: int = 0) -> dict:
-        data = asdict(self)
-        data["status"] = self.status.value
-        data.pop("log_tail")
-        data.pop("started_at")
-        data.pop("exit_code")
-        data["exitCode"] = self.exit_code
-        data["uptime"] = round(now - self.started_at, 1) if self.started_at and self.status == State.running else None
-        if log_lines:
-            data["log"] = list(self.log_tail[-log_lines:])
-        return data
+    def to_json(self, now: float) -> dict:
+        return {
+            "name": self.name,
+            "status": self.status.value,
+            "layer": self.layer,
+            "port": self.port,
+            "url": self.url,
+            "ready": self.ready,
+            "restarts": self.restarts,
+            "pid": self.pid,
+            "since": self.since,
+            "message": self.message,
+            "blocking": self.blocking,
+            "exitCode": self.exit_code,
+            "uptime": round(now - self.started_at, 1) if self.started_at and self.status == State.running else None,
+        }

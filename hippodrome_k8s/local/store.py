@@ -109,6 +109,7 @@ def reduce(s: ServiceStatus, e: Event) -> ServiceStatus:
 class Store:
     def __init__(self, statuses: Mapping[str, ServiceStatus]):
         self._state: dict[str, ServiceStatus] = dict(statuses)
+        self.version = 0  # bumped on every event: readers may cache what they derive from a snapshot
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[ServiceStatus, ServiceStatus], None]] = []
 
@@ -116,6 +117,7 @@ class Store:
         before = self._state[event.name]
         after = reduce(before, event)
         self._state[event.name] = after
+        self.version += 1
         for listener in self._listeners:
             listener(before, after)
         self._changed.set()

@@ -65,6 +65,10 @@ class Supervisor:
 
     # --- reading -------------------------------------------------------------------------------
 
+    @property
+    def status_version(self) -> int:
+        return self.store.version
+
     def status_json(self, log_lines: int = 0) -> dict[str, dict[str, Any]]:
         now = self.clock()
         snapshot = self.store.snapshot()

@@ -1,0 +1,200 @@
+"""The in-cluster dashboard: the local ``/api/status`` contract, answered from the CR's status.
+
+``python -m hippodrome_k8s.dashboard.cluster --stack dev [--namespace ns] [--port 9000]``
+
+A background task reads the HippodromeStack every ``--refresh`` seconds;
+requests are answered from that snapshot, never by calling the API server on
+the request path.  ``status.services`` already has the local value shape;
+``url`` is rewritten to ``http://127.0.0.1:<port>`` because the dashboard is
+reached through the CLI's port-forwards (the cluster URL stays in
+``clusterUrl``), so the seed's readiness script runs unchanged.  Control
+requests become the ``hippodrome.dev/control`` annotation the operator acts on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from ..crd import GROUP, PLURAL, VERSION
+from ..errors import ControlError, K8sError
+from .server import build_app
+
+CONTROL_ANNOTATION = f"{GROUP}/control"
+Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
+Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+def local_view(services: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, value in services.items():
+        entry = dict(value)
+        entry["clusterUrl"] = entry.get("url")
+        if entry.get("port"):
+            entry["url"] = f"http://127.0.0.1:{entry['port']}"
+        entry.setdefault("pid", None)
+        out[name] = entry
+    return out
+
+
+class ClusterStatusSource:
+    """A ``StatusSource`` (see ``server.py``) over the stack's custom resource."""
+
+    def __init__(self, name: str, namespace: str, fetch: Fetch, patch: Patch, *, token: str | None = None,
+                 control_timeout: float = 30.0):
+        self.name, self.namespace = name, namespace
+        self.token = token or secrets.token_urlsafe(24)
+        self._fetch, self._patch = fetch, patch
+        self._body: Mapping[str, Any] | None = None
+        self._error: str | None = None
+        self._fetched_at: float | None = None
+        self.control_timeout = control_timeout
+
+    async def refresh(self) -> None:
+        try:
+            self._body = await self._fetch()
+            self._error = None if self._body is not None else f"{PLURAL}/{self.name} not found in {self.namespace}"
+        except K8sError as e:
+            self._error = str(e)
+        self._fetched_at = time.time()
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval)
+
+    def _status(self) -> Mapping[str, Any]:
+        return (self._body or {}).get("status") or {}
+
+    def status_json(self, log_lines: int = 0) -> dict[str, dict[str, Any]]:
+        return local_view(self._status().get("services") or {})
+
+    def stack_json(self) -> dict[str, Any]:
+        body = self._body or {}
+        status = self._status()
+        services = status.get("services") or {}
+        counts: dict[str, int] = {}
+        for s in services.values():
+            counts[s.get("status", "pending")] = counts.get(s.get("status", "pending"), 0) + 1
+        layers: dict[int, list[str]] = {}
+        for n, s in services.items():
+            layers.setdefault(int(s.get("layer", 0)), []).append(n)
+        spec = body.get("spec") or {}
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "engine": "k8s",
+            "phase": status.get("phase", "Pending"),
+            "failure": status.get("message") if status.get("phase") == "Failed" else None,
+            "message": status.get("message"),
+            "profile": status.get("profile") or spec.get("profile"),
+            "cell": status.get("cell") or spec.get("cell"),
+            "observedGeneration": status.get("observedGeneration"),
+            "generation": (body.get("metadata") or {}).get("generation"),
+            "currentLayer": status.get("currentLayer"),
+            "layers": [sorted(layers[k]) for k in sorted(layers)],
+            "services": len(services),
+            "ready": sum(1 for s in services.values() if s.get("ready")),
+            "counts": counts,
+            "conditions": status.get("conditions") or [],
+            "lastControl": status.get("lastControl"),
+            "fetchedAt": self._fetched_at,
+            "error": self._error,
+            "warnings": [],
+        }
+
+    async def control(self, action: str, service: str | None = None) -> dict[str, Any]:
+        if action == "shutdown":
+            raise ControlError("shutdown is not available in the cluster; run `hippodrome k8s down`")
+        control_id = str(uuid.uuid4())
+        request = {"id": control_id, "action": action, "service": service}
+        await self._patch({"metadata": {"annotations": {CONTROL_ANNOTATION: json.dumps(request)}}})
+        deadline = time.monotonic() + self.control_timeout
+        while time.monotonic() < deadline:
+            await self.refresh()
+            last = self._status().get("lastControl") or {}
+            if last.get("id") == control_id:
+                result = str(last.get("result", ""))
+                if result.startswith("error"):
+                    raise ControlError(result)
+                return {"ok": True, "action": action, "service": service, "id": control_id, "result": result}
+            await asyncio.sleep(0.2)
+        raise ControlError(f"the operator did not acknowledge {action} within {self.control_timeout:.0f}s")
+
+
+def kubernetes_accessors(name: str, namespace: str) -> tuple[Fetch, Patch]:
+    """Fetch/patch the CR with the official client (in-cluster config, else kubeconfig)."""
+    import kubernetes
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+    api = kubernetes.client.CustomObjectsApi()
+
+    async def fetch() -> Mapping[str, Any] | None:
+        try:
+            return await asyncio.to_thread(api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
+                                           _request_timeout=10)
+        except ApiException as e:
+            if e.status == 404:
+                return None
+            raise K8sError(f"get {PLURAL}/{name}: HTTP {e.status} {e.reason}") from None
+        except Exception as e:  # noqa: BLE001 - urllib3/transport errors: reported, retried next round
+            raise K8sError(f"get {PLURAL}/{name}: {type(e).__name__}: {e}") from None
+
+    async def patch(body: Mapping[str, Any]) -> None:
+        try:
+            await asyncio.to_thread(api.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, body,
+                                    _content_type="application/merge-patch+json", _request_timeout=10)
+        except ApiException as e:
+            raise K8sError(f"patch {PLURAL}/{name}: HTTP {e.status} {e.reason}") from None
+        except Exception as e:  # noqa: BLE001
+            raise K8sError(f"patch {PLURAL}/{name}: {type(e).__name__}: {e}") from None
+
+    return fetch, patch
+
+
+async def serve(source: ClusterStatusSource, host: str, port: int, refresh: float) -> None:
+    app = build_app(source, port)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    print(f"dashboard: serving {source.namespace}/{source.name} on {host}:{port}", flush=True)
+    try:
+        await source.run(refresh)
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hippodrome_k8s.dashboard.cluster")
+    parser.add_argument("--stack", default=os.environ.get("HIPPODROME_STACK", "dev"))
+    parser.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE", "default"))
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("HIPPODROME_DASHBOARD_PORT", "9000")))
+    parser.add_argument("--refresh", type=float, default=1.0, help="seconds between reads of the stack")
+    args = parser.parse_args(argv)
+    fetch, patch = kubernetes_accessors(args.stack, args.namespace)
+    source = ClusterStatusSource(args.stack, args.namespace, fetch, patch,
+                                 token=os.environ.get("HIPPODROME_DASHBOARD_TOKEN") or None)
+    try:
+        asyncio.run(serve(source, args.host, args.port, args.refresh))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

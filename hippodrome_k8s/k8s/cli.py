@@ -1,0 +1,342 @@
+"""``hippodrome k8s ...``: the same stack on a local kind cluster, reached through supervised port-forwards.
+
+The commands only parse flags, build the seams and call the driver, the API or
+the forwards; errors travel up as ``HippodromeError`` and ``main`` prints and
+exits.  Tests replace ``make_seams``, ``make_api``, ``run_forwards`` and
+``spawn_forwarder`` (module attributes) with fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..errors import K8sError, UsageError
+from ..local.logs import new_run_dir
+from ..model import Cell, Profile
+from . import driver
+from .api import CONTROL_ANNOTATION, KubeApi, selector
+from .cluster import DEFAULT_CLUSTER, KindCluster
+from .helm import NAMESPACE, PyHelmInstaller
+from .portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
+from .progress import WaitOptions
+from .runner import SubprocessRunner
+
+
+# --- seams (replaced in tests) ----------------------------------------------------------------
+
+
+def make_api(context: str) -> KubeApi:
+    from .api import KubernetesApi
+
+    return KubernetesApi(context)
+
+
+def make_seams(echo: Callable[[str], None]) -> driver.Seams:
+    return driver.Seams(runner=SubprocessRunner(), helm_for=lambda ctx: PyHelmInstaller(ctx),
+                        api_for=lambda ctx: make_api(ctx), echo=echo)
+
+
+def run_forwards(root: Path, state: dict[str, Any], echo: Callable[[str], None]) -> int:
+    """Run every forward in the foreground until Ctrl-C / SIGTERM (the cluster keeps running)."""
+    api = make_api(state["context"])
+    specs = driver.specs_of(state)
+
+    async def main() -> int:
+        forwards = ForwardSet(specs, lambda s: KubectlSource(api, state["namespace"], s, state["context"]),
+                              health_path=driver.forwards_path(root))
+        await forwards.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        echo("port-forwards (Ctrl-C stops them; the cluster keeps running):")
+        for spec in specs:
+            echo(f"  {spec.name:<16} http://127.0.0.1:{spec.local_port}  -> svc/{spec.service}:{spec.remote_port}")
+        seen: dict[str, tuple[str, str]] = {}
+        try:
+            while not stop.is_set():
+                for name, h in forwards.health().items():
+                    if seen.get(name) != (h.state.value, h.message):
+                        seen[name] = (h.state.value, h.message)
+                        echo(f"  forward {name:<16} {h.state.value:<12} {h.message}"
+                             + (f" (reconnects: {h.reconnects})" if h.reconnects else ""))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.5)
+        finally:
+            await forwards.stop()
+        echo("port-forwards stopped.")
+        return 0
+
+    return asyncio.run(main())
+
+
+def spawn_forwarder(root: Path) -> int:
+    """Start ``hippodrome k8s port-forward`` in the background; returns its pid."""
+    log = driver.k8s_dir(root) / "port-forward.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        child = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "port-forward",
+                                  "--project-root", str(root)], stdin=subprocess.DEVNULL, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True, env=dict(os.environ, NO_COLOR="1"))
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:  # the forwards are bound once the health file names this pid
+        data = read_health_file(driver.forwards_path(root))
+        if data and data.get("pid") == child.pid:
+            return child.pid
+        if child.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise K8sError("the background port-forwards exited:\n  " + "\n  ".join(tail))
+        time.sleep(0.1)
+    return child.pid
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _echo(line: str) -> None:
+    click.echo(line)
+
+
+def _root(project_root: Path | None) -> Path:
+    from ..cli.main import project_root_of
+
+    return project_root_of(project_root)
+
+
+def _root_option(f):
+    return click.option("--project-root", "project_root", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Project root holding hippodrome.yaml and .hippodrome/.")(f)
+
+
+def _forwarder_pid(root: Path) -> int | None:
+    data = read_health_file(driver.forwards_path(root))
+    return int(data["pid"]) if data and data.get("pid") != os.getpid() else None
+
+
+def _stack(api: KubeApi, state: dict[str, Any]) -> dict[str, Any]:
+    obj = api.get_stack(state["namespace"], state["stack"])
+    if obj is None:
+        raise K8sError(f"HippodromeStack {state['namespace']}/{state['stack']} does not exist "
+                       "(`hippodrome k8s up` creates it)")
+    return obj
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@click.group()
+def k8s() -> None:
+    """Run the stack on a local kind cluster: operator, Helm chart, supervised port-forwards.
+
+    \b
+      hippodrome k8s up --profile ecom      # preflight, cluster, images, chart, stack, forwards
+      curl -s localhost:9000/api/status     # the same contract as the local engine
+      kubectl get hippodromestacks -A       # phase, ready services, layer
+      hippodrome k8s status                 # services + forward health
+      hippodrome k8s down                   # delete the stack (keeps the cluster)
+    """
+
+
+@k8s.command()
+@click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None,
+              help="Which services to run (default: the stack file's spec.profile).")
+@click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None, help="local, staging or prod.")
+@click.option("--table-prefix", default=None, help="DynamoDB table prefix (default: dev-<sanitized git branch>-).")
+@click.option("--cluster", "cluster", default=DEFAULT_CLUSTER, show_default=True, help="kind cluster name.")
+@click.option("--no-build", is_flag=True, help="Skip `docker build`; load the images already in the local docker.")
+@click.option("--detach", is_flag=True, help="Return once Ready; the port-forwards keep running in the background.")
+@click.option("--wait-timeout", type=float, default=900.0, show_default=True, help="Seconds to wait for Ready.")
+@click.option("--i-understand-this-is-prod", "confirm_prod", is_flag=True, help="Required with --cell prod.")
+@click.option("-f", "--file", "stack_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Stack file (default: <project root>/hippodrome.yaml).")
+@_root_option
+def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, confirm_prod, stack_file,
+       project_root) -> None:
+    """Bring the stack up on kind and port-forward its ports (9000-9019) to 127.0.0.1."""
+    from ..cli.main import plan_from_flags, stack_file_of
+    from ..loader import load_stack
+
+    root = _root(project_root)
+    plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod)
+    stack = load_stack(stack_file_of(root, stack_file))
+    pid = _forwarder_pid(root)
+    if pid is not None and not detach:
+        raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
+                         "use --detach, or `hippodrome k8s down` first")
+    options = driver.UpOptions(cluster=cluster, build=not no_build, wait=WaitOptions(timeout=wait_timeout))
+    result = driver.up(stack, plan, root, options, make_seams(_echo))
+    driver.write_state(root, result, plan, new_run_dir(root))
+    state = driver.read_state(root)
+    if detach:
+        if pid is None:
+            pid = spawn_forwarder(root)
+        click.echo(f"port-forwards running in the background (pid {pid}); dashboard: "
+                   f"http://127.0.0.1:{plan.dashboard_port}  (`hippodrome k8s status`, `hippodrome k8s down`)")
+        return
+    sys.exit(run_forwards(root, state, _echo))
+
+
+@k8s.command()
+@_root_option
+@click.option("--json", "as_json", is_flag=True, help="Print the stack status and forward health as JSON.")
+def status(project_root, as_json) -> None:
+    """The stack's status (from the HippodromeStack) and the health of every port-forward."""
+    from ..cli import format as fmt
+
+    root = _root(project_root)
+    state = driver.read_state(root)
+    obj = _stack(make_api(state["context"]), state)
+    st = obj.get("status") or {}
+    health = read_health_file(driver.forwards_path(root))
+    if as_json:
+        click.echo(json.dumps({"stack": st, "forwards": (health or {}).get("forwards", {})}, indent=2))
+        return
+    click.echo(f"{state['stack']}: {st.get('phase', 'Pending')} · {st.get('readyServices', '-')} ready · "
+               f"layer {st.get('currentLayer', '-')} · profile {state['profile']} · cell {state['cell']} · "
+               f"cluster {state['cluster']} · namespace {state['namespace']}")
+    click.echo(fmt.status_table(st.get("services") or {}))
+    click.echo("")
+    click.echo(forward_table(health))
+
+
+def forward_table(health: dict[str, Any] | None) -> str:
+    if not health:
+        return "port-forwards: not running (`hippodrome k8s port-forward` starts them)"
+    rows = [("FORWARD", "LOCAL", "STATE", "TARGET", "RECONNECTS", "CONNS", "MESSAGE")]
+    for name, h in health["forwards"].items():
+        message = h.get("message", "") + (f" (last error: {h['last_error']})" if h.get("last_error") and
+                                          h.get("state") != "ok" else "")
+        rows.append((name, h.get("local", ""), h.get("state", "?"), h.get("target") or "-", str(h.get("reconnects", 0)),
+                     str(h.get("connections", 0)), message[:80]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    head = f"port-forwards (pid {health.get('pid')}):"
+    return head + "\n" + "\n".join("  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1]
+                                   for r in rows).rstrip()
+
+
+@k8s.command()
+@click.argument("service")
+@click.option("-f", "--follow", is_flag=True, help="Stream new lines (Ctrl-C to stop).")
+@click.option("-n", "--lines", type=click.IntRange(0, 100000), default=100, show_default=True)
+@_root_option
+def logs(service, follow, lines, project_root) -> None:
+    """Print SERVICE's pod log; also appended to .hippodrome/logs/<run>/<service>.log."""
+    root = _root(project_root)
+    state = driver.read_state(root)
+    api = make_api(state["context"])
+    pods = api.pods(state["namespace"], selector(state["stack"], service))
+    if not pods:
+        raise UsageError(f"no pod for service {service!r} of stack {state['stack']!r} "
+                         "(`hippodrome k8s status` lists the services)")
+    pod = max(pods, key=lambda p: p.created)
+    run_dir = Path(state.get("runDir") or new_run_dir(root))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / f"{service}.log", "a", encoding="utf-8") as mirror:
+        chunks = api.follow_pod_logs(state["namespace"], pod.name, lines) if follow else \
+            [api.pod_logs(state["namespace"], pod.name, lines)]
+        try:
+            for chunk in chunks:
+                mirror.write(chunk)
+                mirror.flush()
+                click.echo(chunk, nl=False)
+        except KeyboardInterrupt:
+            return
+
+
+@k8s.command()
+@click.argument("action", type=click.Choice(["restart", "stop", "start"]))
+@click.argument("service", required=False)
+@click.option("--timeout", type=float, default=300.0, show_default=True)
+@_root_option
+def control(action, service, timeout, project_root) -> None:
+    """Restart, stop or start SERVICE (every service when omitted), through the operator."""
+    root = _root(project_root)
+    state = driver.read_state(root)
+    api = make_api(state["context"])
+    request_id = str(uuid.uuid4())
+    api.annotate_stack(state["namespace"], state["stack"],
+                       {CONTROL_ANNOTATION: json.dumps({"id": request_id, "action": action, "service": service})})
+    result = wait_control(api, state, request_id, timeout)
+    outcome = result.get("result", "")
+    if outcome and outcome not in ("ok", "done", "succeeded", "Succeeded"):
+        raise K8sError(f"{action} {service or 'all services'}: {outcome}")
+    click.echo(f"{action}: {service or 'all services'}: {outcome or 'done'}")
+
+
+def wait_control(api: KubeApi, state: dict[str, Any], request_id: str, timeout: float,
+                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        last = (_stack(api, state).get("status") or {}).get("lastControl") or {}
+        if last.get("id") == request_id:
+            return last
+        if time.monotonic() >= deadline:
+            raise K8sError(f"the operator did not acknowledge control request {request_id} within {timeout:g}s")
+        sleep(0.5)
+
+
+@k8s.command("port-forward")
+@_root_option
+def port_forward(project_root) -> None:
+    """Re-attach: forward every service of the running stack to 127.0.0.1 (foreground)."""
+    root = _root(project_root)
+    state = driver.read_state(root)
+    pid = _forwarder_pid(root)
+    if pid is not None:
+        raise UsageError(f"port-forwards for this project already run (pid {pid}); `hippodrome k8s down` stops "
+                         f"them, or `kill {pid}`")
+    sys.exit(run_forwards(root, state, _echo))
+
+
+@k8s.command()
+@click.option("--delete-cluster", is_flag=True, help="Also delete the kind cluster.")
+@click.option("--timeout", type=float, default=300.0, show_default=True)
+@_root_option
+def down(delete_cluster, timeout, project_root) -> None:
+    """Stop the port-forwards and delete the stack (reverse layer order, by the operator)."""
+    root = _root(project_root)
+    state = driver.read_state(root)
+    pid = _forwarder_pid(root)
+    if pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        click.echo(f"port-forwards stopped (pid {pid})")
+    api = make_api(state["context"])
+    if api.delete_stack(state["namespace"], state["stack"]):
+        click.echo(f"deleting HippodromeStack {state['namespace']}/{state['stack']} (reverse layer order)...")
+        deadline = time.monotonic() + timeout
+        while api.get_stack(state["namespace"], state["stack"]) is not None:
+            if time.monotonic() >= deadline:
+                raise K8sError(f"the stack still exists after {timeout:g}s (is the operator running?)")
+            time.sleep(1)
+        click.echo("stack deleted.")
+    if delete_cluster:
+        KindCluster(make_seams(_echo).runner, state["cluster"]).delete()
+        click.echo(f"kind cluster {state['cluster']!r} deleted.")
+    driver.state_path(root).unlink(missing_ok=True)
+
+
+@k8s.command()
+@_root_option
+def env(project_root) -> None:
+    """Print the env an E2E suite needs (URLs on 127.0.0.1 through the forwards) as KEY=VALUE."""
+    from ..cli import format as fmt
+
+    state = driver.read_state(_root(project_root))
+    click.echo(fmt.env_lines(state["testEnv"]))
+
+
+__all__: Sequence[str] = ["k8s", "forward_table", "wait_control", "ForwardSpec", "NAMESPACE"]

@@ -1,0 +1,183 @@
+"""The ``hippodrome k8s up`` sequence, with every side effect behind an injected seam.
+
+    preflight -> cluster (create | reuse) -> images (build, pin, kind load) -> CRDs
+    -> helm install/upgrade -> apply the HippodromeStack -> wait for Ready (live progress)
+
+then the CLI either runs the supervised port-forwards in the foreground or
+starts them in the background (``--detach``).  The driver decides nothing the
+resolver already decided: the plan says which services, ports and layers.
+State for later commands (cluster, context, namespace, stack, forwards, log
+directory, test env) goes to ``.hippodrome/k8s/state.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import K8sError
+from ..model import HippodromeStack
+from ..resolver import Plan, dns_name
+from .api import KubeApi
+from .cluster import DEFAULT_CLUSTER, KindCluster
+from .helm import CHART_DIR, NAMESPACE, RELEASE, ChartInstaller
+from .images import HIPPODROME_REPOSITORY, OPERATOR_REPOSITORY, ImageBuilder, images_for
+from .portforward import ForwardSpec
+from .preflight import Tools, preflight
+from .progress import WaitOptions, wait_ready
+from .runner import Runner
+from .stackres import stack_resource
+
+DASHBOARD_SERVICE = "hippodrome-dashboard"
+DASHBOARD_PORT = 9000
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    cluster: str = DEFAULT_CLUSTER
+    namespace: str = NAMESPACE
+    build: bool = True
+    wait: WaitOptions = WaitOptions()
+    chart: Path = CHART_DIR
+
+
+@dataclass
+class Seams:
+    runner: Runner
+    helm_for: Callable[[str], ChartInstaller]  # kube context -> installer
+    api_for: Callable[[str], KubeApi]  # kube context -> API
+    echo: Callable[[str], None] = print
+    preflight: Callable[[Runner], Tools] = preflight
+    sleep: Callable[[float], None] | None = None
+    steps: list[str] = field(default_factory=list)  # what ran, in order (read by tests and the summary)
+
+
+@dataclass(frozen=True)
+class UpResult:
+    cluster: str
+    context: str
+    cluster_state: str  # created | reused
+    namespace: str
+    stack: str
+    status: dict[str, Any]
+    forwards: tuple[ForwardSpec, ...]
+
+
+def forward_specs(plan: Plan) -> tuple[ForwardSpec, ...]:
+    """The dashboard on its port, then every selected service on its own, all on 127.0.0.1."""
+    specs = [ForwardSpec("dashboard", DASHBOARD_SERVICE, DASHBOARD_PORT, plan.dashboard_port)]
+    specs += [ForwardSpec(s.name, dns_name(plan.stack_name, s.name), s.port, s.port) for s in plan.services]
+    return tuple(specs)
+
+
+def chart_values(pinned: dict[str, str], stack_name: str) -> dict[str, Any]:
+    """Helm values (keys from charts/hippodrome/values.yaml, whose schema refuses unknown keys):
+    the content-pinned operator and fakes/dashboard images, and the stack the dashboard shows."""
+    def ref(repository: str) -> str:
+        return pinned.get(f"{repository}:dev", f"{repository}:dev")
+
+    def image(repository: str) -> dict[str, str]:
+        return {"repository": repository, "tag": ref(repository).rsplit(":", 1)[1]}
+
+    return {
+        "imagePullPolicy": "IfNotPresent",
+        "operator": {"image": image(OPERATOR_REPOSITORY), "defaultServiceImage": ref(HIPPODROME_REPOSITORY)},
+        "dashboard": {"image": image(HIPPODROME_REPOSITORY), "stackName": stack_name},
+    }
+
+
+def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams: Seams) -> UpResult:
+    echo, steps = seams.echo, seams.steps
+
+    steps.append("preflight")
+    tools = seams.preflight(seams.runner)
+    echo(f"preflight: {tools.summary()}")
+
+    steps.append("cluster")
+    cluster = KindCluster(seams.runner, options.cluster)
+    state = cluster.ensure()
+    echo(f"cluster: {state} kind cluster {options.cluster!r} (context {cluster.context})")
+
+    images = images_for(plan)
+    builder = ImageBuilder(seams.runner, root)
+    if options.build:
+        steps.append("build")
+        echo(f"images: building {', '.join(i.ref for i in images)}")
+        builder.build(images)
+    steps.append("load")
+    pinned = builder.pin(images)
+    cluster.load_images(sorted(pinned.values()))
+    echo(f"images: loaded {', '.join(sorted(pinned.values()))}")
+
+    crds = options.chart / "crds"
+    if crds.is_dir():
+        steps.append("crds")
+        seams.runner.run(["kubectl", "--context", cluster.context, "apply", "--server-side", "--force-conflicts",
+                          "-f", str(crds)], timeout=120).check()
+
+    steps.append("helm")
+    revision = seams.helm_for(cluster.context).install_or_upgrade(options.chart, RELEASE, options.namespace,
+                                                                  chart_values(pinned, plan.stack_name))
+    echo(f"helm: {revision}")
+
+    steps.append("apply")
+    api = seams.api_for(cluster.context)
+    body = stack_resource(stack, plan, options.namespace, pinned)
+    applied = api.apply_stack(body)
+    generation = int(applied.get("metadata", {}).get("generation") or 1)
+    echo(f"stack: applied HippodromeStack {options.namespace}/{plan.stack_name} (generation {generation}): "
+         f"profile {plan.profile.value}, cell {plan.cell.value}, {len(plan.services)} services in "
+         f"{len(plan.layers)} layers")
+
+    steps.append("wait")
+    kwargs = {"sleep": seams.sleep} if seams.sleep else {}
+    status = wait_ready(api, options.namespace, plan.stack_name, generation, echo, options.wait, **kwargs)
+    echo(f"stack: Ready ({status.get('readyServices', '?')} services)")
+    return UpResult(options.cluster, cluster.context, state, options.namespace, plan.stack_name, status,
+                    forward_specs(plan))
+
+
+# --- state for later commands -----------------------------------------------------------------
+
+
+def k8s_dir(root: Path) -> Path:
+    return root / ".hippodrome" / "k8s"
+
+
+def state_path(root: Path) -> Path:
+    return k8s_dir(root) / "state.json"
+
+
+def forwards_path(root: Path) -> Path:
+    return k8s_dir(root) / "forwards.json"
+
+
+def write_state(root: Path, result: UpResult, plan: Plan, run_dir: Path) -> None:
+    path = state_path(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "cluster": result.cluster, "context": result.context, "namespace": result.namespace, "stack": result.stack,
+        "profile": plan.profile.value, "cell": plan.cell.value, "seed": plan.seed, "tablePrefix": plan.table_prefix,
+        "runDir": str(run_dir), "testEnv": dict(plan.test_env),
+        "forwards": [asdict(f) for f in result.forwards],
+    }
+    tmp = path.with_name(f".state.{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
+def read_state(root: Path) -> dict[str, Any]:
+    try:
+        return json.loads(state_path(root).read_text())
+    except FileNotFoundError:
+        raise K8sError(f"no k8s stack was brought up from {root} (run `hippodrome k8s up` first)") from None
+    except (OSError, ValueError) as e:
+        raise K8sError(f"cannot read {state_path(root)}: {e}") from None
+
+
+def specs_of(state: dict[str, Any]) -> tuple[ForwardSpec, ...]:
+    return tuple(ForwardSpec(**f) for f in state.get("forwards", []))
