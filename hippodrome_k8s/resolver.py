@@ -396,7 +396,7 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
         seed=seed,
         engine=options.addressing.engine,
         services=tuple(planned),
-        test_env=_test_env(common, context, spec.dashboard.port, options),
+        test_env=_test_env({**common, **stack_env}, context, spec.dashboard.port, options),
         dashboard_host=spec.dashboard.host,
         dashboard_port=spec.dashboard.port,
         seed_data=seed_config(stack, context),

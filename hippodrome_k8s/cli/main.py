@@ -322,6 +322,23 @@ def schema(output) -> None:
         click.echo(text, nl=False)
 
 
+@cli.command()
+@_root_option
+def smoke(project_root) -> None:
+    """Run light, read-only checks of every running service and of the seeded data (safe beside other work)."""
+    from ..client import DashboardClient
+    from ..smoke import build_checks, format_results, run_checks
+
+    root = project_root_of(project_root)
+    info = read_run_info(root)
+    started = time.perf_counter()
+    status = DashboardClient(info["dashboardUrl"], info.get("token")).status()
+    results = run_checks(build_checks(info.get("testEnv", {}), status))
+    click.echo(format_results(results, time.perf_counter() - started))
+    if not all(r.ok for r in results):
+        sys.exit(1)
+
+
 cli.add_command(logs)
 cli.add_command(k8s)
 

@@ -14,8 +14,8 @@ the top complaint about Tilt's and kubectl's forwards.  So:
   Service now (cheap: one Service read + one pod list), and ``open(key)`` - a
   loopback address that reaches it (for the cluster: a ``kubectl port-forward
   pod/<pod> :<port>`` child on an ephemeral port, killed with its parent).
-  The supervisor re-resolves every ``resolve_interval`` and at once when a
-  relayed connection fails; a new pod, or a dead child, gets a new backend.
+  The supervisor re-resolves every ``resolve_interval`` (1 s; 0.25 s while it
+  has no backend) and at once when a relayed connection fails; a new pod, or a dead child, gets a new backend.
   Each client connection is relayed to the backend of the moment; a client
   arriving while there is none waits up to ``client_wait`` and is then closed
   (never hung forever).
@@ -98,7 +98,8 @@ class ForwardSpec:
 
 @dataclass(frozen=True)
 class ForwardSettings:
-    resolve_interval: float = 1.0
+    resolve_interval: float = 1.0  # re-resolve period while a backend works
+    down_interval: float = 0.25  # ... and while there is none (an outage: poll faster, it is short-lived)
     connect_timeout: float = 2.0
     open_timeout: float = 10.0
     client_wait: float = 10.0
@@ -216,7 +217,9 @@ class Forward:
             self._wake.clear()
             await self._step()
             with contextlib.suppress(asyncio.TimeoutError):
-                await _within(self._wake.wait(), self.settings.resolve_interval)
+                interval = self.settings.resolve_interval if self._backend is not None else \
+                    min(self.settings.resolve_interval, self.settings.down_interval)
+                await _within(self._wake.wait(), interval)
 
     async def _step(self) -> None:
         try:
