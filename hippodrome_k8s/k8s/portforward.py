@@ -15,7 +15,7 @@ the top complaint about Tilt's and kubectl's forwards.  So:
   loopback address that reaches it (for the cluster: a ``kubectl port-forward
   pod/<pod> :<port>`` child on an ephemeral port, killed with its parent).
   The supervisor re-resolves every ``resolve_interval`` (1 s; 0.25 s while it
-  has no backend) and at once when a relayed connection fails; a new pod, or a dead child, gets a new backend.
+  has no backend or the Service has no ready pod) and at once when a relayed connection fails; a new pod, or a dead child, gets a new backend.
   Each client connection is relayed to the backend of the moment; a client
   arriving while there is none waits up to ``client_wait`` and is then closed
   (never hung forever).
@@ -146,6 +146,7 @@ class Forward:
         self._had_backend = False
         self._down_since: float | None = None
         self._stopping = False
+        self._no_ready_pod = False
         self.bound_port = spec.local_port
         self._health = ForwardHealth(spec.name, f"{spec.local_host}:{spec.local_port}", ForwardState.starting,
                                      message="resolving", since=clock())
@@ -217,7 +218,8 @@ class Forward:
             self._wake.clear()
             await self._step()
             with contextlib.suppress(asyncio.TimeoutError):
-                interval = self.settings.resolve_interval if self._backend is not None else \
+                calm = self._backend is not None and not self._no_ready_pod
+                interval = self.settings.resolve_interval if calm else \
                     min(self.settings.resolve_interval, self.settings.down_interval)
                 await _within(self._wake.wait(), interval)
 
@@ -227,6 +229,7 @@ class Forward:
             resolve_error = ""
         except (K8sError, OSError, asyncio.TimeoutError) as e:
             key, resolve_error = None, str(e) or type(e).__name__
+        self._no_ready_pod = key is None and not resolve_error  # the pod we relay to is going away: look often
         backend = self._backend
         if backend is not None:
             if self._broken or not backend.alive():

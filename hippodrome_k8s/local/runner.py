@@ -198,4 +198,5 @@ class ServiceRunner:
         if code != 0:
             self._store.dispatch(Failed(self.name, self._clock(), f"npm ci failed with code {code}; see its log"))
             return False
+        (cwd / "node_modules").mkdir(exist_ok=True)  # a package with no dependencies gets none from npm ci
         return True
