@@ -30,6 +30,8 @@ def main() -> int:
         print(f"fake_aws: HIPPODROME_AWS_RESOURCES is not valid JSON: {e}", file=sys.stderr)
         return 2
 
+    # moto's Step Functions interpreter calls back into moto at localhost:$MOTO_PORT (default 5000).
+    os.environ["MOTO_PORT"] = str(port)
     readiness = Readiness()
     server = make_moto_server(host, port, readiness)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())

@@ -38,7 +38,7 @@ from .runner import Runner
 
 BUILD_TIMEOUT = 1800.0
 OPERATOR_REPOSITORY = "hippodrome/operator"
-HIPPODROME_REPOSITORY = "hippodrome/hippodrome"
+HIPPODROME_REPOSITORY = "hippodrome/fakes"
 DEV_TAG = "dev"
 
 

@@ -180,6 +180,7 @@ class Decision:
     stopped: frozenset[str] = frozenset()
     control_result: Mapping[str, Any] | None = None  # for status.lastControl, when a control was applied
     gated_from: int | None = None  # the first layer held back by the gate (None: none)
+    hashes: Mapping[str, str] = field(default_factory=dict)  # service -> wanted Deployment spec hash
 
 
 def is_ready(ps: PlannedService, observed: Observed, want_hash: str) -> bool:
@@ -241,12 +242,13 @@ def plan(desired: Desired, observed: Observed) -> Decision:
     for ps in desired.services:
         layers.setdefault(ps.layer, []).append(ps)
     gated_from = None
+    hashes: dict[str, str] = {}
     for layer in sorted(layers):
         gate_open = True
         for ps in layers[layer]:
             replicas = 0 if ps.name in stopped else 1
             want = children.deployment(desired.stack, ps, default_image=desired.default_image, replicas=replicas)
-            want_hash = want["metadata"]["annotations"][ANNOTATION_HASH]
+            want_hash = hashes[ps.name] = want["metadata"]["annotations"][ANNOTATION_HASH]
             have = observed.deployments.get(ps.name)
             if have is None:
                 actions.append(Action("create", "Deployment", want["metadata"]["name"], layer, want, "new service"))
@@ -266,7 +268,7 @@ def plan(desired: Desired, observed: Observed) -> Decision:
         if not gate_open:
             gated_from = next((n for n in sorted(layers) if n > layer), None)
             break
-    return Decision(tuple(actions), stopped, control_result, gated_from)
+    return Decision(tuple(actions), stopped, control_result, gated_from, hashes)
 
 
 def teardown(observed: Observed) -> tuple[tuple[Action, ...], bool]:

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from .plan import Decision, Desired, Observed, is_ready
-from . import children
 
 PENDING, PROGRESSING, READY, DEGRADED, TERMINATING, FAILED = (
     "Pending", "Progressing", "Ready", "Degraded", "Terminating", "Failed")
@@ -23,7 +22,6 @@ PENDING, PROGRESSING, READY, DEGRADED, TERMINATING, FAILED = (
 def _service_entry(desired: Desired, observed: Observed, decision: Decision, ps: Any) -> tuple[str, bool, str]:
     d = observed.deployments.get(ps.name)
     stopped = ps.name in decision.stopped
-    want = children.deployment(desired.stack, ps, default_image=desired.default_image, replicas=0 if stopped else 1)
     if d is None:
         if decision.gated_from is not None and ps.layer >= decision.gated_from:
             return "pending", False, f"waiting for layer {ps.layer - 1} to be ready"
@@ -34,7 +32,8 @@ def _service_entry(desired: Desired, observed: Observed, decision: Decision, ps:
         return ("stopped", False, "stopped on request") if d.pods == 0 and d.replicas == 0 else ("stopping", False, "scaling to 0")
     if d.failure:
         return "failed", False, d.failure
-    if is_ready(ps, observed, want["metadata"]["annotations"][children.ANNOTATION_HASH]):
+    want_hash = decision.hashes.get(ps.name)  # None: its layer is gated, so it cannot be ready yet
+    if want_hash is not None and is_ready(ps, observed, want_hash):
         return "running", True, ""
     return "starting", False, "rolling out" if d.spec_hash else "waiting for readiness"
 

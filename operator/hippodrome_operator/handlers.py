@@ -1,0 +1,100 @@
+"""kopf wiring: events wake one reconciler per stack; the reconciler fetches, plans, applies.
+
+- ``on.event`` for the stack and for our Deployments only *wakes* the stack's
+  reconciler (an ``asyncio.Event``): no handler decides or writes anything.
+- ``daemon`` per stack: the single owner of that stack's writes.  It runs a
+  round when woken (a child became available, the spec or an annotation
+  changed) or every ``resync_seconds``; bursts of events coalesce into one round.
+  A round that fails on the API (``K8sError``) is retried with capped backoff.
+- ``on.delete`` (kopf's finalizer): teardown in reverse layer order, then let go.
+
+Nothing here keeps per-stack state besides the wake-up events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from hippodrome_k8s.crd import GROUP, PLURAL, VERSION
+from hippodrome_k8s.errors import K8sError
+
+from .apply import KubeApi
+from .children import LABEL_STACK, MANAGED_BY
+from .reconcile import Config, reconcile, teardown
+
+FINALIZER = f"{GROUP}/finalizer"
+BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration")
+    settings.posting.level = logging.WARNING
+    settings.scanning.disabled = True  # no CRD/namespace watching: the chart installs the CRD first (least RBAC)
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+def build_registry(api: KubeApi, config: Config = Config()) -> kopf.OperatorRegistry:
+    registry = kopf.OperatorRegistry()
+    wakeups: dict[tuple[str, str], asyncio.Event] = {}
+
+    def wake(namespace: str | None, name: str | None) -> None:
+        event = wakeups.get((namespace or "", name or ""))
+        if event is not None:
+            event.set()
+
+    @kopf.on.startup(registry=registry)
+    def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        configure(settings)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def stack_changed(namespace: str, name: str, **_: Any) -> None:
+        wake(namespace, name)
+
+    @kopf.on.event("apps", "v1", "deployments", labels={"app.kubernetes.io/managed-by": MANAGED_BY}, registry=registry)
+    async def child_changed(namespace: str, labels: dict[str, str], **_: Any) -> None:
+        wake(namespace, labels.get(LABEL_STACK))
+
+    @kopf.daemon(GROUP, VERSION, PLURAL, registry=registry, cancellation_timeout=5.0)
+    async def reconciler(namespace: str, name: str, stopped: Any, logger: logging.Logger, **_: Any) -> None:
+        key = (namespace, name)
+        event = wakeups.setdefault(key, asyncio.Event())
+        event.set()
+        failures = 0
+        try:
+            while not stopped:
+                try:
+                    await asyncio.wait_for(event.wait(), timeout=config.resync_seconds)
+                except asyncio.TimeoutError:
+                    pass
+                event.clear()
+                if stopped:
+                    break
+                try:
+                    await reconcile(api, namespace, name, config)
+                    failures = 0
+                except K8sError as e:
+                    delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
+                    failures += 1
+                    logger.warning(f"reconcile failed ({e}); retrying in {delay}s")
+                    await asyncio.sleep(delay)
+                    event.set()
+        finally:
+            if wakeups.get(key) is event:
+                del wakeups[key]
+
+    @kopf.on.delete(GROUP, VERSION, PLURAL, registry=registry, backoff=1.0)
+    async def tear_down(namespace: str, name: str, **_: Any) -> None:
+        try:
+            await teardown(api, namespace, name, config)
+        except K8sError as e:
+            raise kopf.TemporaryError(str(e), delay=2.0) from None
+
+    return registry

@@ -1,0 +1,105 @@
+"""One reconcile round and the teardown loop: fetch, plan, apply, report.
+
+No decision is taken here: ``desired_from_body`` + ``plan`` decide, ``status.compute``
+describes, and ``KubeApi`` acts.  A round whose status would not change writes
+nothing, so a quiet stack (or a Failed one) produces no API traffic and no
+events: that is what keeps an invalid spec from becoming a retry storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from itertools import groupby
+
+from . import plan as planning
+from . import status as statuses
+from .apply import KubeApi
+from .desired import DEFAULT_IMAGE, desired_from_body
+from .plan import Action
+
+log = logging.getLogger("hippodrome_operator")
+
+
+@dataclass(frozen=True)
+class Config:
+    default_image: str = DEFAULT_IMAGE
+    resync_seconds: float = 30.0  # a full round even without events (pod restarts are not watched)
+    teardown_poll_seconds: float = 0.2
+    teardown_timeout_seconds: float = 600.0
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Round:
+    actions: tuple[Action, ...]
+    phase: str | None
+    wrote_status: bool
+
+
+async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> None:
+    """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently."""
+    deletes = sorted((a for a in actions if a.verb == "delete"), key=lambda a: -a.layer)
+    others = sorted((a for a in actions if a.verb != "delete"), key=lambda a: a.layer)
+    for group in (deletes, others):
+        for _, same_layer in groupby(group, key=lambda a: a.layer):
+            await asyncio.gather(*(api.apply(namespace, a) for a in same_layer))
+
+
+async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Config(),
+                    clock: Callable[[], float] = time.time) -> Round:
+    body = await api.get_stack(namespace, name)
+    if body is None or body.get("metadata", {}).get("deletionTimestamp"):
+        return Round((), None, False)  # gone, or the finalizer's teardown owns it now
+    deployments, services, pods = await api.list_children(namespace, name)
+    now = clock()
+    desired = desired_from_body(body, default_image=config.default_image, now_iso=iso(now))
+    previous = body.get("status") or {}
+    observed = planning.observe(deployments, services, pods, previous)
+    decision = planning.plan(desired, observed)
+    for action in decision.actions:
+        log.info("%s/%s: %s", namespace, name, action)
+    await _apply_all(api, namespace, decision.actions)
+    new = statuses.compute(desired, observed, decision, previous=previous,
+                           generation=int(body["metadata"].get("generation") or 0), now=now, now_iso=iso(now))
+    changed = new != previous
+    if changed:
+        await api.replace_stack_status(namespace, name, new)
+    return Round(decision.actions, new["phase"], changed)
+
+
+async def teardown(api: KubeApi, namespace: str, name: str, config: Config = Config(),
+                   clock: Callable[[], float] = time.time) -> None:
+    """Delete the children in reverse layer order, waiting for each layer to be gone."""
+    deadline = time.monotonic() + config.teardown_timeout_seconds
+    reported = False
+    while True:
+        deployments, services, _ = await api.list_children(namespace, name)
+        actions, done = planning.teardown(planning.observe(deployments, services))
+        if done:
+            return
+        if not reported:
+            body = await api.get_stack(namespace, name)
+            if body is not None:
+                now = clock()
+                old = body.get("status") or {}
+                conditions = [c for c in old.get("conditions") or [] if c.get("type") != "Progressing"]
+                conditions.append({"type": "Progressing", "status": "True", "reason": statuses.TERMINATING,
+                                   "message": "tearing down in reverse layer order", "lastTransitionTime": iso(now)})
+                await api.patch_stack_status(namespace, name, {"phase": statuses.TERMINATING, "conditions": conditions,
+                                                               "message": "tearing down in reverse layer order"})
+            reported = True
+        for action in actions:
+            log.info("%s/%s: %s", namespace, name, action)
+        await _apply_all(api, namespace, actions)
+        if time.monotonic() > deadline:
+            log.warning("%s/%s: teardown timed out; letting go (owner references clean up the rest)", namespace, name)
+            return
+        await asyncio.sleep(config.teardown_poll_seconds)

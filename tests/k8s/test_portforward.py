@@ -1,0 +1,232 @@
+"""The port-forward supervisor against real loopback backends that die and come back elsewhere.
+
+A "pod" is an asyncio TCP server answering ``<name>:<request>``; a restarted
+pod is a new server on a new ephemeral port.  Local ports are ephemeral too
+(never 9000-9019: other stacks run there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import pytest
+
+from hippodrome_k8s.errors import K8sError
+from hippodrome_k8s.k8s.portforward import (
+    FakeSource,
+    Forward,
+    ForwardSet,
+    ForwardSettings,
+    ForwardSpec,
+    ForwardState,
+    read_health_file,
+)
+
+FAST = ForwardSettings(resolve_interval=0.2, connect_timeout=0.5, open_timeout=1.0, client_wait=2.0, failed_after=0.5)
+
+
+class Pod:
+    def __init__(self, name: str):
+        self.name = name
+        self.server: asyncio.AbstractServer | None = None
+        self.port = 0
+
+    async def start(self) -> Pod:
+        async def handle(reader, writer):
+            try:
+                while line := await reader.readline():
+                    writer.write(f"{self.name}:{line.decode().strip()}\n".encode())
+                    await writer.drain()
+            except ConnectionError:
+                pass
+            finally:
+                writer.close()
+
+        self.server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def ask(port: int, text: str = "ping", timeout: float = 1.0) -> str:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    try:
+        writer.write(f"{text}\n".encode())
+        await writer.drain()
+        return (await asyncio.wait_for(reader.readline(), timeout)).decode().strip()
+    finally:
+        writer.close()
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def spec(name: str = "controller") -> ForwardSpec:
+    return ForwardSpec(name=name, service=f"dev-{name}", remote_port=9002, local_port=0)
+
+
+async def wait_state(forward: Forward, state: ForwardState, timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while forward.health().state != state:
+        assert time.monotonic() < deadline, f"state {forward.health()} never became {state}"
+        await asyncio.sleep(0.01)
+
+
+async def test_relays_and_reports_ok():
+    pod = await Pod("a").start()
+    source = FakeSource()
+    source.point("pod-a:9002", port=pod.port)
+    forward = Forward(spec(), source, FAST)
+    await forward.start()
+    try:
+        assert await ask(forward.bound_port) == "a:ping"
+        await wait_state(forward, ForwardState.ok)
+        health = forward.health()
+        assert health.target == "pod-a:9002" and health.reconnects == 0
+    finally:
+        await forward.stop()
+        await pod.stop()
+
+
+async def test_restarted_pod_on_new_port_is_followed_within_a_second():
+    threads = threading.active_count()
+    old = await Pod("old").start()
+    source = FakeSource()
+    source.point("pod-old:9002", port=old.port)
+    forward = Forward(spec(), source, FAST)
+    await forward.start()
+    port = forward.bound_port
+    try:
+        assert await ask(port) == "old:ping"
+        await old.stop()  # the pod dies ...
+        source.point(None)
+        with pytest.raises((ConnectionError, asyncio.IncompleteReadError, asyncio.TimeoutError, OSError, AssertionError)):
+            assert await ask(port, timeout=0.3) == "old:ping"
+        new = await (Pod("new")).start()  # ... and its replacement is ready on another port
+        source.point("pod-new:9002", port=new.port)
+        ready_at = time.monotonic()
+        answer = ""
+        while answer != "new:ping":
+            assert time.monotonic() - ready_at < 1.0, "reconnect took longer than 1 s"
+            try:
+                answer = await ask(port, timeout=0.5)
+            except (OSError, asyncio.TimeoutError):
+                await asyncio.sleep(0.01)
+        elapsed = time.monotonic() - ready_at
+        print(f"reconnect after the new target was ready: {elapsed * 1000:.1f} ms")
+        assert elapsed <= 1.0
+        health = forward.health()
+        assert health.state == ForwardState.ok and health.target == "pod-new:9002" and health.reconnects == 1
+        assert forward.bound_port == port  # the listener never moved
+        await new.stop()
+    finally:
+        await forward.stop()
+    assert port_free(port), "the local port leaked"
+    ours = [t for t in asyncio.all_tasks() if "Forward" in t.get_coro().__qualname__ or t.get_name().startswith("forward")]
+    assert ours == [], "a forward task outlived stop()"
+    assert threading.active_count() <= threads
+    assert all(b.closed for b in source.opened)
+
+
+async def test_no_pod_reports_reconnecting_then_failed_and_client_is_not_hung():
+    source = FakeSource()
+    forward = Forward(spec(), source, ForwardSettings(resolve_interval=0.1, client_wait=0.3, failed_after=0.3))
+    await forward.start()
+    try:
+        await wait_state(forward, ForwardState.reconnecting)
+        assert "no ready pod behind Service dev-controller" in forward.health().message
+        started = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", forward.bound_port)
+        assert await asyncio.wait_for(reader.read(), 2.0) == b""  # closed after client_wait, never hung
+        writer.close()
+        assert time.monotonic() - started < 1.5
+        await wait_state(forward, ForwardState.failed)
+    finally:
+        await forward.stop()
+
+
+async def test_open_failure_backs_off_but_a_new_target_is_tried_at_once():
+    source = FakeSource(fail_open=True)
+    source.point("pod-a:9002", port=1)
+    forward = Forward(spec(), source, ForwardSettings(resolve_interval=0.05))
+    await forward.start()
+    try:
+        await asyncio.sleep(0.5)
+        # 0.2 s, 0.4 s, ... backoff on the same key: a handful of attempts, not ten
+        health = forward.health()
+        assert health.state == ForwardState.reconnecting and "cannot open pod-a:9002" in health.last_error
+        pod = await Pod("b").start()
+        source.fail_open = False
+        source.point("pod-b:9002", port=pod.port)
+        assert await ask(forward.bound_port) == "b:ping"
+        await pod.stop()
+    finally:
+        await forward.stop()
+
+
+async def test_bind_failure_names_the_holder_and_releases_other_ports(tmp_path):
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    taken = blocker.getsockname()[1]
+    try:
+        specs = [spec("controller"), ForwardSpec("console", "dev-console", 9008, taken)]
+        forwards = ForwardSet(specs, lambda s: FakeSource(), FAST, health_path=tmp_path / "forwards.json")
+        with pytest.raises(K8sError) as info:
+            await forwards.start()
+        message = str(info.value)
+        assert f"127.0.0.1:{taken}" in message and "held by pid" in message and "python" in message
+        first = forwards.forwards[0]
+        assert port_free(first.bound_port), "the port that did bind was not released"
+    finally:
+        blocker.close()
+
+
+async def test_health_file_lists_every_forward(tmp_path):
+    pod = await Pod("a").start()
+    source = FakeSource()
+    source.point("pod-a:9002", port=pod.port)
+    path = tmp_path / "forwards.json"
+    forwards = ForwardSet([spec("controller")], lambda s: source, FAST, health_path=path)
+    await forwards.start()
+    try:
+        await wait_state(forwards.forwards[0], ForwardState.ok)
+        await asyncio.sleep(0.4)
+        data = read_health_file(path)
+        assert data is not None
+        entry = data["forwards"]["controller"]
+        assert entry["state"] == "ok" and entry["target"] == "pod-a:9002" and entry["reconnects"] == 0
+    finally:
+        await forwards.stop()
+        await pod.stop()
+    assert read_health_file(path)["forwards"]["controller"]["state"] == "stopped"
+
+
+async def test_open_connections_are_closed_on_stop():
+    pod = await Pod("a").start()
+    source = FakeSource()
+    source.point("pod-a:9002", port=pod.port)
+    forward = Forward(spec(), source, FAST)
+    await forward.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", forward.bound_port)
+    writer.write(b"hello\n")
+    assert (await reader.readline()) == b"a:hello\n"
+    assert forward.health().connections == 1
+    await forward.stop()
+    assert await asyncio.wait_for(reader.read(), 2.0) == b""
+    writer.close()
+    assert forward.health().state == ForwardState.stopped
+    await pod.stop()

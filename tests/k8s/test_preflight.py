@@ -1,0 +1,108 @@
+"""Preflight: every missing tool reported at once, with how to install it, exit 2, no traceback, fast."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from hippodrome_k8s.errors import K8sError, PreflightError
+from hippodrome_k8s.k8s.preflight import preflight
+from hippodrome_k8s.k8s.runner import FakeRunner
+
+
+def healthy() -> FakeRunner:
+    runner = FakeRunner()
+    runner.answer("docker", "version", stdout="27.3.1\n")
+    runner.answer("kind", "version", stdout="kind v0.24.0 go1.22.6 linux/amd64\n")
+    runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.2"}}))
+    runner.answer("helm", "version", stdout="v3.16.2+g13654a5\n")
+    return runner
+
+
+def test_all_present_reports_versions():
+    tools = preflight(healthy())
+    assert tools.summary() == "docker 27.3.1, kind v0.24.0, kubectl v1.31.2, helm v3.16.2+g13654a5"
+
+
+@pytest.mark.parametrize("tool, hint", [
+    ("docker", "https://docs.docker.com/engine/install/"),
+    ("kind", "go install sigs.k8s.io/kind@v0.24.0"),
+    ("kubectl", "https://kubernetes.io/docs/tasks/tools/"),
+    ("helm", "https://helm.sh/docs/intro/install/"),
+])
+def test_each_missing_tool_is_named_with_its_install_hint(tool, hint):
+    runner = healthy()
+    runner.programs[tool] = None
+    with pytest.raises(PreflightError) as info:
+        preflight(runner)
+    message = str(info.value)
+    assert f"- {tool}: not found on PATH" in message and hint in message
+    assert info.value.exit_code == 2
+    assert "found: " in message  # the others are listed with their versions
+
+
+def test_docker_installed_but_daemon_down():
+    runner = healthy()
+    runner.answer("docker", "version", returncode=1,
+                  stderr="Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?")
+    with pytest.raises(PreflightError) as info:
+        preflight(runner)
+    assert "docker: installed, but the daemon is not reachable (Cannot connect to the Docker daemon" in str(info.value)
+    assert "systemctl start docker" in str(info.value)
+
+
+def test_docker_daemon_hanging_is_a_timeout_not_a_hang():
+    runner = healthy()
+    runner.answer("docker", "version", raises=K8sError("`docker version` did not finish within 5s"))
+    with pytest.raises(PreflightError, match="the daemon did not answer"):
+        preflight(runner)
+
+
+def test_a_broken_tool_binary_is_reported():
+    runner = healthy()
+    runner.answer("helm", "version", returncode=127, stderr="helm: cannot execute binary file")
+    with pytest.raises(PreflightError, match=r"helm: `helm version --short` failed \(helm: cannot execute binary file\)"):
+        preflight(runner)
+
+
+def test_everything_missing_lists_all_four():
+    runner = FakeRunner(programs={"docker": None, "kind": None, "kubectl": None, "helm": None})
+    with pytest.raises(PreflightError) as info:
+        preflight(runner)
+    lines = [line for line in str(info.value).splitlines() if line.strip().startswith("- ")]
+    assert [line.split(":")[0].strip("- ").strip() for line in lines] == ["docker", "kind", "kubectl", "helm"]
+    assert "hippodrome up" in str(info.value)  # the way out: the local engine
+
+
+def test_checks_run_concurrently():
+    runner = healthy()
+
+    def slow(argv):
+        time.sleep(0.3)
+        from hippodrome_k8s.k8s.runner import Completed
+        return Completed(argv, 0, "v1.0.0")
+
+    for prefix in (("docker", "version"), ("kind", "version"), ("kubectl", "version"), ("helm", "version")):
+        runner.answer(*prefix, fn=slow)
+    started = time.monotonic()
+    preflight(runner)
+    assert time.monotonic() - started < 0.9
+
+
+def test_cli_exit_2_without_traceback(tmp_path, monkeypatch, capsys):
+    """The real CLI path with the real subprocess runner, on this machine's PATH restricted to nothing useful."""
+    import shutil
+
+    from hippodrome_k8s.cli.main import main
+
+    shutil.copy("tests/k8s/fixtures/stack.yaml", tmp_path / "hippodrome.yaml")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker, kind, kubectl or helm
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as info:
+        main(["k8s", "up", "--project-root", str(tmp_path)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("not found on PATH") == 4 and "Traceback" not in err
+    assert time.monotonic() - started < 10

@@ -1,0 +1,207 @@
+"""plan() table tests: layer states x blocking/non-blocking x profile changes x deletion x invalid specs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hippodrome_operator import children
+from hippodrome_operator.desired import desired_from_body
+from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, teardown
+from hippodrome_operator.status import compute
+from operator_harness import load_fixture
+
+# moto, fake_cell: layer 0 | controller, exporters (non-blocking): layer 1 | console (full only): layer 2
+
+
+def desired(profile: str = "full", **overrides) -> Desired:
+    body = load_fixture()
+    body["spec"]["profile"] = profile
+    body["metadata"].update(namespace="ns", uid="uid-1", annotations=overrides.pop("annotations", {}))
+    d = desired_from_body(body, now_iso="2030-01-01T00:00:00Z")
+    return Desired(**{**d.__dict__, **overrides})
+
+
+def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | None = None,
+                 stale: set[str] = frozenset(), extra: dict[str, int] | None = None,
+                 deleting: set[str] = frozenset(), last_control: str | None = None) -> Observed:
+    """Children as if created from ``d``: ``present`` exist (default: all), ``ready`` are available."""
+    deps, svcs = {}, {}
+    for ps in d.services:
+        if present is not None and ps.name not in present:
+            continue
+        want = children.deployment(d.stack, ps, default_image=d.default_image,
+                                   replicas=0 if ps.name in d.stopped else 1)
+        h = "old" if ps.name in stale else want["metadata"]["annotations"][children.ANNOTATION_HASH]
+        deps[ps.name] = ChildState(want["metadata"]["name"], ps.name, ps.layer, h, want["spec"]["replicas"],
+                                   1 if ps.name in ready else 0, ps.name in ready, ps.name in deleting)
+        svc = children.service(d.stack, ps)
+        svcs[ps.name] = ChildState(svc["metadata"]["name"], ps.name, ps.layer,
+                                   svc["metadata"]["annotations"][children.ANNOTATION_HASH], deleting=ps.name in deleting)
+    for name, layer in (extra or {}).items():
+        deps[name] = ChildState(f"dev-{name}", name, layer, "x", 1, 1, True)
+        svcs[name] = ChildState(f"dev-{name}", name, layer, "x")
+    return Observed(deps, svcs, {}, last_control)
+
+
+def summary(decision) -> list[str]:
+    return [f"{a.verb} {a.kind} {a.name}" for a in decision.actions]
+
+
+LAYER0 = {"moto", "fake_cell"}
+UP_TO_1 = LAYER0 | {"controller", "exporters"}
+ALL = UP_TO_1 | {"console"}
+
+
+@pytest.mark.parametrize("present, ready, expect_created, gated_from", [
+    (set(), set(), {"moto", "fake_cell"}, 1),                                  # nothing yet: layer 0 only
+    (LAYER0, {"moto"}, set(), 1),                                              # half of layer 0 ready: wait
+    (LAYER0, LAYER0, {"controller", "exporters"}, 2),                          # layer 0 ready: layer 1
+    (UP_TO_1, LAYER0 | {"exporters"}, set(), 2),                               # blocking controller not ready
+    (UP_TO_1, LAYER0 | {"controller"}, {"console"}, None),                     # non-blocking exporters never gate
+    (ALL, ALL, set(), None),                                                   # converged: nothing to do
+])
+def test_layer_gating(present, ready, expect_created, gated_from) -> None:
+    d = desired()
+    decision = plan(d, observed_for(d, ready=ready, present=present))
+    created = {a.name for a in decision.actions if a.verb == "create" and a.kind == "Deployment"}
+    assert created == {children.object_name(d.stack, n) for n in expect_created}
+    assert decision.gated_from == gated_from
+    assert all(a.verb == "create" for a in decision.actions)
+
+
+def test_converged_stack_plans_nothing_and_status_is_stable() -> None:
+    d = desired()
+    obs = observed_for(d, ready=ALL)
+    decision = plan(d, obs)
+    assert decision.actions == ()
+    first = compute(d, obs, decision, previous=None, generation=3, now=100.0, now_iso="t1")
+    again = compute(d, obs, decision, previous=first, generation=3, now=200.0, now_iso="t2")
+    assert first == again, "an unchanged stack must give an identical status (no writes, no events)"
+    assert first["phase"] == "Ready" and first["readyServices"] == "5/5" and first["currentLayer"] == 2
+
+
+def test_profile_change_removes_then_rolls_in_layer_order() -> None:
+    before = desired("full")
+    after = desired("core")
+    obs = observed_for(before, ready=ALL)
+    decision = plan(after, obs)
+    assert "delete Deployment dev-console" in summary(decision)
+    assert "delete Service dev-console" in summary(decision)
+    patched = {a.name for a in decision.actions if a.verb == "patch"}
+    # env changed everywhere (HIPPODROME_PROFILE, no CONSOLE_URL): layer 0 rolls first, layer 1 waits
+    assert patched == {"dev-moto", "dev-fake-cell"}
+    assert decision.gated_from == 1
+
+
+def test_removals_go_highest_layer_first() -> None:
+    d = desired("core")
+    obs = observed_for(d, ready=UP_TO_1, extra={"old_a": 1, "old_b": 3})
+    assert [a.name for a in plan(d, obs).actions if a.verb == "delete"] == ["dev-old_b", "dev-old_b"]
+
+
+def test_changed_image_rolls_only_that_service() -> None:
+    d = desired()
+    obs = observed_for(d, ready=ALL, stale={"controller"})
+    decision = plan(d, obs)
+    assert summary(decision) == ["patch Deployment dev-controller"]
+    assert decision.actions[0].body["spec"]["template"]["spec"]["containers"][0]["image"] == "hippodrome/examples:1"
+
+
+@pytest.mark.parametrize("action, service, expect", [
+    ("stop", "console", ["patch Deployment dev-console", "patch HippodromeStack dev"]),
+    ("restart", "controller", ["patch Deployment dev-controller"]),
+    ("restart", None, [f"patch Deployment dev-{n}" for n in ("moto", "fake-cell", "controller", "exporters", "console")]),
+    ("start", "console", []),
+    ("explode", None, []),
+])
+def test_control(action, service, expect) -> None:
+    d = desired(control=Control("c1", action, service))
+    decision = plan(d, observed_for(d, ready=ALL))
+    assert sorted(summary(decision)) == sorted(expect)
+    assert decision.control_result["id"] == "c1"
+    assert decision.control_result["result"] == ("ok" if action != "explode" else decision.control_result["result"])
+    if action == "explode":
+        assert decision.control_result["result"].startswith("error: unknown action")
+
+
+def test_control_is_applied_once_per_id() -> None:
+    d = desired(control=Control("c1", "restart", "controller"))
+    assert plan(d, observed_for(d, ready=ALL, last_control="c1")).actions == ()
+
+
+def test_stopped_service_does_not_gate_and_reports_stopped() -> None:
+    d = desired(annotations={"hippodrome.dev/stopped": "moto"})
+    assert d.stopped == {"moto"}
+    decision = plan(d, observed_for(d, ready={"fake_cell"}, present=LAYER0))
+    assert {a.name for a in decision.actions if a.verb == "create" and a.kind == "Deployment"} == \
+        {"dev-controller", "dev-exporters"}
+    status = compute(d, observed_for(d, ready={"fake_cell"}, present=LAYER0), decision, previous=None,
+                     generation=1, now=1.0, now_iso="t")
+    assert status["services"]["moto"]["status"] == "stopped"
+
+
+def test_invalid_spec_plans_nothing_and_fails() -> None:
+    d = desired(error="spec.services[1].port: port 9003 is already used")
+    obs = observed_for(desired(), ready=ALL)
+    decision = plan(d, obs)
+    assert decision.actions == ()
+    status = compute(d, obs, decision, previous=None, generation=2, now=1.0, now_iso="t")
+    assert status["phase"] == "Failed" and "9003" in status["message"]
+
+
+def test_invalid_spec_from_the_validators() -> None:
+    body = load_fixture()
+    body["spec"]["services"][4]["layer"] = 5  # layers must be contiguous
+    body["metadata"].update(namespace="ns", uid="u")
+    d = desired_from_body(body)
+    assert d.error and "contiguous" in d.error and d.services == ()
+
+
+@pytest.mark.parametrize("present, deleting, expect, done", [
+    (ALL, set(), {"dev-console"}, False),
+    (ALL, {"console"}, set(), False),                 # wait for layer 2 to be gone
+    (UP_TO_1, set(), {"dev-controller", "dev-exporters"}, False),
+    (LAYER0, set(), {"dev-moto", "dev-fake-cell"}, False),
+    (set(), set(), set(), True),
+])
+def test_teardown_reverse_layer_order(present, deleting, expect, done) -> None:
+    d = desired()
+    actions, finished = teardown(observed_for(d, present=present, deleting=deleting))
+    assert {a.name for a in actions} == expect and finished is done
+    assert all(a.verb == "delete" for a in actions)
+
+
+def test_observe_reads_availability_for_the_current_generation() -> None:
+    dep = {"metadata": {"name": "dev-moto", "generation": 2, "labels": {"hippodrome.dev/service": "moto",
+                                                                      "hippodrome.dev/layer": "0"}},
+           "spec": {"replicas": 1},
+           "status": {"observedGeneration": 1, "availableReplicas": 1, "updatedReplicas": 1}}
+    assert not observe([dep], []).deployments["moto"].available
+    dep["status"]["observedGeneration"] = 2
+    assert observe([dep], []).deployments["moto"].available
+    dep["status"]["conditions"] = [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded"}]
+    assert observe([dep], []).deployments["moto"].failure.startswith("ProgressDeadlineExceeded")
+
+
+def test_children_manifests() -> None:
+    d = desired()
+    ps = next(s for s in d.services if s.name == "fake_cell")
+    dep = children.deployment(d.stack, ps, default_image="hippodrome/fakes:dev")
+    labels = dep["metadata"]["labels"]
+    assert labels["hippodrome.dev/stack"] == "dev" and labels["hippodrome.dev/layer"] == "0"
+    assert labels["app.kubernetes.io/managed-by"] == "hippodrome-operator"
+    assert dep["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    c = dep["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e["value"] for e in c["env"]}
+    assert env["HOST"] == "0.0.0.0"
+    assert env["CONTROLLER_URL"] == "http://dev-controller.ns.svc.cluster.local:9002"
+    assert c["image"] == "hippodrome/fakes:dev" and c["command"] == ["python", "-m", "fakes.fake_cell"]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["ports"][0]["containerPort"] == 9001
+    console = children.deployment(d.stack, next(s for s in d.services if s.name == "console"), default_image="x")
+    assert console["spec"]["template"]["spec"]["containers"][0]["command"] == ["node", "/app/console/server.js"]
+    svc = children.service(d.stack, ps)
+    assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 9001
+    json.dumps(dep)  # plain JSON
