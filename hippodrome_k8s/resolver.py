@@ -85,6 +85,7 @@ class PlannedService:
     url: str
     health: HealthCheck
     command: tuple[str, ...]
+    container_command: tuple[str, ...]  # image.command (rendered) or, if unset, the local command
     cwd: str
     env: Mapping[str, str]
     reload: bool
@@ -378,6 +379,7 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
             url=context["services"][s.name]["url"],
             health=s.health,
             command=tuple(render(a, context) for a in s.run.command),
+            container_command=tuple(render(a, context) for a in (s.image.command if s.image and s.image.command else s.run.command)),
             cwd=_join(options.project_root, s.run.cwd),
             env=env,
             reload=s.run.reload,

@@ -78,8 +78,7 @@ def image_of(ps: PlannedService, default_image: str) -> str:
 
 
 def command_of(ps: PlannedService) -> list[str]:
-    spec = ps.spec.image
-    return list(spec.command) if spec and spec.command else list(ps.command)
+    return list(ps.container_command)  # rendered by the resolver, like the env
 
 
 def _seconds(value: float, low: int = 1) -> int:
