@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import aiohttp
 import boto3
 import psutil
 import requests
+from hippodrome_k8s.local.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 COGNITO_LOCAL_VERSION = "5.3.0"
@@ -41,13 +41,6 @@ USERS = 10
 TARGET = "AWSCognitoIdentityProviderService."
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not 9000 <= port <= 9019:
-            return port
 
 
 def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:

@@ -19,8 +19,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,18 +30,11 @@ import psutil
 import requests
 import yaml
 
+from hippodrome_k8s.local.ports import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"
 DELAYS = [0.2, 0.5, 0.8, 1.2]  # per layer: the slowest service of each layer waits this long
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not 9000 <= port <= 9019:
-            return port
 
 
 def make_stack(count: int, exit_delay: float) -> tuple[dict, list[dict]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import json
 import statistics
 import sys
@@ -108,7 +107,7 @@ def main() -> None:
     t = bench_plan(args.rounds)
     watch = asyncio.run(bench_watch(200))
     rt = statistics.median(watch)
-    print(f"20-service stack, converged (the most work plan() does without acting):")
+    print("20-service stack, converged (the most work plan() does without acting):")
     print(f"  plan()                 {t['plan'] * 1e6:8.1f} us/call")
     print(f"  status.compute()       {t['status.compute'] * 1e6:8.1f} us/call")
     print(f"  desired_from_body()    {t['desired_from_body'] * 1e6:8.1f} us/call  (loader + validators + resolver)")

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import socket
 import sys
-import textwrap
 from pathlib import Path
 
-import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"

@@ -35,6 +35,16 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def free_port(avoid: range = range(9000, 9020)) -> int:
+    """A free loopback port chosen by the kernel, outside ``avoid`` (the stack's contract range)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            return port
+
+
 def holder_of(port: int) -> PortHolder:
     try:
         connections = psutil.net_connections(kind="tcp")

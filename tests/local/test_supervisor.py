@@ -16,7 +16,6 @@ from hippodrome_k8s.errors import ServiceFailedError
 from hippodrome_k8s.loader import load_stack_data
 from hippodrome_k8s.local.policy import RestartPolicy
 from hippodrome_k8s.local.states import State
-from hippodrome_k8s.local.store import Healthy, Spawned
 from hippodrome_k8s.local.supervisor import Supervisor
 from hippodrome_k8s.resolver import ResolveOptions, resolve
 

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import kmock
-import kopf
-import pytest
 import yaml
 
-from hippodrome_operator.apply import KubeApi
-from hippodrome_operator.handlers import build_registry, configure
-from hippodrome_operator.reconcile import Config
 
 from kmock_emulator import DEPLOYMENTS, STACKS, Emulator, KopfThread
 

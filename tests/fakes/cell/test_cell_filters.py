@@ -85,12 +85,14 @@ def db():
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE documents (rowid INTEGER PRIMARY KEY, doc_id TEXT, body TEXT)")
     conn.execute("CREATE TABLE filter_values (field TEXT, val, doc INTEGER, PRIMARY KEY (field, val, doc))")
+    conn.execute("CREATE TABLE filter_pending (field TEXT, val, doc INTEGER)")
     for n, doc in enumerate(DOCS, 1):
         conn.execute("INSERT INTO documents VALUES (?, ?, ?)", (n, doc["_id"], json.dumps(doc)))
+        table = "filter_values" if n % 2 else "filter_pending"  # the store's indexed + recent rows
         for field, value in doc.items():
             if field != "_id":
                 for val in filters.filter_values(value):
-                    conn.execute("INSERT OR IGNORE INTO filter_values VALUES (?, ?, ?)", (field, val, n))
+                    conn.execute(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?)", (field, val, n))
     return conn
 
 
@@ -101,3 +103,43 @@ def test_predicate_and_sql_agree(db, text, expected):
     sql, params = filters.to_sql(node)
     rows = db.execute(f"SELECT d.doc_id FROM documents d WHERE {sql}", params).fetchall()
     assert {r[0] for r in rows} == expected
+
+
+def test_store_filters_pending_merged_and_long_values(tmp_path, monkeypatch):
+    """The store's own layout: rows still pending and rows merged into the index, values longer
+    than the indexed length (found by a scan), replaced documents leaving no stale match."""
+    from fakes.fake_cell import documents, settings, store as cell_store
+
+    monkeypatch.setattr(cell_store, "MERGE_PENDING", 4)
+    db = cell_store.Store(str(tmp_path / "cell.sqlite3"))
+    try:
+        info = db.create_index("f", settings.normalise({}))
+        long_text = "a long value " * 10
+        assert len(long_text) > filters.INDEXED_LENGTH
+
+        def add(*docs):
+            db.add_documents("f", [documents.prepare(d, info.settings, [], None) for d in docs])
+
+        def ids(text):
+            rowids = db.allowed(info, filters.parse(text))
+            return {doc_id for doc_id, _ in db.bodies(sorted(rowids)).values()}
+
+        add({"_id": "1", "note": long_text, "n": 1}, {"_id": "2", "note": "short", "n": 2})
+        assert db._pending == 0  # 4 rows reached the threshold: merged into the index
+        add({"_id": "3", "tags": ["x", long_text], "n": 3})
+        assert db._pending == 3  # below the threshold: still pending
+        quoted = long_text.strip()
+        for _ in range(2):
+            assert ids(f'note:"{long_text}"') == {"1"}
+            assert ids(f'tags:"{long_text}"') == {"3"}
+            assert ids(f'note:"{quoted}"') == set()
+            assert ids("note:short") == {"2"}
+            assert ids("n:[2 TO 3]") == {"2", "3"}
+            assert ids(f'NOT note:"{long_text}"') == {"2", "3"}
+            db._merge_filters()
+        add({"_id": "1", "note": "short", "n": 9})  # replaces: its old rows must go
+        assert ids(f'note:"{long_text}"') == set()
+        assert ids("note:short") == {"1", "2"}
+        assert ids("n:1") == set() and ids("n:9") == {"1"}
+    finally:
+        db.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any, Iterator
 import boto3
 import pytest
 import requests
+
+from hippodrome_k8s.local.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # tests import fakes.fake_cognito in-process too, even when not pip-installed
@@ -34,13 +35,6 @@ DECLARED = {"userPools": [{
 }]}
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if not 9000 <= port <= 9019:
-            return port
 
 
 class FakeCognito:
