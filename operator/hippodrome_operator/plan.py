@@ -81,6 +81,20 @@ class Desired:
     profile: str = ""
     cell: str = ""
     now: str = "1970-01-01T00:00:00Z"  # for restart annotations
+    # The children's manifests, built once per Desired (building and hashing them is most of plan()'s cost).
+    manifests: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def deployment(self, ps: PlannedService, replicas: int) -> dict[str, Any]:
+        key = ("Deployment", ps.name, replicas)
+        if key not in self.manifests:
+            self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas)
+        return self.manifests[key]
+
+    def service(self, ps: PlannedService) -> dict[str, Any]:
+        key = ("Service", ps.name)
+        if key not in self.manifests:
+            self.manifests[key] = children.service(self.stack, ps)
+        return self.manifests[key]
 
 
 @dataclass(frozen=True)
@@ -247,7 +261,7 @@ def plan(desired: Desired, observed: Observed) -> Decision:
         gate_open = True
         for ps in layers[layer]:
             replicas = 0 if ps.name in stopped else 1
-            want = children.deployment(desired.stack, ps, default_image=desired.default_image, replicas=replicas)
+            want = desired.deployment(ps, replicas)
             want_hash = hashes[ps.name] = want["metadata"]["annotations"][ANNOTATION_HASH]
             have = observed.deployments.get(ps.name)
             if have is None:
@@ -255,7 +269,7 @@ def plan(desired: Desired, observed: Observed) -> Decision:
             elif not have.deleting and (have.spec_hash != want_hash or have.replicas != replicas):
                 why = "spec changed" if have.spec_hash != want_hash else ("stop" if replicas == 0 else "start")
                 actions.append(Action("patch", "Deployment", have.name, layer, children.update_patch(want), why))
-            svc = children.service(desired.stack, ps)
+            svc = desired.service(ps)
             have_svc = observed.services.get(ps.name)
             if have_svc is None:
                 actions.append(Action("create", "Service", svc["metadata"]["name"], layer, svc, "new service"))

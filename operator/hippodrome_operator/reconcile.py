@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import groupby
@@ -53,6 +54,27 @@ async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) 
             await asyncio.gather(*(api.apply(namespace, a) for a in same_layer))
 
 
+_DESIRED_CACHE_SIZE = 64
+_desired_cache: dict[tuple[Any, ...], planning.Desired] = {}
+
+
+def desired_for(body: Mapping[str, Any], default_image: str, now_iso: str) -> planning.Desired:
+    """desired_from_body, remembered per (uid, generation, control annotations, image): most events
+    (a Deployment became available, a pod restarted) change none of these, and then neither the
+    resolved plan nor the children's manifests need building again."""
+    meta = body.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
+    key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(planning.ANNOTATION_CONTROL),
+           annotations.get(planning.ANNOTATION_STOPPED), default_image)
+    desired = _desired_cache.get(key)
+    if desired is None:
+        desired = desired_from_body(body, default_image=default_image, now_iso=now_iso)
+        if len(_desired_cache) >= _DESIRED_CACHE_SIZE:
+            _desired_cache.pop(next(iter(_desired_cache)))
+        _desired_cache[key] = desired
+    return desired
+
+
 async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Config(),
                     clock: Callable[[], float] = time.time) -> Round:
     body = await api.get_stack(namespace, name)
@@ -60,7 +82,7 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
         return Round((), None, False)  # gone, or the finalizer's teardown owns it now
     deployments, services, pods = await api.list_children(namespace, name)
     now = clock()
-    desired = desired_from_body(body, default_image=config.default_image, now_iso=iso(now))
+    desired = desired_for(body, config.default_image, iso(now))
     previous = body.get("status") or {}
     observed = planning.observe(deployments, services, pods, previous)
     decision = planning.plan(desired, observed)

@@ -20,7 +20,8 @@ def desired(profile: str = "full", **overrides) -> Desired:
     body["spec"]["profile"] = profile
     body["metadata"].update(namespace="ns", uid="uid-1", annotations=overrides.pop("annotations", {}))
     d = desired_from_body(body, now_iso="2030-01-01T00:00:00Z")
-    return Desired(**{**d.__dict__, **overrides})
+    fields = {k: v for k, v in d.__dict__.items() if k != "manifests"}  # a cache, not an input
+    return Desired(**{**fields, **overrides})
 
 
 def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | None = None,
@@ -205,3 +206,19 @@ def test_children_manifests() -> None:
     svc = children.service(d.stack, ps)
     assert svc["spec"]["type"] == "ClusterIP" and svc["spec"]["ports"][0]["port"] == 9001
     json.dumps(dep)  # plain JSON
+
+
+def test_the_reconciler_reuses_a_desired_until_its_generation_or_controls_change():
+    from hippodrome_operator.reconcile import desired_for
+
+    body = load_fixture()
+    body["metadata"].update(namespace="ns", uid="uid-cache", generation=1, annotations={})
+    first = desired_for(body, "img:1", "t1")
+    assert desired_for(body, "img:1", "t2") is first
+    assert plan(first, observe([], [])).actions == plan(desired_from_body(body, default_image="img:1"), observe([], [])).actions
+    body["metadata"]["generation"] = 2
+    second = desired_for(body, "img:1", "t3")
+    assert second is not first
+    body["metadata"]["annotations"] = {"hippodrome.dev/stopped": "console"}
+    assert desired_for(body, "img:1", "t4") is not second
+    assert desired_for(body, "img:2", "t4").default_image == "img:2"
