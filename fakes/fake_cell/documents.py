@@ -26,7 +26,7 @@ RESERVED = {"_tensor_facets", "_highlights", "_score", "_found", "_embedding",
             "_lexical_score", "_tensor_score"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     doc_id: str
     body: dict[str, Any]
@@ -102,6 +102,10 @@ def prepare(doc: Any, index: dict[str, Any], tensor_fields: list[str] | None,
         return ItemError(doc_id, str(bad), bad.code)
 
 
+MAX_GOOD_NAMES = 10_000
+_GOOD_NAMES: set[str] = set()  # field names that passed _check_name (documents repeat them)
+
+
 class _Bad(Exception):
     def __init__(self, message: str, code: str = "invalid_argument") -> None:
         super().__init__(message)
@@ -111,7 +115,7 @@ class _Bad(Exception):
 def _check_name(name: Any) -> None:
     if not isinstance(name, str) or not name:
         raise _Bad("Field names must be non-empty strings", "invalid_field_name")
-    if name in RESERVED or name.startswith("__") or name.startswith("marqo__"):
+    if name in RESERVED or name.startswith(("__", "marqo__")):
         raise _Bad(f"Field name {name!r} is reserved", "invalid_field_name")
 
 
@@ -136,15 +140,34 @@ def _custom_vector(name: str, value: Any, dim: int) -> tuple[str, list[float]]:
 
 def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
                   tensor_fields: list[str], mappings: dict[str, Any]) -> Prepared:
-    dim = index_settings.dimension(index)
     out = Prepared(doc_id, {}, spec={"tensorFields": tensor_fields, "mappings": mappings})
+    body, lexical, filters, tensors = out.body, out.lexical, out.filters, out.tensors
     for name, value in doc.items():
         if name == "_id":
             continue
-        _check_name(name)
-        mapping = mappings.get(name) or {}
+        if name not in _GOOD_NAMES:
+            _check_name(name)
+            if len(_GOOD_NAMES) >= MAX_GOOD_NAMES:
+                _GOOD_NAMES.clear()
+            _GOOD_NAMES.add(name)
+        mapping = (mappings.get(name) or {}) if mappings else {}
+        if not mapping:  # fast paths for the common str and int values, as the general path
+            kind = value.__class__
+            if kind is str:
+                body[name] = value
+                lexical.append((name, value))
+                if name in tensor_fields:
+                    tensors.append((name, "text", value))
+                filters.append((name, value))
+                continue
+            if kind is int:
+                if name in tensor_fields:
+                    raise _Bad(f"Field {name!r}: only text can be a tensor field")
+                body[name] = value
+                filters.append((name, float(value)))
+                continue
         if mapping.get("type") == "custom_vector":
-            content, vector = _custom_vector(name, value, dim)
+            content, vector = _custom_vector(name, value, index_settings.dimension(index))
             out.body[name] = content
             out.lexical.append((name, content))
             if name in tensor_fields:

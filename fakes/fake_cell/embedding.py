@@ -44,20 +44,34 @@ def tokens(text: str) -> list[str]:
 
 
 def embed(text: str, dim: int = DEFAULT_DIM) -> Sparse:
-    """Sparse unit vector of `text` (1 + log tf per bucket); empty when the text has no words."""
+    """Sparse unit vector of `text` (1 + log tf per bucket); empty when the text has no words.
+
+    Buckets are listed in the order their words first occur. Hot path of adding documents:
+    words are looked up in the bucket cache in one comprehension, and the usual case of a text
+    whose buckets are all distinct skips the counting.
+    """
     cache = _buckets.get(dim)
     if cache is None or len(cache) > _BUCKET_CACHE_MAX:
         cache = _buckets[dim] = {}
-    counts: dict[int, int] = {}
-    for word in _WORD.findall(text.lower()):
-        bucket = cache.get(word, -1)
-        if bucket == -1:
-            token = _token(word)
-            bucket = cache[word] = None if token is None else zlib.crc32(token.encode()) % dim
-        if bucket is not None:
-            counts[bucket] = counts.get(bucket, 0) + 1
-    if not counts:
+    words = _WORD.findall(text.lower())
+    try:
+        buckets = [cache[word] for word in words]
+    except KeyError:
+        for word in words:
+            if word not in cache:
+                token = _token(word)
+                cache[word] = None if token is None else zlib.crc32(token.encode()) % dim
+        buckets = [cache[word] for word in words]
+    if None in buckets:
+        buckets = [b for b in buckets if b is not None]
+    if not buckets:
         return (), ()
+    n = len(buckets)
+    if len(set(buckets)) == n:  # every weight 1.0: the same floats as the general case
+        return tuple(buckets), (1.0 / math.sqrt(n),) * n
+    counts: dict[int, int] = {}
+    for bucket in buckets:
+        counts[bucket] = counts.get(bucket, 0) + 1
     weights = [1.0 if c == 1 else 1.0 + math.log(c) for c in counts.values()]
     norm = math.sqrt(sum(w * w for w in weights))
     return tuple(counts), tuple(w / norm for w in weights)
@@ -97,12 +111,17 @@ def dot(a: Sparse, b: Sparse) -> float:
     return sum(v * bmap.get(i, 0.0) for i, v in zip(*a))
 
 
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+
+
 def pack_many(vectors: list[tuple[str, Sparse]]) -> bytes:
-    """All the (field, vector) pairs of one document as one blob."""
-    out = [struct.pack("<H", len(vectors))]
-    for field, vec in vectors:
+    """All the (field, vector) pairs of one document as one blob (each vector as `pack`)."""
+    out = [_U16.pack(len(vectors))]
+    for field, (idx, vals) in vectors:
         name = field.encode("utf-8")
-        out.append(struct.pack("<H", len(name)) + name + pack(vec))
+        out += (_U16.pack(len(name)), name, _U32.pack(len(idx)), array("I", idx).tobytes(),
+                array("f", vals).tobytes())
     return b"".join(out)
 
 

@@ -27,6 +27,10 @@ from typing import Any, Union
 
 MAX_FILTER_LENGTH = 10_000
 MAX_DEPTH = 64
+# Stored filter values up to this many characters sit in a (partial) index; longer strings are
+# stored too but only found by a scan, so that indexing long text fields stays cheap. Filtering
+# is exact either way: a longer stored string can only equal a longer query value.
+INDEXED_LENGTH = 64
 
 
 class FilterError(ValueError):
@@ -284,10 +288,12 @@ def _as_number(value: str) -> float | None:
 
 # -- SQL -----------------------------------------------------------------------------------
 def to_sql(node: Node, doc_rowid: str = "d.rowid", doc_id: str = "d.doc_id") -> tuple[str, list[Any]]:
-    """Compile to a boolean SQL expression over the document alias (see store.filter_values).
+    """Compile to a boolean SQL expression over the document alias (see store.py's layout).
 
-    `filter_values.val` holds TEXT for strings and booleans and REAL for numbers; SQLite orders
-    every number before every text, so a range between two numbers (or +-inf) only sees numbers.
+    A document's filter values are rows (field, val, doc) of `filter_values` (indexed) or of
+    `filter_pending` (recent rows, not yet merged into the index; scanned); a condition looks in
+    both. `val` holds TEXT for strings and booleans and REAL for numbers; SQLite orders every
+    number before every text, so a range between two numbers (or +-inf) only sees numbers.
     """
     if isinstance(node, And | Or):
         parts, params = [], []
@@ -305,7 +311,7 @@ def to_sql(node: Node, doc_rowid: str = "d.rowid", doc_id: str = "d.doc_id") -> 
             return "0", []
         low = -math.inf if node.low is None else node.low
         high = math.inf if node.high is None else node.high
-        return _in_values(doc_rowid, "fv.val BETWEEN ? AND ?"), [node.field, low, high]
+        return _in_values(doc_rowid, "fv.val BETWEEN ? AND ?", [node.field, low, high], True)
     values = (node.value,) if isinstance(node, Term) else node.values
     if node.field == "_id":
         return f"{doc_id} IN ({','.join('?' * len(values))})", list(values)
@@ -315,12 +321,20 @@ def to_sql(node: Node, doc_rowid: str = "d.rowid", doc_id: str = "d.doc_id") -> 
         number = _as_number(value)
         if number is not None:
             params.append(number)
-    return _in_values(doc_rowid, f"fv.val IN ({','.join('?' * (len(params) - 1))})"), params
+    indexed = all(len(value) <= INDEXED_LENGTH for value in values)
+    return _in_values(doc_rowid, f"fv.val IN ({','.join('?' * (len(params) - 1))})", params,
+                      indexed)
 
 
-def _in_values(doc_rowid: str, condition: str) -> str:
+def _in_values(doc_rowid: str, condition: str, params: list[Any], indexed: bool
+               ) -> tuple[str, list[Any]]:
+    """`params`: the field, then the condition's. `indexed`: every value looked for is short,
+    so the partial index on short values serves (numbers are always short: SQLite renders a
+    REAL in at most ~25 characters)."""
+    short = f" AND length(fv.val) <= {INDEXED_LENGTH}" if indexed else ""
     return (f"{doc_rowid} IN (SELECT fv.doc FROM filter_values fv "
-            f"WHERE fv.field = ? AND {condition})")
+            f"WHERE fv.field = ? AND {condition}{short} UNION ALL SELECT fv.doc FROM "
+            f"filter_pending fv WHERE fv.field = ? AND {condition})"), params + params
 
 
 # -- predicate -----------------------------------------------------------------------------

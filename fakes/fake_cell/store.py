@@ -7,19 +7,24 @@ user of `self.writer`, so ids can be allocated in memory) and reads on a small p
 threads, each with its own connection (WAL lets them read while the writer writes).
 
 Layout: `documents` holds each document's JSON and its packed sparse embeddings (mirrored in
-memory by vectors.TensorIndex); `filter_values` one row per filterable (field, value, doc)
-(array items each get a row; `val` is TEXT or REAL, see filters.to_sql); per index an FTS5
-table `lex_<id>` with one row per text field, whose rowid is `doc_rowid << 10 | ordinal` so a
-document's rows are one rowid range. A replaced document gets a new rowid, never reused while
-the process runs, which keeps the in-memory mirror's ids unambiguous.
+memory by vectors.TensorIndex); one row per filterable (field, value, doc) (array items each
+get a row; `val` is TEXT or REAL, see filters.to_sql), appended to `filter_pending` and merged
+in bulk into `filter_values`, indexed by value for values up to filters.INDEXED_LENGTH
+characters (see _merge_filters); per index an FTS5 table `lex_<id>` with one row per text
+field, whose rowid is `doc_rowid << 10 | ordinal` so a document's rows are one rowid range. A
+replaced document gets a new rowid, never reused while the process runs, which keeps the
+in-memory mirror's ids unambiguous.
 
 synchronous=NORMAL in WAL mode is durable against a crash of this process (the WAL is in the
 OS page cache once COMMIT returns); only an OS crash or power loss could lose the last commits.
+Checkpoints run on a background thread (they move committed pages from the WAL into the
+database file; durability does not depend on them).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -27,12 +32,15 @@ from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Callable, Iterator
 
 from . import embedding, errors, filters
 from .documents import ItemError, Prepared, prepare
 from .settings import dimension
 from .vectors import TensorIndex
+
+log = logging.getLogger("fake_cell")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS indexes (
@@ -54,14 +62,52 @@ CREATE TABLE IF NOT EXISTS documents (
 CREATE TABLE IF NOT EXISTS filter_values (
     field TEXT NOT NULL,
     val NOT NULL,
-    doc INTEGER NOT NULL,
-    PRIMARY KEY (field, val, doc)
-) WITHOUT ROWID;
+    doc INTEGER NOT NULL
+);
 CREATE INDEX IF NOT EXISTS filter_values_doc ON filter_values (doc);
-"""
+CREATE INDEX IF NOT EXISTS filter_values_short ON filter_values (field, val, doc)
+    WHERE length(val) <= %d;
+CREATE TABLE IF NOT EXISTS filter_pending (
+    field TEXT NOT NULL,
+    val NOT NULL,
+    doc INTEGER NOT NULL
+);
+""" % filters.INDEXED_LENGTH
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """json.dumps(obj, separators=(",", ":")), the same string, without building an encoder and
+    a C encoder per call (json.dumps does, given separators).
+
+    No cycle check (a shared `markers` dict would keep stale ids after a failed call): what is
+    encoded here is decoded JSON and responses built from it, which have no cycles.
+    """
+    encoder = json.JSONEncoder(separators=(",", ":"))
+    try:  # the C accelerator's (internal) constructor, as JSONEncoder.iterencode calls it
+        c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined, misc]
+            None, encoder.default, json.encoder.encode_basestring_ascii, None, ":", ",",
+            False, False, True)
+
+        def encode(obj: Any) -> str:
+            if isinstance(obj, str):  # what JSONEncoder.encode special-cases
+                return encoder.encode(obj)
+            return "".join(c_encode(obj, 0))
+
+        sample = {"a": [1, 2.5, None, True, "é"], "b": {"c": float("inf")}}
+        if encode(sample) == encoder.encode(sample):
+            return encode
+    except (AttributeError, TypeError):  # no C accelerator, or another signature
+        pass
+    return encoder.encode
+
+
+compact_json = _compact_encoder()
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 FIELD_BITS = 10
 MAX_TENSOR_INDEXES = 64
+CHECKPOINT_DELAY = 0.2  # s between a commit and the background checkpoint that follows it
+WRITER_AUTOCHECKPOINT = 20_000  # pages (80 MB of WAL): the writer checkpoints itself past this
+MERGE_PENDING = 4096  # filter rows: filter_pending is merged into filter_values past this
 
 
 @dataclass(frozen=True)
@@ -75,7 +121,7 @@ class IndexInfo:
     def lex_table(self) -> str:
         return f"lex_{self.id}"
 
-    @property
+    @cached_property
     def dim(self) -> int:
         return dimension(self.settings)
 
@@ -103,6 +149,28 @@ def lexical_sql(table: str, fields: int = 0, filtered: bool = False) -> str:
             f"ORDER BY s.score")
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Move a filter_values table of the first layout (WITHOUT ROWID, keyed by value) over."""
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' "
+                       "AND name = 'filter_values'").fetchone()
+    if row is None or "WITHOUT ROWID" not in row[0].upper():
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("DROP INDEX IF EXISTS filter_values_doc")
+        conn.execute("ALTER TABLE filter_values RENAME TO filter_values_v1")
+        for statement in SCHEMA.split(";"):
+            if "filter_values" in statement:
+                conn.execute(statement)
+        conn.execute("INSERT INTO filter_values (field, val, doc) "
+                     "SELECT field, val, doc FROM filter_values_v1 ORDER BY doc")
+        conn.execute("DROP TABLE filter_values_v1")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -115,6 +183,7 @@ class Store:
     def __init__(self, path: str) -> None:
         self.path = path
         self.writer = connect(path)
+        _migrate(self.writer)
         self.writer.executescript(SCHEMA)
         self._local = threading.local()
         self._tensor: OrderedDict[int, TensorIndex] = OrderedDict()
@@ -123,9 +192,37 @@ class Store:
         for row in self.writer.execute("SELECT id, name, settings, created_at FROM indexes"):
             self.indexes[row[1]] = IndexInfo(row[0], row[1], json.loads(row[2]), row[3])
         self._next_doc = (self.writer.execute("SELECT max(rowid) FROM documents").fetchone()[0] or 0) + 1
+        self._pending = self.writer.execute("SELECT count(*) FROM filter_pending").fetchone()[0]
+        # Checkpoints (copying the WAL into the database file) run on a thread of their own, so
+        # a write request pays for its COMMIT only; the writer's own automatic checkpoint stays
+        # as a backstop should that thread fall far behind.
+        self.writer.execute(f"PRAGMA wal_autocheckpoint={WRITER_AUTOCHECKPOINT}")
+        self._written = threading.Event()
+        self._closing = threading.Event()
+        self._checkpointer = threading.Thread(target=self._checkpoint_loop, daemon=True,
+                                              name="fake_cell-checkpoint")
+        self._checkpointer.start()
 
     def close(self) -> None:
+        self._closing.set()
+        self._written.set()
+        self._checkpointer.join(timeout=10)
         self.writer.close()
+
+    def _checkpoint_loop(self) -> None:
+        conn = connect(self.path)
+        try:
+            while True:
+                self._written.wait()
+                if self._closing.wait(CHECKPOINT_DELAY):  # let a burst of commits accumulate
+                    return
+                self._written.clear()
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # e.g. the disk is full: the next commit retries
+                    log.warning("WAL checkpoint failed", exc_info=True)
+        finally:
+            conn.close()
 
     # -- plumbing --------------------------------------------------------------------------
     def reader(self) -> sqlite3.Connection:
@@ -144,6 +241,7 @@ class Store:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+        self._written.set()
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run fn(conn) in one write transaction (used by apikeys)."""
@@ -173,8 +271,9 @@ class Store:
     def delete_index(self, name: str) -> None:
         info = self.index(name)
         with self.transaction() as conn:
-            conn.execute("DELETE FROM filter_values WHERE doc IN "
-                         "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
+            for table in ("filter_values", "filter_pending"):
+                conn.execute(f"DELETE FROM {table} WHERE doc IN "
+                             "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
             conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,))
             conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
             conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
@@ -203,17 +302,26 @@ class Store:
                 out.append((field, vec))
         return out
 
-    def _remove_doc(self, conn: sqlite3.Connection, info: IndexInfo, rowid: int) -> None:
-        conn.execute(f"DELETE FROM {info.lex_table} WHERE rowid BETWEEN ? AND ?",
-                     (rowid << FIELD_BITS, (rowid << FIELD_BITS) | ((1 << FIELD_BITS) - 1)))
-        conn.execute("DELETE FROM filter_values WHERE doc = ?", (rowid,))
-        conn.execute("DELETE FROM documents WHERE rowid = ?", (rowid,))
+    def _remove_docs(self, conn: sqlite3.Connection, info: IndexInfo, rowids: list[int]) -> None:
+        """Delete documents and everything derived from them (filter_pending, which has no
+        index on `doc`, is scanned once per chunk)."""
+        span = (1 << FIELD_BITS) - 1
+        conn.executemany(f"DELETE FROM {info.lex_table} WHERE rowid BETWEEN ? AND ?",
+                         [(rowid << FIELD_BITS, (rowid << FIELD_BITS) | span) for rowid in rowids])
+        for start in range(0, len(rowids), 500):
+            chunk = rowids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM filter_values WHERE doc IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM filter_pending WHERE doc IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM documents WHERE rowid IN ({marks})", chunk)
 
     def _write_docs(self, info: IndexInfo, docs: list[tuple[Prepared, list]]) -> None:
         """Upsert prepared docs with their embeddings in one transaction (last one wins per _id)."""
         latest = {prepared.doc_id: (prepared, vectors) for prepared, vectors in docs}
-        doc_rows, lex_rows, filter_rows, added = [], [], [], []
-        removed: list[int] = []
+        doc_rows, lex_rows, filter_rows, long_rows, added = [], [], [], [], []
+        encode = compact_json
+        indexed = filters.INDEXED_LENGTH
+        spec, spec_json = None, ""
         with self.transaction() as conn:
             ids = list(latest)
             existing = {}
@@ -222,27 +330,58 @@ class Store:
                 existing.update(conn.execute(
                     f"SELECT doc_id, rowid FROM documents WHERE index_id = ? AND doc_id IN "
                     f"({','.join('?' * len(chunk))})", (info.id, *chunk)).fetchall())
+            removed = [existing[doc_id] for doc_id in latest if doc_id in existing]
+            if removed:
+                self._remove_docs(conn, info, removed)
             for doc_id, (prepared, vectors) in latest.items():
-                if doc_id in existing:
-                    removed.append(existing[doc_id])
-                    self._remove_doc(conn, info, existing[doc_id])
                 rowid = self._next_doc
                 self._next_doc += 1
-                doc_rows.append((rowid, info.id, doc_id, json.dumps(prepared.body, separators=(",", ":")),
-                                 json.dumps(prepared.spec, separators=(",", ":")),
+                if prepared.spec != spec:  # a batch shares tensorFields/mappings: encode once
+                    spec = prepared.spec
+                    spec_json = encode(spec)
+                doc_rows.append((rowid, info.id, doc_id, encode(prepared.body), spec_json,
                                  embedding.pack_many(vectors) if vectors else None, len(vectors)))
                 base = rowid << FIELD_BITS
-                lex_rows.extend((base | n, text, field) for n, (field, text) in enumerate(prepared.lexical))
-                filter_rows.extend((f, v, rowid) for f, v in prepared.filters)
+                lex_rows += [(base | n, text, field) for n, (field, text) in enumerate(prepared.lexical)]
+                # (a repeated array item gives a duplicate row: harmless, filters test membership)
+                for f, v in prepared.filters:
+                    if v.__class__ is str and len(v) > indexed:  # no value index: append now
+                        long_rows.append((f, v, rowid))
+                    else:
+                        filter_rows.append((f, v, rowid))
                 if vectors:
                     added.append((rowid, vectors))
             conn.executemany("INSERT INTO documents (rowid, index_id, doc_id, body, spec, vecs, nvec) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", doc_rows)
             conn.executemany(f"INSERT INTO {info.lex_table} (rowid, text, field) VALUES (?, ?, ?)",
                              lex_rows)
-            conn.executemany("INSERT OR IGNORE INTO filter_values (field, val, doc) VALUES (?, ?, ?)",
+            conn.executemany("INSERT INTO filter_pending (field, val, doc) VALUES (?, ?, ?)",
                              filter_rows)
+            conn.executemany("INSERT INTO filter_values (field, val, doc) VALUES (?, ?, ?)",
+                             long_rows)
+        self._pending += len(filter_rows)
         self._mirror(info.id, removed, added)
+        if self._pending >= MERGE_PENDING:
+            try:
+                self._merge_filters()
+            except sqlite3.Error:  # the documents are committed; a later write merges again
+                log.warning("Merging filter values failed", exc_info=True)
+
+    def _merge_filters(self) -> None:
+        """Move filter_pending's rows into the indexed filter_values in one transaction.
+
+        Why two tables: a commit that inserts into a large index on (field, value) dirties a
+        page per scattered value, and every commit writes its dirty pages whole to the WAL
+        (measured: the index then cost more than the documents and FTS5 rows together).
+        Appending to filter_pending is cheap; merging a few thousand rows at once dirties each
+        index page once. Queries look in both tables (filters.to_sql). Strings longer than
+        filters.INDEXED_LENGTH stay out of the value index, so they go to filter_values at once.
+        """
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO filter_values (field, val, doc) SELECT field, val, doc "
+                         "FROM filter_pending")
+            conn.execute("DELETE FROM filter_pending")
+        self._pending = 0
 
     def _mirror(self, index_id: int, removed: list[int], added: list[tuple[int, list]]) -> None:
         with self._tensor_lock:
@@ -302,17 +441,20 @@ class Store:
 
     def delete_documents(self, name: str, ids: list[str]) -> list[dict[str, Any]]:
         info = self.index(name)
-        items, removed = [], []
+        items, removed, seen = [], [], set()
         with self.transaction() as conn:
             for doc_id in ids:
-                row = conn.execute("SELECT rowid FROM documents WHERE index_id = ? AND doc_id = ?",
-                                   (info.id, doc_id)).fetchone()
-                if row is None:
+                row = None if doc_id in seen else conn.execute(
+                    "SELECT rowid FROM documents WHERE index_id = ? AND doc_id = ?",
+                    (info.id, doc_id)).fetchone()
+                if row is None:  # (a repeated id is found once, as when deleted one by one)
                     items.append({"_id": doc_id, "status": 404, "result": "not_found"})
                     continue
+                seen.add(doc_id)
                 removed.append(row[0])
-                self._remove_doc(conn, info, row[0])
                 items.append({"_id": doc_id, "status": 200, "result": "deleted"})
+            if removed:
+                self._remove_docs(conn, info, removed)
         self._mirror(info.id, removed, [])
         return items
 

@@ -110,7 +110,7 @@ def test_store_filters_pending_merged_and_long_values(tmp_path, monkeypatch):
     than the indexed length (found by a scan), replaced documents leaving no stale match."""
     from fakes.fake_cell import documents, settings, store as cell_store
 
-    monkeypatch.setattr(cell_store, "MERGE_PENDING", 4)
+    monkeypatch.setattr(cell_store, "MERGE_PENDING", 3)
     db = cell_store.Store(str(tmp_path / "cell.sqlite3"))
     try:
         info = db.create_index("f", settings.normalise({}))
@@ -125,9 +125,12 @@ def test_store_filters_pending_merged_and_long_values(tmp_path, monkeypatch):
             return {doc_id for doc_id, _ in db.bodies(sorted(rowids)).values()}
 
         add({"_id": "1", "note": long_text, "n": 1}, {"_id": "2", "note": "short", "n": 2})
-        assert db._pending == 0  # 4 rows reached the threshold: merged into the index
+        assert db._pending == 0  # 3 short rows reached the threshold: merged into the index
         add({"_id": "3", "tags": ["x", long_text], "n": 3})
-        assert db._pending == 3  # below the threshold: still pending
+        assert db._pending == 2  # below the threshold: still pending
+        long_rows = db.writer.execute("SELECT count(*) FROM filter_values WHERE val = ?",
+                                      (long_text,)).fetchone()[0]
+        assert long_rows == 2  # long strings skip filter_pending (no value index to spare)
         quoted = long_text.strip()
         for _ in range(2):
             assert ids(f'note:"{long_text}"') == {"1"}
