@@ -1,0 +1,107 @@
+"""fake_aws's bootstrap against a real moto server (in-process, threaded, on a free loopback port)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import boto3
+import pytest
+import requests
+
+from fakes.fake_aws.bootstrap import bootstrap
+from fakes.fake_aws.server import Readiness, make_moto_server
+from hippodrome_k8s.errors import BootstrapError
+from hippodrome_k8s.local.ports import free_port
+
+MACHINE = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
+RESOURCES = {
+    "region": "us-east-1",
+    "tables": [{"name": "p-accounts", "hashKey": {"name": "id", "type": "S"}, "items": [{"id": "a1", "n": 3}],
+                "globalSecondaryIndexes": [{"name": "by-n", "hashKey": {"name": "n", "type": "N"}}]}],
+    "buckets": ["exports"],
+    "queues": [{"name": "ingest"}, {"name": "jobs.fifo", "fifo": True}],
+    "topics": [{"name": "events", "subscriptions": [{"queue": "ingest", "rawMessageDelivery": True}]}],
+    "secrets": [{"name": "app/key", "value": "v1"}],
+    "stateMachines": [{"name": "fork", "definition": MACHINE}],
+}
+
+
+@pytest.fixture(scope="module")
+def moto():
+    port = free_port()
+    previous = os.environ.get("MOTO_PORT")
+    os.environ["MOTO_PORT"] = str(port)  # moto's Step Functions interpreter calls back to localhost:$MOTO_PORT
+    readiness = Readiness()
+    server = make_moto_server("127.0.0.1", port, readiness)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{port}", readiness
+    server.shutdown()
+    if previous is None:
+        os.environ.pop("MOTO_PORT", None)
+    else:
+        os.environ["MOTO_PORT"] = previous
+
+
+def client(endpoint: str, name: str):
+    return boto3.client(name, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def test_creates_everything_and_health_follows_readiness(moto):
+    endpoint, readiness = moto
+    assert requests.get(endpoint + "/healthz", timeout=5).status_code == 503  # listening is not ready
+    assert bootstrap(endpoint, RESOURCES, log=lambda _: None) == 7
+    readiness.set(status="ready")
+    assert requests.get(endpoint + "/healthz", timeout=5).json() == {"status": "ready"}
+    item = client(endpoint, "dynamodb").get_item(TableName="p-accounts", Key={"id": {"S": "a1"}})["Item"]
+    assert item["n"] == {"N": "3"}
+    assert "exports" in [b["Name"] for b in client(endpoint, "s3").list_buckets()["Buckets"]]
+    queues = client(endpoint, "sqs").list_queues()["QueueUrls"]
+    assert any(q.endswith("/ingest") for q in queues) and any(q.endswith("/jobs.fifo") for q in queues)
+    topic_arn = "arn:aws:sns:us-east-1:123456789012:events"
+    subs = client(endpoint, "sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    assert [s["Endpoint"] for s in subs] == ["arn:aws:sqs:us-east-1:123456789012:ingest"]
+    assert client(endpoint, "secretsmanager").get_secret_value(SecretId="app/key")["SecretString"] == "v1"
+
+
+def test_a_second_run_is_idempotent_and_updates_what_changed(moto):
+    endpoint, _ = moto
+    changed = json.loads(json.dumps(RESOURCES))
+    changed["secrets"][0]["value"] = "v2"
+    changed["stateMachines"][0]["definition"] = {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": True}}}
+    bootstrap(endpoint, RESOURCES, log=lambda _: None)
+    bootstrap(endpoint, changed, log=lambda _: None)
+    sfn = client(endpoint, "stepfunctions")
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    assert json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])["StartAt"] == "B"
+    assert client(endpoint, "secretsmanager").get_secret_value(SecretId="app/key")["SecretString"] == "v2"
+    topic_arn = "arn:aws:sns:us-east-1:123456789012:events"
+    assert len(client(endpoint, "sns").list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]) == 1
+
+
+def test_the_state_machine_really_executes(moto):
+    endpoint, _ = moto
+    bootstrap(endpoint, RESOURCES, log=lambda _: None)
+    sfn = client(endpoint, "stepfunctions")
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"x": 1}))["executionArn"]
+    for _ in range(100):
+        described = sfn.describe_execution(executionArn=execution)
+        if described["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    assert described["status"] == "SUCCEEDED"
+
+
+def test_a_failure_names_the_resource_and_the_aws_error(moto):
+    endpoint, _ = moto
+    bad = {"region": "us-east-1", "tables": [{"name": "p-bad", "hashKey": {"name": "id", "type": "S"},
+                                             "items": [{"other": "no hash key"}]}]}
+    with pytest.raises(BootstrapError) as caught:
+        bootstrap(endpoint, bad, log=lambda _: None)
+    message = str(caught.value)
+    assert "items of DynamoDB table p-bad" in message
+    assert "ValidationException" in message
