@@ -89,3 +89,40 @@ def test_deleted_pod_and_its_forward_recover(stack):
         time.sleep(0.5)
     health = json.loads((ROOT / ".hippodrome/k8s/forwards.json").read_text())["forwards"]["controller"]
     assert health["state"] == "ok" and health["reconnects"] >= 1
+
+
+# The readiness script from the original system's docs, as in tests/cli (Python 3.11 quoting).
+READINESS_SCRIPT = """
+import sys, json
+data = json.load(sys.stdin)
+for name, info in data.items():
+    status = info.get('status', 'unknown')
+    symbol = '✓' if status == 'running' else '✗'
+    print(f' {symbol} {name}: {status}')
+not_running = [n for n, i in data.items() if i.get('status') != 'running']
+if not_running:
+    print(f"\\nWaiting for: {', '.join(not_running)}")
+    sys.exit(1)
+print('\\nAll services ready.')
+"""
+
+
+def test_the_seeds_readiness_script_passes_through_the_forwards(stack):
+    wait_all_ready()
+    with urllib.request.urlopen("http://127.0.0.1:9000/api/status", timeout=5) as response:
+        raw = response.read().decode()
+    check = subprocess.run([sys.executable, "-c", READINESS_SCRIPT], input=raw, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+    assert "All services ready." in check.stdout
+
+
+def test_the_smoke_suite_passes_through_the_forwards(stack):
+    from hippodrome_k8s.smoke import build_checks, format_results, run_checks
+
+    status = wait_all_ready()
+    env_out = hippodrome("env", timeout=60)
+    assert env_out.returncode == 0, env_out.stderr
+    env = dict(line.split("=", 1) for line in env_out.stdout.splitlines() if "=" in line)
+    local = {name: dict(info, url=f"http://127.0.0.1:{info['port']}") for name, info in status.items()}
+    results = run_checks(build_checks(env, local))
+    assert all(r.ok for r in results), format_results(results, 0.0)
