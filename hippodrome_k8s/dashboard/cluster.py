@@ -31,6 +31,7 @@ from ..errors import ControlError, K8sError
 from .server import build_app
 
 CONTROL_ANNOTATION = f"{GROUP}/control"
+FORWARDS_ANNOTATION = f"{GROUP}/forwards"  # written by `hippodrome k8s` port-forwards
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
 
@@ -108,6 +109,7 @@ class ClusterStatusSource:
             "counts": counts,
             "conditions": status.get("conditions") or [],
             "lastControl": status.get("lastControl"),
+            "forwards": _forwards(body),
             "fetchedAt": self._fetched_at,
             "error": self._error,
             "warnings": [],
@@ -198,3 +200,12 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _forwards(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The developer's port-forward health, as the CLI last published it on the stack (or None)."""
+    raw = ((body.get("metadata") or {}).get("annotations") or {}).get(FORWARDS_ANNOTATION)
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None

@@ -20,6 +20,7 @@ VERSION = "v1alpha1"
 PLURAL = "hippodromestacks"
 KIND = "HippodromeStack"
 CONTROL_ANNOTATION = "hippodrome.dev/control"
+FORWARDS_ANNOTATION = "hippodrome.dev/forwards"  # the CLI's port-forward health, shown by the in-cluster dashboard
 STACK_LABEL = "hippodrome.dev/stack"
 SERVICE_LABEL = "hippodrome.dev/service"
 

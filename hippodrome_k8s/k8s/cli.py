@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ..errors import K8sError, UsageError
 from ..local.logs import new_run_dir
 from ..model import Cell, Profile
 from . import driver
-from .api import CONTROL_ANNOTATION, KubeApi, selector
+from .api import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, KubeApi, selector
 from .cluster import DEFAULT_CLUSTER, KindCluster
 from .helm import NAMESPACE, PyHelmInstaller
 from .portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
@@ -55,8 +55,12 @@ def run_forwards(root: Path, state: dict[str, Any], echo: Callable[[str], None])
     specs = driver.specs_of(state)
 
     async def main() -> int:
+        def publish(summary: dict[str, Any]) -> Awaitable[Any]:
+            note = {FORWARDS_ANNOTATION: json.dumps({"updatedAt": time.time(), "forwards": summary})}
+            return asyncio.to_thread(api.annotate_stack, state["namespace"], state["stack"], note)
+
         forwards = ForwardSet(specs, lambda s: KubectlSource(api, state["namespace"], s, state["context"]),
-                              health_path=driver.forwards_path(root))
+                              health_path=driver.forwards_path(root), publish=publish)
         await forwards.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -40,11 +40,12 @@ import asyncio
 import contextlib
 import errno
 import json
+import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -53,6 +54,8 @@ from typing import Any, Protocol
 from ..errors import K8sError
 from ..local.policy import RestartPolicy, restart_delay
 from ..local.ports import holder_of
+
+log = logging.getLogger(__name__)
 
 
 async def _within(awaitable: Any, seconds: float) -> Any:
@@ -334,8 +337,16 @@ class ForwardSet:
     """Every forward of a stack, started together; health written to ``health_path`` as JSON."""
 
     def __init__(self, specs: Sequence[ForwardSpec], source_for: Callable[[ForwardSpec], BackendSource],
-                 settings: ForwardSettings = ForwardSettings(), health_path: Path | None = None):
+                 settings: ForwardSettings = ForwardSettings(), health_path: Path | None = None,
+                 publish: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+                 publish_interval: float = 2.0):
         self.health_path = health_path
+        # publish: where else the health goes (the CLI puts it on the stack's annotation, so the
+        # in-cluster dashboard's /api/stack shows it); only on change, at most every publish_interval.
+        self._publish = publish
+        self._publish_interval = publish_interval
+        self._published: dict[str, Any] | None = None
+        self._published_at = 0.0
         self._changed = asyncio.Event()
         self.forwards = [Forward(s, source_for(s), settings, on_change=self._changed.set) for s in specs]
         self._writer: asyncio.Task | None = None
@@ -372,9 +383,29 @@ class ForwardSet:
         if self.health_path is not None:
             write_health_file(self.health_path, self.health())
 
+    def summary(self) -> dict[str, Any]:
+        """The part of the health worth publishing: what changes with state, not with traffic."""
+        return {name: {"state": h.state.value, "target": h.target, "message": h.message, "reconnects": h.reconnects,
+                       "local": h.local} for name, h in self.health().items()}
+
+    async def publish_if_changed(self) -> None:
+        if self._publish is None:
+            return
+        summary = self.summary()
+        now = time.monotonic()
+        if summary == self._published or now - self._published_at < self._publish_interval:
+            return
+        try:
+            await self._publish(summary)
+        except K8sError as e:  # the forwards matter more than their report
+            log.warning("could not publish port-forward health: %s", e)
+            return
+        self._published, self._published_at = summary, now
+
     async def _write_health_loop(self) -> None:
         while True:
             self.write_health()
+            await self.publish_if_changed()
             self._changed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await _within(self._changed.wait(), 5.0)

@@ -230,3 +230,44 @@ async def test_open_connections_are_closed_on_stop():
     writer.close()
     assert forward.health().state == ForwardState.stopped
     await pod.stop()
+
+
+async def test_health_is_published_on_change_and_not_on_traffic(tmp_path):
+    """The CLI publishes forward health on the stack (for the in-cluster dashboard): on change only."""
+    pod = await Pod("a").start()
+    source = FakeSource()
+    source.point("pod-a:9002", port=pod.port)
+    published: list[dict] = []
+
+    async def publish(summary):
+        published.append(summary)
+
+    forwards = ForwardSet([spec("controller")], lambda s: source, FAST, health_path=tmp_path / "forwards.json",
+                          publish=publish, publish_interval=0.0)
+    await forwards.start()
+    try:
+        await wait_state(forwards.forwards[0], ForwardState.ok)
+        for _ in range(50):
+            if published and published[-1]["controller"]["state"] == "ok":
+                break
+            await asyncio.sleep(0.05)
+        assert published[-1]["controller"]["state"] == "ok" and published[-1]["controller"]["target"] == "pod-a:9002"
+        count = len(published)
+        await forwards.publish_if_changed()  # nothing changed: nothing sent
+        assert len(published) == count
+    finally:
+        await forwards.stop()
+        await pod.stop()
+
+
+async def test_a_failing_publish_does_not_stop_the_forwards(tmp_path):
+    async def publish(summary):
+        raise K8sError("the API server is away")
+
+    forwards = ForwardSet([spec("controller")], lambda s: FakeSource(), FAST, publish=publish, publish_interval=0.0)
+    await forwards.start()
+    try:
+        await forwards.publish_if_changed()  # logged, not raised
+        assert forwards.forwards[0].bound_port
+    finally:
+        await forwards.stop()

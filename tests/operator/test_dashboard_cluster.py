@@ -72,3 +72,22 @@ async def test_control_becomes_the_annotation_and_waits_for_the_operator(client)
     assert request["action"] == "restart" and request["service"] == "controller" and request["id"] == body["id"]
     refused = await client.post("/api/control/shutdown", headers={**HOST, TOKEN_HEADER: "t0k"})
     assert refused.status == 409
+
+
+async def test_stack_data_carries_the_published_port_forward_health() -> None:
+    body = stack()
+    forwards = {"updatedAt": 1.0, "forwards": {"controller": {"state": "reconnecting", "target": None, "reconnects": 2}}}
+    body["metadata"]["annotations"] = {"hippodrome.dev/forwards": json.dumps(forwards)}
+
+    async def fetch():
+        return body
+
+    async def patch(_):
+        raise AssertionError("reading must not patch")
+
+    source = ClusterStatusSource("dev", "ns", fetch, patch, token="t")
+    await source.refresh()
+    assert source.stack_json()["forwards"] == forwards
+    body["metadata"]["annotations"] = {"hippodrome.dev/forwards": "{not json"}
+    await source.refresh()
+    assert source.stack_json()["forwards"] is None
