@@ -34,6 +34,12 @@ def stack():
         if up.returncode != 0:
             pytest.fail(f"hippodrome up failed:\n{up.stdout}\n{up.stderr}")
         started_here = True
+    else:
+        running = requests.get(DASHBOARD + "/api/stack", timeout=5).json()
+        if running.get("profile") != "full" or running.get("cell") != "local":
+            pytest.fail(f"a stack with profile {running.get('profile')} / cell {running.get('cell')} is running; "
+                        "tests/e2e need profile full with --cell local: `hippodrome control shutdown`, then rerun "
+                        "(the tests start one themselves)")
     env_out = hippodrome("env")
     env = dict(line.split("=", 1) for line in env_out.stdout.splitlines() if "=" in line)
     env = {k: v.strip("'") for k, v in env.items()}
