@@ -168,7 +168,9 @@ class Supervisor:
                 code = 1
             elif starting.done():
                 self.phase = "running"
-                self.note(f"all {len(self.runners)} services are running; dashboard at {dashboard.url}")
+                ready = sum(1 for s in self.store.snapshot().values() if s.status == State.running and s.ready)
+                waiting = "" if ready == len(self.runners) else " (non-blocking services may still be starting)"
+                self.note(f"stack is up: {ready}/{len(self.runners)} services ready{waiting}; dashboard at {dashboard.url}")
                 self._reload_tasks = [asyncio.create_task(self._reload(r)) for r in self.runners.values() if r.service.reload]
                 await shutdown
             else:
