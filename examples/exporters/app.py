@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import time
@@ -13,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from examples.common import aws, config, documents
 from examples.common.auth import system_headers
-from examples.common.errors import invalid, not_found
+from examples.common.errors import not_found, unauthorized
 from examples.common.naming import check_index_name
 from examples.common.upstream import Upstream
 from examples.common.web import json_response, make_app as base_app, read_object, string_field
@@ -39,12 +40,14 @@ def make_app() -> web.Application:
         index = check_index_name(string_field(body, "index", max_length=64) or "", field="index")
         api_key = request.headers.get("x-api-key") or string_field(body, "apiKey", required=False)
         account = string_field(body, "account", required=False, max_length=40)
-        if api_key:
-            headers = {"x-api-key": api_key}
-        elif account:
+        if not api_key:
+            raise unauthorized("send the customer's API key (x-api-key or apiKey), or the system key with 'account'")
+        if account:  # the internal path: only a holder of the system key may act for an account
+            if not (system_key and hmac.compare_digest(api_key.encode(), system_key.encode())):
+                raise unauthorized("'account' may only be used with the system key")
             headers = system_headers(system_key, account)
         else:
-            raise invalid("apiKey", "send the customer's apiKey (or x-api-key), or the account id as 'account'")
+            headers = {"x-api-key": api_key}
         lines: list[str] = []
         async for page in documents.pages(proxy, index, headers):
             lines += [json.dumps(doc, separators=(",", ":"), sort_keys=True) for doc in page]

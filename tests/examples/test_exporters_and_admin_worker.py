@@ -44,15 +44,20 @@ def test_export_writes_json_lines(stack: Stack, source: str) -> None:
     assert len(lines) == 130 and '"_id":"e7"' in "".join(lines) and "_score" not in lines[0]
     got = requests.get(f"{exporters}/exports/{export['exportId']}", timeout=5).json()
     assert got["documents"] == 130 and got["index"] == source
-    # the internal path: an account id instead of a key
+    # the internal path: an account id with the system key; without it, refused
     by_account = requests.post(exporters + "/exports", json={"index": source, "account": stack.demo_account},
-                               timeout=30)
+                               headers={"x-api-key": stack.system_key}, timeout=30)
     assert by_account.status_code == 201 and by_account.json()["documents"] == 130
+    anonymous = requests.post(exporters + "/exports", json={"index": source, "account": stack.demo_account}, timeout=30)
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "unauthorized"
+    customer = requests.post(exporters + "/exports", json={"index": source, "account": stack.demo_account},
+                             headers={"x-api-key": stack.demo_key}, timeout=30)
+    assert customer.status_code == 401
 
 
 def test_export_errors(stack: Stack, source: str) -> None:
     exporters = stack.url("exporters")
-    assert_json_error(requests.post(exporters + "/exports", json={"index": source}, timeout=5), 422, "apiKey")
+    assert_json_error(requests.post(exporters + "/exports", json={"index": source}, timeout=5), 401)  # no key at all
     assert_json_error(requests.post(exporters + "/exports", json={}, timeout=5), 422, "index")
     assert_json_error(requests.post(exporters + "/exports", data="nope", timeout=5), 400)
     assert_json_error(requests.post(exporters + "/exports", json={"index": "missing-one"},
