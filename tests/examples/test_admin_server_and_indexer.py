@@ -124,23 +124,38 @@ def test_controller_down_is_502(stack: Stack, admin: str) -> None:
 
 
 def test_indexer_retries_while_search_proxy_is_down(stack: Stack, admin: str) -> None:
-    """A batch that met a dead search_proxy stays queued; the running indexer then writes it."""
+    """A batch that met a dead search_proxy stays queued (retried, not dropped); a working indexer then writes it.
+
+    Deterministic: the shared indexer is stopped while the broken one holds the queue, so the broken
+    one surely meets the message; only then does a working indexer come back.
+    """
     index = "retry-" + uuid.uuid4().hex[:6]
     token = login(stack)
     assert requests.post(admin + "/api/onboard", json={"indexName": index}, headers=bearer(token),
                          timeout=10).status_code == 201
+    stack.running["ecom_indexer"].stop()
     broken = stack.start_extra("ecom_indexer", SEARCH_PROXY_URL=dead_url())
-    r = requests.post(f"{admin}/api/indexes/{index}/import", json={"documents": [{"_id": "r1", "t": "x"}]},
-                      headers=bearer(token), timeout=10)
-    assert r.status_code == 202
-    # The broken indexer may win the message a few times in a row; each failure hides it for 2, 4, 8... s.
-    deadline = time.monotonic() + 90
+    try:
+        r = requests.post(f"{admin}/api/indexes/{index}/import", json={"documents": [{"_id": "r1", "t": "x"}]},
+                          headers=bearer(token), timeout=10)
+        assert r.status_code == 202
+        deadline = time.monotonic() + 30
+        stats = requests.get(broken.url + "/stats", timeout=5).json()
+        while stats["retried"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            stats = requests.get(broken.url + "/stats", timeout=5).json()
+        assert stats["retried"] >= 1 and stats["failed"] == 0, stats  # met the dead upstream, kept the message
+        assert "will retry message" in (stats["lastError"] or ""), stats
+    finally:
+        broken.stop()
+    stack.ensure("ecom_indexer")  # a working indexer again: it gets the message once it is visible
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         got = requests.get(f"{stack.url('search_proxy')}/indexes/{index}/documents/r1",
                            headers={"x-api-key": stack.demo_key}, timeout=5)
         if got.status_code == 200:
             break
         time.sleep(0.2)
-    assert got.status_code == 200, got.text
-    assert requests.get(broken.url + "/stats", timeout=5).json()["failed"] == 0  # retried, never dropped
-    broken.stop()
+    running = requests.get(stack.url("ecom_indexer") + "/stats", timeout=5).json()
+    assert got.status_code == 200, (got.text, running)
+    assert running["processed"] >= 1 and running["failed"] == 0, running
