@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..errors import HippodromeError
+from ..errors import HippodromeError, PortInUseError
 
 TOKEN_HEADER = "X-Hippodrome-Token"
 ACTIONS = ("restart", "stop", "start", "shutdown")
@@ -164,5 +164,12 @@ async def start_dashboard(supervisor: Any) -> RunningDashboard:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, backlog=512)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        from ..local.ports import holder_of
+
+        raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: {e.strerror or e}; "
+                             f"{holder_of(port).describe()}") from None
     return RunningDashboard(runner, f"http://{host}:{port}")

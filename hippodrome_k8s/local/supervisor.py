@@ -153,12 +153,13 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal)
         self.launcher.start_watchdog()
-        dashboard = await start_dashboard(self)
-        if on_started:
-            on_started()
+        starting = asyncio.create_task(self.start_all())  # layer 0 spawns while the dashboard binds
+        dashboard = None
         code = 0
         try:
-            starting = asyncio.create_task(self.start_all())
+            dashboard = await start_dashboard(self)
+            if on_started:
+                on_started()
             shutdown = asyncio.create_task(self._shutdown.wait())
             await asyncio.wait({starting, shutdown}, return_when=asyncio.FIRST_COMPLETED)
             if starting.done() and starting.exception() is not None:
@@ -173,11 +174,11 @@ class Supervisor:
                 self.note(f"stack is up: {ready}/{len(self.runners)} services ready{waiting}; dashboard at {dashboard.url}")
                 self._reload_tasks = [asyncio.create_task(self._reload(r)) for r in self.runners.values() if r.service.reload]
                 await shutdown
-            else:
-                starting.cancel()
-                await asyncio.gather(starting, return_exceptions=True)
             shutdown.cancel()
         finally:
+            if not starting.done():
+                starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
             for task in self._reload_tasks:
                 task.cancel()
             self.phase = "stopping" if code == 0 else "failed"
@@ -186,7 +187,8 @@ class Supervisor:
             if code == 0:
                 self.phase = "stopped"
             self.note("all services stopped")
-            await dashboard.close()
+            if dashboard is not None:
+                await dashboard.close()
             await self.prober.close()
             self.launcher.stop_watchdog()
             for log in self.logs.values():

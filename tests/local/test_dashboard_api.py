@@ -125,3 +125,25 @@ async def test_the_page_carries_the_token_and_refuses_framing(running):
         assert r.headers["X-Frame-Options"] == "DENY"
         assert "Access-Control-Allow-Origin" not in r.headers
     assert f'content="{sup.token}"' in page
+
+
+async def test_a_taken_dashboard_port_is_a_clear_error(tmp_path):
+    import os
+    import socket
+
+    from hippodrome_k8s.errors import PortInUseError
+
+    dash, port = free_ports(2)
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", dash))
+    holder.listen()
+    stack = load_stack_data(stack_doc([{"name": "web", "port": port, "layer": 0, "run": {"command": svc()}}], dash))
+    sup = Supervisor(resolve(stack, ResolveOptions(project_root=str(tmp_path))), project_root=tmp_path, console=None)
+    try:
+        with pytest.raises(PortInUseError) as caught:
+            await start_dashboard(sup)
+        assert f"127.0.0.1:{dash}" in str(caught.value) and f"held by pid {os.getpid()}" in str(caught.value)
+    finally:
+        holder.close()
+        for log in sup.logs.values():
+            log.close()
