@@ -23,7 +23,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -40,18 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from fakes.fake_cell import search as cell_search  # noqa: E402
 from fakes.fake_cell.store import Store, connect, lexical_sql  # noqa: E402
+from hippodrome_k8s.local.ports import free_port  # noqa: E402
 
 INDEX = "bench"
 BATCH = 100
 
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not 9000 <= port <= 9019:
-            return port
 
 
 def make_docs(n: int) -> tuple[list[dict], list[str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 
@@ -26,6 +28,23 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> str | None:
+    """Poll ``url`` until it answers 200; None when healthy, else why not ("exited N" or "timed out")."""
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return f"exited {process.returncode}"
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return None
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    return f"not healthy in {timeout}s"
+
+
 def svc(*args: str) -> list[str]:
     return [sys.executable, str(SVC), *args]
 
@@ -42,3 +61,18 @@ def stack_doc(services: list[dict], dashboard_port: int, **spec) -> dict:
     }
 
 
+# The readiness script from the original system's docs, verbatim apart from the f-string quotes that
+# only Python 3.12 accepts inside an f-string.
+READINESS_SCRIPT = """
+import sys, json
+data = json.load(sys.stdin)
+for name, info in data.items():
+    status = info.get('status', 'unknown')
+    symbol = '✓' if status == 'running' else '✗'
+    print(f' {symbol} {name}: {status}')
+not_running = [n for n, i in data.items() if i.get('status') != 'running']
+if not_running:
+    print(f"\\nWaiting for: {', '.join(not_running)}")
+    sys.exit(1)
+print('\\nAll services ready.')
+"""

@@ -15,23 +15,8 @@ import psutil
 import pytest
 import requests
 
-from hd_testing import free_ports, stack_doc, svc
+from hd_testing import READINESS_SCRIPT, free_ports, stack_doc, svc
 
-# The readiness script from the original system's docs, verbatim apart from the f-string quotes that
-# only Python 3.12 accepts inside an f-string.
-READINESS_SCRIPT = """
-import sys, json
-data = json.load(sys.stdin)
-for name, info in data.items():
-    status = info.get('status', 'unknown')
-    symbol = '✓' if status == 'running' else '✗'
-    print(f' {symbol} {name}: {status}')
-not_running = [n for n, i in data.items() if i.get('status') != 'running']
-if not_running:
-    print(f"\\nWaiting for: {', '.join(not_running)}")
-    sys.exit(1)
-print('\\nAll services ready.')
-"""
 
 
 def hippodrome(*args: str, cwd: Path, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:

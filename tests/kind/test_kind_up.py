@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from hd_testing import READINESS_SCRIPT
+
 pytestmark = pytest.mark.kind
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,20 +93,6 @@ def test_deleted_pod_and_its_forward_recover(stack):
     assert health["state"] == "ok" and health["reconnects"] >= 1
 
 
-# The readiness script from the original system's docs, as in tests/cli (Python 3.11 quoting).
-READINESS_SCRIPT = """
-import sys, json
-data = json.load(sys.stdin)
-for name, info in data.items():
-    status = info.get('status', 'unknown')
-    symbol = '✓' if status == 'running' else '✗'
-    print(f' {symbol} {name}: {status}')
-not_running = [n for n, i in data.items() if i.get('status') != 'running']
-if not_running:
-    print(f"\\nWaiting for: {', '.join(not_running)}")
-    sys.exit(1)
-print('\\nAll services ready.')
-"""
 
 
 def test_the_seeds_readiness_script_passes_through_the_forwards(stack):

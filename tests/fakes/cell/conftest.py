@@ -8,27 +8,20 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
 import requests
 
+from hd_testing import wait_healthy
+from hippodrome_k8s.local.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN_SECRET = "test-secret-0123456789"
 
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not 9000 <= port <= 9019:
-            return port
 
 
 class CellProcess:
@@ -54,17 +47,10 @@ class CellProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_cell"], cwd=ROOT,
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fake_cell exited early:\n{self.log()}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"fake_cell not healthy in {timeout}s:\n{self.log()}")
+        problem = wait_healthy(self.url + "/healthz", self.proc, timeout)
+        if problem:
+            raise RuntimeError(f"fake_cell {problem}:\n{self.log()}")
+        return self
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -11,14 +11,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
 import pytest
-import requests
 
+from hd_testing import wait_healthy
 from hippodrome_k8s.local.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -63,18 +62,12 @@ class FakeCognito:
         log = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_cognito"], cwd=ROOT, env=self.env,
                                      stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fake_cognito exited {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"fake_cognito not healthy in {timeout}s: {self.log.read_text()[-2000:]}")
+        problem = wait_healthy(self.url + "/healthz", self.proc, timeout)
+        if problem:
+            if self.proc.poll() is None:
+                self.stop()
+            raise RuntimeError(f"fake_cognito {problem}: {self.log.read_text()[-2000:]}")
+        return self
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
