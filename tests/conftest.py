@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -22,3 +23,23 @@ def project(tmp_path: Path):
         return tmp_path
 
     return write
+
+
+# Tiers that may skip on a machine without their tools (printed with the reason). Under CI=true
+# every other skip is a failure: CI must never turn green because a tool was missing.
+MAY_SKIP_IN_CI = frozenset({"kind"})
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail") and _in_ci() \
+            and not MAY_SKIP_IN_CI & {m.name for m in item.iter_markers()}:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where this tier must run: {reason}"

@@ -76,3 +76,42 @@ if not_running:
     sys.exit(1)
 print('\\nAll services ready.')
 """
+
+
+def fuzz_operations(schema, base_url: str, examples: int, check, path_parameters=None, prepare=None) -> int:
+    """Send schemathesis-generated requests (valid and invalid) for every operation of ``schema``.
+
+    Drives schemathesis through its strategy API with plain hypothesis, not through its pytest
+    plugin, so the test does not depend on pytest internals (the plugin broke with pytest 9).
+    ``path_parameters(operation)`` lists fixed path parameters to try besides random ones;
+    ``prepare(case, sent)`` may adjust a case before it is sent. Returns how many requests were sent.
+    """
+    import requests
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+
+    session = requests.Session()
+    sent = 0
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+        for fixed in [{}] + list(path_parameters(operation) if path_parameters else []):
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                strategy = operation.as_strategy(generation_mode=mode, path_parameters=fixed or None)
+
+                @settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                          phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+                @given(case=strategy)
+                def run(case):
+                    nonlocal sent
+                    if prepare:
+                        prepare(case, sent)
+                    response = case.call(base_url=base_url, session=session, timeout=10)
+                    sent += 1
+                    check(response, case)
+
+                try:
+                    run()
+                except Unsatisfiable:
+                    if mode is not GenerationMode.NEGATIVE:  # only a negative case may have nothing to negate
+                        raise
+    return sent

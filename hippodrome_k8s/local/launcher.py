@@ -16,6 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 
+PYTHON_NAMES = frozenset({"python", "python3"})
+
+
+def with_own_python(command: list[str] | tuple[str, ...], executable: str = sys.executable) -> list[str]:
+    """A command that starts with plain ``python``/``python3`` runs under Hippodrome's own interpreter.
+
+    So a stack's ``[python, -m, ...]`` services see the packages of the environment Hippodrome was
+    installed in (its virtual environment), whether or not that environment is activated.
+    """
+    command = list(command)
+    if command and command[0] in PYTHON_NAMES:
+        command[0] = executable
+    return command
+
+
 @dataclass
 class Child:
     process: asyncio.subprocess.Process
@@ -56,7 +71,7 @@ class Launcher:
         full_env = dict(os.environ)
         full_env.update(env)
         process = await asyncio.create_subprocess_exec(
-            *command, cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
+            *with_own_python(command), cwd=cwd, env=full_env, stdin=subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
             start_new_session=True, limit=1 << 20,
         )

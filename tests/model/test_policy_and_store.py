@@ -87,3 +87,17 @@ def test_illegal_transitions_are_refused(start, event):
 
 def test_disabled_is_terminal():
     assert not any(can_move(State.disabled, t) for t in State)
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["python", "-m", "svc"], ["/venv/bin/python", "-m", "svc"]),
+    (("python3", "x.py"), ["/venv/bin/python", "x.py"]),
+    (["node", "server.js"], ["node", "server.js"]),
+    (["/usr/bin/python3", "x.py"], ["/usr/bin/python3", "x.py"]),
+    (["python3.12", "x.py"], ["python3.12", "x.py"]),
+    ([], []),
+], ids=["python", "python3", "node", "absolute-path-kept", "versioned-kept", "empty"])
+def test_plain_python_runs_under_hippodromes_own_interpreter(command, expected):
+    from hippodrome_k8s.local.launcher import with_own_python
+
+    assert with_own_python(command, "/venv/bin/python") == expected
