@@ -36,7 +36,7 @@ from hd_testing import free_ports  # noqa: E402
 from examples.common.naming import cell_index_name  # noqa: E402
 from hippodrome_k8s.loader import load_stack  # noqa: E402
 from hippodrome_k8s.resolver import ResolveOptions, resolve  # noqa: E402
-from hippodrome_k8s.seeding import register_cell_api_keys  # noqa: E402
+from hippodrome_k8s.local.launcher import with_own_python  # noqa: E402
 from hippodrome_k8s.smoke import build_checks, run_checks  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def critical_path(root: Path) -> tuple[float, list[tuple[str, float]]]:
             for service in layer:
                 env = dict(os.environ, **service.env)
                 started = time.perf_counter()
-                procs.append(subprocess.Popen(list(service.command), cwd=service.cwd, env=env,
+                procs.append(subprocess.Popen(with_own_python(service.command), cwd=service.cwd, env=env,
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                 wait_healthy(service.health_url)
                 took = time.perf_counter() - started
@@ -84,8 +84,6 @@ def critical_path(root: Path) -> tuple[float, list[tuple[str, float]]]:
                 if service.blocking:
                     slowest = max(slowest, took)
             total += slowest
-            if layer[0].layer == 0:
-                register_cell_api_keys(plan, log=lambda _: None)
     finally:
         for p in reversed(procs):
             p.terminate()

@@ -6,6 +6,7 @@ line.  Nothing here starts anything; a file that fails here starts nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from .errors import Problem, StackFileError
 from .model import HippodromeStack
+from .placeholders import repaired
 from .validators import VALIDATORS
 
 Lines = dict[tuple[Any, ...], int]
@@ -43,11 +45,37 @@ def load_stack_data(data: Any, file: str = "<stack>", lines: Lines | None = None
     try:
         stack = HippodromeStack.model_validate(data)
     except ValidationError as e:
-        raise StackFileError(file, [_problem_from_pydantic(err, data, lines) for err in e.errors()]) from None
+        schema_problems = [_problem_from_pydantic(err, data, lines) for err in e.errors()]
+        raise StackFileError(file, schema_problems + _cross_field_problems_despite(e, data, lines)) from None
     problems = [p for validator in VALIDATORS for p in validator(stack)]
     if problems:
         raise StackFileError(file, [_with_line(p, lines) for p in problems])
     return stack
+
+
+def _cross_field_problems_despite(error: ValidationError, data: Any, lines: Lines) -> list[Problem]:
+    """The cross-field rules run on a copy with stand-ins where the schema refused (placeholders.py);
+    problems at or under a repaired place are left out: they would be about the stand-ins."""
+    locs = [_clean_loc(err["loc"]) for err in error.errors()]
+    copy = repaired(data, locs, _stack_json_schema())
+    if copy is None:
+        return []
+    try:
+        stack = HippodromeStack.model_validate(copy)
+    except ValidationError:
+        return []
+    repaired_paths = [_format_path(loc) for loc in locs]
+    return [_with_line(p, lines) for validator in VALIDATORS for p in validator(stack)
+            if not any(p.path == r or p.path.startswith(r + ".") or p.path.startswith(r + "[") for r in repaired_paths)]
+
+
+@functools.cache
+def _stack_json_schema() -> dict[str, Any]:
+    return HippodromeStack.model_json_schema()
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(p for p in loc if not (isinstance(p, str) and p.startswith("function-")))
 
 
 # --- YAML with line numbers --------------------------------------------------------------------
@@ -110,7 +138,7 @@ def _line_for(loc: tuple[Any, ...], lines: Lines) -> int | None:
 
 
 def _problem_from_pydantic(err: Mapping[str, Any], data: Any, lines: Lines) -> Problem:
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    loc = _clean_loc(err["loc"])
     message = err["msg"]
     kind = err.get("type", "")
     if kind == "extra_forbidden":

@@ -1,7 +1,7 @@
 """API keys of fake_cell: stored encrypted, looked up by HMAC, checked on `x-api-key`.
 
-Why: Hippodrome's seeding creates the API keys that the control plane's services then use
-against the cell, and the seed's contract is that keys at rest are encrypted with
+Why: the seed's API keys (registered by fake_cell itself at start, see seeding.py) are what the
+control plane's services then use against the cell, and the seed's contract is that keys at rest are encrypted with
 HIPPODROME_ENCRYPTION_SECRET. Two keys are derived from that secret with HKDF: a Fernet key
 (the stored ciphertext, so the plaintext never touches the disk) and an HMAC key (a digest
 column used to find a presented key without decrypting every row). A row written under
@@ -91,6 +91,21 @@ class KeyRing:
         conn.execute("INSERT INTO api_keys (name, account_id, digest, token, created_at) "
                      "VALUES (?, ?, ?, ?, ?)", (name, account, digest, token, now_iso()))
         return 201, {"name": name, "accountId": account}
+
+    def put(self, conn: sqlite3.Connection, name: str, key: str, account: str) -> str:
+        """Make ``name`` hold exactly this key and account (the seed's way: it replaces, never refuses).
+
+        Returns "created", "updated" or "unchanged". A row of another name holding the same key
+        is removed first (a key identifies one name)."""
+        digest = self.digest(key)
+        row = conn.execute("SELECT account_id, token FROM api_keys WHERE name = ?", (name,)).fetchone()
+        if row is not None and row[0] == account and self._decrypt(name, row[1]) == key:
+            return "unchanged"
+        conn.execute("DELETE FROM api_keys WHERE digest = ? AND name != ?", (digest, name))
+        conn.execute("DELETE FROM api_keys WHERE name = ?", (name,))
+        conn.execute("INSERT INTO api_keys (name, account_id, digest, token, created_at) VALUES (?, ?, ?, ?, ?)",
+                     (name, account, digest, self._fernet.encrypt(key.encode("utf-8")), now_iso()))
+        return "created" if row is None else "updated"
 
     def delete(self, conn: sqlite3.Connection, name: str) -> bool:
         row = conn.execute("DELETE FROM api_keys WHERE name = ? RETURNING digest", (name,)).fetchone()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from .seeding import SeedAccount, seed_config_from_env
+
 DEFAULT_SECRET = "1234567890ABCDEF"  # the seed's documented default
 
 
@@ -21,6 +23,7 @@ class Config:
     state_dir: Path = Path(".hippodrome/state")
     require_api_key: bool = False
     secret: str = DEFAULT_SECRET
+    seed_accounts: tuple[SeedAccount, ...] | None = None  # None: no HIPPODROME_SEED_CONFIG, seed nothing
 
     @property
     def db_path(self) -> Path:
@@ -49,4 +52,5 @@ class Config:
             state_dir=Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state"),
             require_api_key=flag in ("true", "1", "yes"),
             secret=env.get("HIPPODROME_ENCRYPTION_SECRET") or DEFAULT_SECRET,
+            seed_accounts=seed_config_from_env(env),
         )

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import VERSION, documents, search, settings
+from . import VERSION, documents, search, seeding, settings
 from .apikeys import KeyRing
 from .config import Config
 from .errors import CellError, invalid, unauthorized
@@ -137,6 +137,10 @@ class Cell:
         self.store = Store(str(config.db_path))
         self.keys = KeyRing(config.secret)
         self.keys.load(self.store.writer)
+        if config.seed_accounts is not None:  # before the app serves: /healthz 200 means seeded
+            for line in self.store.write(lambda conn: seeding.apply(conn, self.keys, config.seed_accounts)):
+                log.info("%s", line)
+            self.keys.refresh(self.store.writer)
         self._writer = Workers(1, "fake_cell-writer")
         self._readers = Workers(2, "fake_cell-reader")
 

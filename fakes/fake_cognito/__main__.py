@@ -40,8 +40,10 @@ def main() -> int:
     keyring = KeyRing(settings.seed, settings.secret, store)
     backend = Backend(store, keyring, settings.seed, settings.region)
     try:
-        for line in seeding.apply(backend, settings.pools):
-            print(f"fake_cognito: created {line}", file=sys.stderr)
+        changes = seeding.reconcile(backend, settings.pools) if settings.declared else [
+            f"created {line}" for line in seeding.apply(backend, settings.pools)]
+        for line in changes:
+            print(f"fake_cognito: {line}", file=sys.stderr)
     except (ValueError, CognitoError) as exc:
         print(f"Error: HIPPODROME_COGNITO_CONFIG: {exc}", file=sys.stderr)
         store.close()

@@ -52,6 +52,7 @@ class Settings:
     secret: str = DEFAULT_SECRET
     state_dir: Path = Path(".hippodrome/state")
     pools: tuple[DeclaredPool, ...] = field(default_factory=tuple)
+    declared: bool = False  # HIPPODROME_COGNITO_CONFIG is set: the seed owns what it declares (seeding.py)
     secret_is_default: bool = True
 
     @property
@@ -78,6 +79,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         secret_is_default=not secret,
         state_dir=Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state"),
         pools=parse_declared(env.get("HIPPODROME_COGNITO_CONFIG") or ""),
+        declared="HIPPODROME_COGNITO_CONFIG" in env,
     )
 
 

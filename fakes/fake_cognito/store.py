@@ -75,6 +75,14 @@ class Store:
     def delete_prefix(self, kind: str, prefix: str) -> None:
         self._db.execute("DELETE FROM objects WHERE kind = ? AND substr(key, 1, ?) = ?", (kind, len(prefix), prefix))
 
+    # small named values (the seed's ledger) ------------------------------
+    def get_meta(self, name: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else row[0]
+
+    def put_meta(self, name: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
     # refresh tokens --------------------------------------------------------
     def add_refresh(self, jti: str, pool_id: str, username: str, client_id: str, auth_time: int, expires: float) -> None:
         now = time.time()

@@ -9,6 +9,7 @@ import click
 
 from ..errors import UsageError
 from ..local.runfile import hippodrome_dir
+from ..project import find_project_root
 
 
 def _latest(root: Path) -> Path:
@@ -33,7 +34,7 @@ def _last_lines(path: Path, count: int) -> list[str]:
 @click.option("--project-root", type=click.Path(file_okay=False, path_type=Path), default=None)
 def logs(service, follow, lines, project_root) -> None:
     """Show the logs of SERVICE (every service, prefixed, when omitted) from .hippodrome/logs/latest/."""
-    root = (project_root or Path.cwd()).resolve()
+    root = (project_root or find_project_root(Path.cwd()) or Path.cwd()).resolve()
     run_dir = _latest(root)
     files = sorted(run_dir.glob("*.log"))
     if service:

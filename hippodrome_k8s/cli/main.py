@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +23,7 @@ from ..loader import load_stack
 from ..local.ports import check_ports_free
 from ..local.runfile import hippodrome_dir, process_alive, read_run_info, remove_run_info, write_run_info
 from ..model import Cell, Profile
+from ..project import ProjectPaths, choose_seed, find_project_root, new_seed, read_recorded_seed, record_seed
 from ..resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
 from ..schema import render_schema
 from . import format as fmt
@@ -34,7 +35,8 @@ CHILD_ENV = "HIPPODROME_SUPERVISOR_CHILD"
 
 def _root_option(f):
     return click.option("--project-root", "project_root", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Project root holding hippodrome.yaml and .hippodrome/ (default: the current directory).")(f)
+                        default=None, help="Project root holding hippodrome.yaml and .hippodrome/ (default: the nearest "
+                        "directory from here upwards that holds either).")(f)
 
 
 def _file_option(f):
@@ -43,7 +45,10 @@ def _file_option(f):
 
 
 def project_root_of(project_root: Path | None) -> Path:
-    root = (project_root or Path.cwd()).resolve()
+    """--project-root, else the nearest directory upwards holding hippodrome.yaml or .hippodrome/, else here."""
+    if project_root is None:
+        return find_project_root(Path.cwd()) or Path.cwd().resolve()
+    root = project_root.resolve()
     if not root.is_dir():
         raise UsageError(f"--project-root {root} is not a directory")
     return root
@@ -54,37 +59,48 @@ def stack_file_of(root: Path, stack_file: Path | None) -> Path:
 
 
 def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, cell: str | None,
-                    table_prefix: str | None, confirm_prod: bool, seed: str | None = None) -> Plan:
-    """Load, validate and resolve; everything that can be wrong with the input fails here, before anything starts."""
+                    table_prefix: str | None, confirm_prod: bool, seed: str | None = None,
+                    seed_from: str = "recorded-or-new") -> Plan:
+    """Load, validate and resolve; everything that can be wrong with the input fails here, before anything starts.
+
+    ``seed_from``: "recorded-or-new" (a run: the last run's seed, or a new one), "new" (``up --fresh``:
+    the recorded seed is about to be removed), "recorded" (``env --offline``: never make one up).
+    The seed is recorded by the caller, once the run really starts (``record_seed``).
+    """
     from ..gitinfo import current_branch
 
     stack = load_stack(stack_file_of(root, stack_file))
     chosen_cell = Cell(cell) if cell else stack.spec.cell
     require_prod_confirmation(chosen_cell, confirm_prod)
-    seed = seed or os.environ.get("HIPPODROME_RANDOM_SEED") or stack.spec.seed
-    if not seed:
-        seed = str(secrets.randbelow(10**9))
-        click.echo(f"seed: {seed} (random; export HIPPODROME_RANDOM_SEED=<n> for the same seed data every run)", err=True)
-    secret = os.environ.get("HIPPODROME_ENCRYPTION_SECRET")
-    if not secret:
-        secret = DEFAULT_ENCRYPTION_SECRET
-        if not os.environ.get(CHILD_ENV):
-            click.echo("note: HIPPODROME_ENCRYPTION_SECRET is not set; using the documented local default "
-                       "(keys stored by one secret cannot be read with another)", err=True)
+    recorded = read_recorded_seed(ProjectPaths(root)) if seed_from != "new" else None
+    choice = choose_seed(seed or os.environ.get("HIPPODROME_RANDOM_SEED"), stack.spec.seed, recorded,
+                         None if seed_from == "recorded" else new_seed())
+    if choice is None:
+        raise NotRunningError(f"no seed is recorded for {root} yet (no run so far): set HIPPODROME_RANDOM_SEED, "
+                              "or start the stack once with `hippodrome up`")
+    if not os.environ.get(CHILD_ENV):
+        click.echo(choice.describe(), err=True)
     options = ResolveOptions(
         profile=Profile(profile) if profile else None,
         cell=chosen_cell,
         table_prefix=table_prefix,
         git_branch=current_branch(root) if table_prefix is None and stack.spec.tablePrefix is None else None,
-        seed=seed,
-        encryption_secret=secret,
+        seed=choice.seed,
+        encryption_secret=os.environ.get("HIPPODROME_ENCRYPTION_SECRET") or DEFAULT_ENCRYPTION_SECRET,
         project_root=str(root),
-        state_dir=str(hippodrome_dir(root) / "state"),
+        state_dir=str(ProjectPaths(root).state_dir),
     )
     plan = resolve(stack, options)
     for warning in plan.warnings:
         click.secho(warning, fg="red", bold=True, err=True)
     return plan
+
+
+def note_default_secret() -> None:
+    """Once per `up`: the API keys at rest are encrypted with the documented default secret."""
+    if not os.environ.get("HIPPODROME_ENCRYPTION_SECRET") and not os.environ.get(CHILD_ENV):
+        click.echo("note: HIPPODROME_ENCRYPTION_SECRET is not set; using the documented local default "
+                   "(keys stored by one secret cannot be read with another)", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -113,22 +129,75 @@ def cli() -> None:
 @_file_option
 @click.option("--detach", is_flag=True, help="Run the supervisor in the background; return once every service is running.")
 @click.option("--wait-timeout", type=float, default=900.0, show_default=True, help="With --detach: seconds to wait for the stack.")
+@click.option("--fresh", is_flag=True, help="Start from empty state: remove .hippodrome/state (the fakes' data and "
+              "the recorded seed) first, after saying what goes. Same as `hippodrome reset` then `up`.")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="With --fresh: do not ask for confirmation.")
 @click.option("--i-understand-this-is-prod", "confirm_prod", is_flag=True, help="Required with --cell prod.")
-def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeout, confirm_prod) -> None:
+def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeout, fresh, assume_yes, confirm_prod) -> None:
     """Start the stack as local processes, layer by layer, gated by HTTP health checks.
 
     In the foreground, service output is shown with coloured prefixes and Ctrl-C
     shuts everything down in reverse layer order. Logs go to
     .hippodrome/logs/<run>/<service>.log (.hippodrome/logs/latest points at the newest run).
+
+    State (the fakes' data: moto, fake_cell, fake_cognito) is kept across runs in
+    .hippodrome/state, with the seed it was made with; each fake replaces its seed data
+    when the seed changes. --fresh starts from nothing.
     """
     root = project_root_of(project_root)
-    plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod)
+    plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod,
+                           seed_from="new" if fresh else "recorded-or-new")
     _refuse_if_running(root)
     ports = {plan.dashboard_port: "the dashboard"} | {s.port: f"service {s.name!r}" for s in plan.services}
     check_ports_free(ports)
+    if fresh and not os.environ.get(CHILD_ENV):
+        _reset_state(root, assume_yes)
+    note_default_secret()
+    record_seed(ProjectPaths(root), plan.seed)
     if detach and not os.environ.get(CHILD_ENV):
-        sys.exit(_detach(root, plan))
-    sys.exit(_run_foreground(root, plan))
+        raise SystemExit(_detach(root, plan))
+    raise SystemExit(_run_foreground(root, plan))
+
+
+@cli.command()
+@_root_option
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation.")
+def reset(project_root, assume_yes) -> None:
+    """Remove the project's state (.hippodrome/state: the fakes' data and the recorded seed).
+
+    The next `hippodrome up` starts from nothing, with a new seed unless one is set. Logs are
+    kept. Refused while a stack of this project runs (stop it with `hippodrome control shutdown`).
+    """
+    root = project_root_of(project_root)
+    _refuse_if_running(root)
+    _reset_state(root, assume_yes)
+
+
+def _reset_state(root: Path, assume_yes: bool) -> None:
+    state = ProjectPaths(root).state_dir
+    entries = sorted(state.iterdir()) if state.is_dir() else []
+    if not entries:
+        click.echo(f"{state}: nothing to remove (already empty)")
+        return
+    click.echo(f"This removes {state}:")
+    for entry in entries:
+        click.echo(f"  {entry.name:<32} {_size(entry)}")
+    if not assume_yes:
+        if not sys.stdin.isatty():
+            raise UsageError("not removing anything without confirmation: add --yes (stdin is not a terminal)")
+        if not click.confirm("Remove it?", default=False):
+            raise UsageError("nothing removed")
+    shutil.rmtree(state)
+    click.echo(f"removed {state}")
+
+
+def _size(path: Path) -> str:
+    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if total < 1024 or unit == "GiB":
+            return f"{total:.0f} {unit}" if unit == "B" else f"{total:.1f} {unit}"
+        total /= 1024
+    return ""
 
 
 def _refuse_if_running(root: Path) -> None:
@@ -140,12 +209,14 @@ def _refuse_if_running(root: Path) -> None:
                           "`hippodrome control shutdown` stops it")
 
 
+KILLED = 130
+
+
 def _run_foreground(root: Path, plan: Plan) -> int:
     from ..local.supervisor import Supervisor
-    from ..seeding import register_cell_api_keys
 
     async def main() -> int:
-        supervisor = Supervisor(plan, project_root=root, console=sys.stdout, seeders=[register_cell_api_keys])
+        supervisor = Supervisor(plan, project_root=root, console=sys.stdout)
 
         def started() -> None:
             write_run_info(root, {
@@ -165,13 +236,16 @@ def _run_foreground(root: Path, plan: Plan) -> int:
         finally:
             remove_run_info(root, os.getpid())
 
-    return asyncio.run(main())
+    code = asyncio.run(main())
+    if code == KILLED:
+        click.echo("killed: a second interrupt sent SIGKILL to every service", err=True)
+    return code
 
 
 def _detach(root: Path, plan: Plan) -> int:
     log_path = hippodrome_dir(root) / "supervisor.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [a for a in sys.argv[1:] if a != "--detach"]
+    argv = [a for a in sys.argv[1:] if a not in ("--detach", "--fresh", "--yes", "-y")]  # the parent did those
     env = dict(os.environ, **{CHILD_ENV: "1", "HIPPODROME_RANDOM_SEED": plan.seed, "NO_COLOR": "1"})
     with open(log_path, "ab") as log:
         child = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", *argv], cwd=os.getcwd(), env=env,
@@ -273,6 +347,10 @@ def control(action, service, project_root) -> None:
         raise UsageError("shutdown takes no SERVICE (it stops the whole stack)")
     info = read_run_info(root)
     client = DashboardClient(info["dashboardUrl"], info.get("token"))
+    if service is not None:
+        names = list(client.status())
+        if service not in names:
+            raise UsageError(f"no service named {service!r} in the running stack (available: {', '.join(names)})")
     result = client.control(action, service)
     if action != "shutdown":
         click.echo(f"{action}: {', '.join(result.get('services', []))}: done")
@@ -289,22 +367,46 @@ def control(action, service, project_root) -> None:
 @cli.command()
 @_root_option
 @_file_option
-@click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None)
-@click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None)
-@click.option("--table-prefix", default=None)
-def env(project_root, stack_file, profile, cell, table_prefix) -> None:
+@click.option("--offline", is_flag=True, help="With no stack running: print the values the recorded seed gives "
+              "(or HIPPODROME_RANDOM_SEED / spec.seed), resolved from the stack file with the flags below.")
+@click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None, help="With --offline.")
+@click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None, help="With --offline.")
+@click.option("--table-prefix", default=None, help="With --offline.")
+def env(project_root, stack_file, offline, profile, cell, table_prefix) -> None:
     """Print the env an E2E suite needs (service URLs, dummy AWS creds, seed, seeded ids) as KEY=VALUE.
 
-    Reads the running stack when there is one; otherwise resolves the stack file
-    with the same flags as `up`. Save it for your tests:  hippodrome env > .env.e2e
+    Reads the running stack; with none running it exits 1, unless --offline. Save it for
+    your tests:  hippodrome env > .env.e2e
     """
     root = project_root_of(project_root)
     try:
         values = read_run_info(root)["testEnv"]
-    except NotRunningError:
-        click.echo("(no stack running: values resolved from the stack file)", err=True)
-        values = dict(plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod=True).test_env)
+    except NotRunningError as e:
+        if not offline:
+            raise NotRunningError(f"{e}\n(`hippodrome env --offline` prints the values the recorded seed would give)") from None
+        values = dict(plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod=True,
+                                      seed_from="recorded").test_env)
+        click.echo("(no stack running: values resolved from the stack file and the recorded seed)", err=True)
     click.echo(fmt.env_lines(values))
+
+
+@cli.command()
+@_root_option
+@_file_option
+def seed(project_root, stack_file) -> None:
+    """Print the seed this project runs with (recording a new one if it has none yet).
+
+    The same choice as `up`: HIPPODROME_RANDOM_SEED, then spec.seed, then the seed the last run
+    recorded in .hippodrome/state/seed. The Tiltfile reads it from here.
+    """
+    root = project_root_of(project_root)
+    stack = load_stack(stack_file_of(root, stack_file))
+    paths = ProjectPaths(root)
+    choice = choose_seed(os.environ.get("HIPPODROME_RANDOM_SEED"), stack.spec.seed, read_recorded_seed(paths), new_seed())
+    assert choice is not None  # a new seed is always allowed here
+    if choice.source == "new":
+        record_seed(paths, choice.seed)
+    click.echo(choice.seed)
 
 
 @cli.command()
@@ -346,7 +448,7 @@ def smoke(project_root) -> None:
     results = run_checks(build_checks(info.get("testEnv", {}), status))
     click.echo(format_results(results, time.perf_counter() - started))
     if not all(r.ok for r in results):
-        sys.exit(1)
+        raise SystemExit(1)
 
 
 cli.add_command(logs)
@@ -354,6 +456,7 @@ cli.add_command(k8s)
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The one exit point: every command returns, or raises HippodromeError / SystemExit(code)."""
     try:
         cli.main(args=argv, prog_name="hippodrome", standalone_mode=False)
     except HippodromeError as e:

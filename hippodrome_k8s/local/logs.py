@@ -9,7 +9,8 @@ from collections import deque
 from pathlib import Path
 from typing import TextIO
 
-COLOURS = [36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96, 31]
+COLOURS = [36, 32, 33, 35, 34, 92, 93, 94, 95, 96]  # no red: red reads as an error
+SUPERVISOR = "hippodrome"  # the supervisor's own log: bold, not a colour, and timestamped in its file
 TAIL_LINES = 200
 
 
@@ -34,9 +35,11 @@ def new_run_dir(project_root: str | Path, now: float | None = None) -> Path:
 class ServiceLog:
     """One service's output: a file, the console (optional) and a bounded in-memory tail."""
 
-    def __init__(self, name: str, path: Path, colour: int, console: TextIO | None, width: int):
+    def __init__(self, name: str, path: Path, colour: int, console: TextIO | None, width: int,
+                 timestamps: bool = False):
         self.name = name
         self.path = path
+        self._timestamps = timestamps
         self._file = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in close()
         self._console = console
         self._prefix = f"\x1b[{colour}m{name.ljust(width)}\x1b[0m | " if console is not None and _is_tty(console) else f"{name.ljust(width)} | "
@@ -44,7 +47,11 @@ class ServiceLog:
 
     def write(self, line: str) -> None:
         line = line.rstrip("\n")
-        self._file.write(line + "\n")
+        if self._timestamps:
+            now = time.time()
+            self._file.write(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(now))}.{int(now % 1 * 1000):03d} {line}\n")
+        else:
+            self._file.write(line + "\n")
         self.tail.append(line)
         if self._console is not None:
             try:
@@ -66,7 +73,9 @@ def _is_tty(stream: TextIO) -> bool:
 
 def open_service_logs(run_dir: Path, names: list[str], console: TextIO | None = sys.stdout) -> dict[str, ServiceLog]:
     width = max((len(n) for n in names), default=8)
-    return {
-        name: ServiceLog(name, run_dir / f"{name}.log", COLOURS[i % len(COLOURS)], console, width)
-        for i, name in enumerate(names)
-    }
+    services = [n for n in names if n != SUPERVISOR]
+    logs = {name: ServiceLog(name, run_dir / f"{name}.log", COLOURS[i % len(COLOURS)], console, width)
+            for i, name in enumerate(services)}
+    if SUPERVISOR in names:
+        logs[SUPERVISOR] = ServiceLog(SUPERVISOR, run_dir / f"{SUPERVISOR}.log", 1, console, width, timestamps=True)
+    return logs

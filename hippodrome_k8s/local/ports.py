@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -16,11 +17,42 @@ class PortHolder:
     port: int
     pid: int | None
     command: str
+    project: Path | None = None  # the root of the Hippodrome stack the holder belongs to, if it does
 
     def describe(self) -> str:
         if self.pid is None:
             return f"port {self.port} is in use (the holding process is not visible to this user)"
-        return f"port {self.port} is held by pid {self.pid} ({self.command})"
+        text = f"port {self.port} is held by pid {self.pid} ({self.command})"
+        if self.project is not None:
+            text += (f", part of the Hippodrome stack of {self.project} (stop it with "
+                     f"`hippodrome control shutdown --project-root {self.project}`)")
+        return text
+
+
+def project_of_state_dir(state_dir: str | None) -> Path | None:
+    """<root>/.hippodrome/state -> <root>: every service of a local stack gets HIPPODROME_STATE_DIR."""
+    if not state_dir:
+        return None
+    path = Path(state_dir)
+    return path.parent.parent if path.name == "state" and path.parent.name == ".hippodrome" else None
+
+
+def _stack_project(proc: psutil.Process) -> Path | None:
+    """The project whose stack ``proc`` belongs to: its own env, or a child's (the supervisor holds
+    the dashboard port and its services carry the env), or an ancestor's."""
+    candidates = [proc]
+    try:
+        candidates += proc.children() + proc.parents()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        pass
+    for candidate in candidates:
+        try:
+            project = project_of_state_dir(candidate.environ().get("HIPPODROME_STATE_DIR"))
+        except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+            continue
+        if project is not None:
+            return project
+    return None
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -54,12 +86,14 @@ def holder_of(port: int) -> PortHolder:
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port:
             if c.pid is None:
                 break
+            project = None
             try:
                 proc = psutil.Process(c.pid)
                 command = " ".join(proc.cmdline()) or proc.name()
+                project = _stack_project(proc)
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 command = "?"
-            return PortHolder(port, c.pid, command[:200])
+            return PortHolder(port, c.pid, command[:200], project)
     return PortHolder(port, None, "")
 
 

@@ -100,6 +100,11 @@ class ServiceRunner:
             if self._store.get(self.name).status.value == "stopping":
                 self._store.dispatch(Stopped(self.name, self._clock()))
 
+    def abandon(self) -> None:
+        """Stop supervising at once (no restart, no probe); ``stop()`` still reaps what is left."""
+        if self._task is not None:
+            self._task.cancel()
+
     async def restart(self) -> None:
         await self.stop()
         self.start()

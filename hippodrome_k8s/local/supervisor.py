@@ -33,18 +33,17 @@ from .store import Store
 class Supervisor:
     def __init__(self, plan: Plan, *, project_root: str | Path, console: TextIO | None = sys.stdout,
                  policy: RestartPolicy | None = None, token: str | None = None,
-                 clock: Callable[[], float] = time.time,
-                 seeders: list[Callable[..., object]] | None = None):
+                 clock: Callable[[], float] = time.time):
         self.plan = plan
         self.project_root = Path(project_root)
         self.console = console
         self.policy = policy or RestartPolicy()
         self.token = token or secrets.token_urlsafe(24)
         self.clock = clock
-        self.seeders = seeders or []  # run (in a thread) after layer 0 is healthy, before layer 1
         self.started_at = clock()
         self.phase = "starting"  # starting | running | degraded | stopping | stopped | failed
         self.failure: str | None = None
+        self.killed = False  # a second interrupt SIGKILLed everything: the run ends with 130
         self.run_dir: Path = new_run_dir(self.project_root)
         names = [s.name for s in plan.services]
         self.logs: dict[str, ServiceLog] = open_service_logs(self.run_dir, names + ["hippodrome"], console)
@@ -120,9 +119,6 @@ class Supervisor:
                 self.runners[service.name].start()
             gated += [s.name for s in layer if s.blocking]
             await self._wait_layer(gated)
-            if layer[0].layer == 0:
-                for seeder in self.seeders:
-                    await asyncio.to_thread(seeder, self.plan, log=self.note)
         for runner in self.runners.values():
             runner.give_up_after = None
 
@@ -186,21 +182,26 @@ class Supervisor:
             await self.stop_all()
             if code == 0:
                 self.phase = "stopped"
-            self.note("all services stopped")
+            self.note("killed: every service was sent SIGKILL" if self.killed else "all services stopped")
             if dashboard is not None:
                 await dashboard.close()
             await self.prober.close()
             self.launcher.stop_watchdog()
             for log in self.logs.values():
                 log.close()
-        return code
+        return 130 if self.killed else code
 
     def request_shutdown(self) -> None:
         self._shutdown.set()
 
     def _on_signal(self) -> None:
         if self._shutdown.is_set():
+            if self.killed:
+                return
+            self.killed = True
             self.note("second interrupt: killing every service now")
+            for runner in self.runners.values():
+                runner.abandon()  # a killed service must not be restarted
             for status in self.store.snapshot().values():
                 if status.pid:
                     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -174,7 +174,7 @@ def test_cell_prod_needs_explicit_confirmation(fixture_stack):
     refused = hippodrome("up", "--cell", "prod", cwd=root)
     assert refused.returncode == 2 and "--i-understand-this-is-prod" in refused.stderr
     assert not (root / ".hippodrome").exists()
-    env = hippodrome("env", "--cell", "prod", cwd=root)
+    env = hippodrome("env", "--offline", "--cell", "prod", cwd=root)
     assert "CELL_URL=https://cell.example.com" in env.stdout and "PRODUCTION" in env.stderr
 
 

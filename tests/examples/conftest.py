@@ -153,15 +153,10 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The fakes running (cell key registered as the lead's seeding does); examples start per module."""
+    """The fakes running (each seeds itself from its env, as in the stack); examples start per module."""
     s = Stack(tmp_path_factory.mktemp("examples"))
     try:
         s.ensure(*FAKES)
-        response = requests.post(s.url("fake_cell") + "/_hippodrome/api-keys",
-                                 headers={"x-hippodrome-admin-secret": SECRET},
-                                 json={"name": "cell", "key": s.system_key,
-                                       "accountId": s.test_env["SEED_ACCOUNT_SYSTEM_ID"]}, timeout=5)
-        assert response.status_code in (200, 201), response.text
         yield s
     finally:
         s.stop_all()

@@ -138,3 +138,21 @@ def test_every_problem_is_reported_in_one_pass():
         load_stack_text(text, "bad.yaml")
     paths = {p.path for p in caught.value.problems}
     assert {"spec.services[1].port", "spec.services[1].env.T"} <= paths
+
+
+def test_schema_and_cross_field_problems_are_reported_together():
+    """Regression: a service missing `run` hid its duplicate port."""
+    text = edit("      run: {command: [python, -m, api]}\n", "").replace("port: 9002", "port: 9003")
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    found = {(p.path, p.line) for p in caught.value.problems}
+    assert ("spec.services[1].run", 17) in found
+    assert ("spec.services[1].port", 18) in found
+    assert any("already used by service 'moto'" in p.message for p in caught.value.problems)
+
+
+def test_problems_about_the_stand_ins_are_not_reported():
+    text = edit("      port: 9002\n", "")  # the stand-in port would be outside 9000-9019: not reported
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    assert [(p.path, p.message) for p in caught.value.problems] == [("spec.services[1].port", "required field is missing")]

@@ -1,62 +1,133 @@
-"""Seeding the fake cell's API keys (hippodrome_k8s.seeding), as the engine does between layers 0 and 1."""
+"""fake_cell seeds its own API keys at start, from HIPPODROME_SEED_CONFIG (rendered by the resolver),
+before /healthz answers 200; the seed owns what it created, and a seed change replaces it."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import marqo
 import pytest
 
+from fakes.fake_cell.seeding import Ledger, SeedAccount, SeededKey, parse_seed_config, plan_changes
 from hippodrome_k8s import ids
-from hippodrome_k8s.errors import BootstrapError
 from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.model import Cell
 from hippodrome_k8s.resolver import ResolveOptions, resolve
-from hippodrome_k8s.seeding import register_cell_api_keys
+
+from hd_testing import REPO as ROOT
 
 
-def plan_for(port: int, secret: str, seed: str = "42"):
+def seed_env(seed: str, accounts=None) -> str:
+    """HIPPODROME_SEED_CONFIG exactly as the resolver renders it for a stack's fake_cell."""
+    accounts = accounts or [{"name": "demo", "apiKeys": ["default", "ci"]}, {"name": "system", "apiKeys": ["cell"]}]
     doc = {
         "apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "seeded"},
         "spec": {
-            "seedData": {"accounts": [{"name": "demo", "apiKeys": ["default", "ci"]}, {"name": "system", "apiKeys": ["cell"]}]},
-            "services": [{"name": "fake_cell", "port": port, "allowPortOutsideRange": True, "layer": 0, "cells": ["local"],
-                          "run": {"command": ["unused"]}}],
+            "seedData": {"accounts": accounts},
+            "services": [{"name": "fake_cell", "port": 9001, "layer": 0, "cells": ["local"],
+                          "env": {"HIPPODROME_SEED_CONFIG": "${seedData.config}"}, "run": {"command": ["unused"]}}],
         },
     }
-    return resolve(load_stack_data(doc), ResolveOptions(seed=seed, encryption_secret=secret))
+    return resolve(load_stack_data(doc), ResolveOptions(seed=seed)).service("fake_cell").env["HIPPODROME_SEED_CONFIG"]
 
 
-def test_keys_are_registered_idempotently_and_work_with_the_marqo_client(cell_factory):
-    cell = cell_factory(FAKE_CELL_REQUIRE_API_KEY="true")
-    plan = plan_for(cell.port, cell.secret)
-    lines: list[str] = []
-    assert register_cell_api_keys(plan, log=lines.append) == 3
-    assert register_cell_api_keys(plan, log=lines.append) == 3  # a duplicate is success
-    assert lines == ["seeding: 3 API keys registered in fake_cell"] * 2
-    key = ids.api_key("42", "demo", "default")
-    client = marqo.Client(url=cell.url, api_key=key)
-    assert client.get_indexes()["results"] == []
-    with pytest.raises(marqo.errors.MarqoWebError):
-        marqo.Client(url=cell.url, api_key=ids.api_key("43", "demo", "default")).get_indexes()
+def accepted(cell, key: str) -> bool:
+    try:
+        marqo.Client(url=cell.url, api_key=key).get_indexes()
+        return True
+    except marqo.errors.MarqoWebError:
+        return False
 
 
-def test_the_same_seed_gives_the_same_keys_and_another_seed_other_keys():
-    assert plan_for(1, "s", seed="7").seed_data == plan_for(1, "s", seed="7").seed_data
-    assert plan_for(1, "s", seed="7").seed_data != plan_for(1, "s", seed="8").seed_data
+def test_seeded_keys_work_with_the_marqo_client_as_soon_as_the_cell_is_healthy(cell_factory):
+    cell = cell_factory(FAKE_CELL_REQUIRE_API_KEY="true", HIPPODROME_SEED_CONFIG=seed_env("42"))
+    assert accepted(cell, ids.api_key("42", "demo", "default"))
+    assert accepted(cell, ids.api_key("42", "system", "cell"))
+    assert not accepted(cell, ids.api_key("43", "demo", "default"))
+    names = [k["name"] for k in cell.admin("get").json()["results"]]
+    assert names == ["demo/ci", "demo/default", "system/cell"]
+    assert "seed: 3 API keys for 2 accounts (3 created)" in cell.log()
 
 
-def test_a_failure_names_the_account_and_key(cell_factory):
-    cell = cell_factory()
-    with pytest.raises(BootstrapError) as caught:
-        register_cell_api_keys(plan_for(cell.port, secret="not-the-cells-secret"), log=lambda _: None)
-    assert "failed to seed API key demo/default in fake_cell: HTTP 401" in str(caught.value)
+def test_a_second_start_with_the_same_seed_changes_nothing(cell_factory):
+    cell = cell_factory(FAKE_CELL_REQUIRE_API_KEY="true", HIPPODROME_SEED_CONFIG=seed_env("42"))
+    cell.restart()
+    assert "seed: 3 API keys for 2 accounts (3 unchanged)" in cell.log()
+    assert accepted(cell, ids.api_key("42", "demo", "default"))
 
 
-def test_no_fake_cell_means_nothing_to_seed():
-    doc = {"apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "x"},
-           "spec": {"cells": {"staging": {"url": "https://cell.example"}},
-                    "seedData": {"accounts": [{"name": "demo"}]},
-                    "services": [{"name": "fake_cell", "port": 9001, "layer": 0, "cells": ["local"], "run": {"command": ["x"]}},
-                                 {"name": "api", "port": 9002, "layer": 0, "run": {"command": ["x"]}}]}}
-    plan = resolve(load_stack_data(doc), ResolveOptions(seed="1", cell=Cell.staging))
-    assert plan.local_cell_service is None
-    assert register_cell_api_keys(plan, log=lambda _: None) == 0
+def test_keys_registered_before_the_seed_owned_them_are_replaced_not_refused(cell_factory, tmp_path):
+    """Regression: the second `hippodrome up` failed with HTTP 409 'already exists with another key'."""
+    old = cell_factory(state_dir=tmp_path / "shared")
+    old.admin("post", json={"name": "demo/default", "key": ids.api_key("7", "demo", "default"), "accountId": "acc-7"})
+    old.stop()
+    cell = cell_factory(state_dir=tmp_path / "shared", FAKE_CELL_REQUIRE_API_KEY="true",
+                        HIPPODROME_SEED_CONFIG=seed_env("42"))
+    assert accepted(cell, ids.api_key("42", "demo", "default"))
+    assert not accepted(cell, ids.api_key("7", "demo", "default"))
+
+
+def test_a_seed_change_replaces_the_seeded_keys_and_drops_what_belonged_to_a_gone_account(cell_factory, tmp_path):
+    state = tmp_path / "shared"
+    first = cell_factory(state_dir=state, FAKE_CELL_REQUIRE_API_KEY="true", HIPPODROME_SEED_CONFIG=seed_env("42"))
+    demo_42 = ids.account_id("42", "demo")
+    first.admin("post", json={"name": "user/for-demo", "key": "user-key-1", "accountId": demo_42})
+    first.admin("post", json={"name": "user/elsewhere", "key": "user-key-2", "accountId": "acc-not-seeded"})
+    first.stop()
+
+    second = cell_factory(state_dir=state, FAKE_CELL_REQUIRE_API_KEY="true", HIPPODROME_SEED_CONFIG=seed_env("7"))
+    assert accepted(second, ids.api_key("7", "demo", "default"))
+    assert not accepted(second, ids.api_key("42", "demo", "default"))
+    assert not accepted(second, "user-key-1")  # its account left with the old seed
+    assert accepted(second, "user-key-2")  # a user's key for another account is kept
+    assert f"seed: account demo ({demo_42}) left the seed; dropped its API keys: user/for-demo" in second.log()
+    names = {k["name"] for k in second.admin("get").json()["results"]}
+    assert names == {"demo/ci", "demo/default", "system/cell", "user/elsewhere"}
+
+
+def test_a_key_removed_from_the_seed_is_removed_from_the_cell(cell_factory, tmp_path):
+    state = tmp_path / "shared"
+    cell_factory(state_dir=state, HIPPODROME_SEED_CONFIG=seed_env("42")).stop()
+    cell = cell_factory(state_dir=state, FAKE_CELL_REQUIRE_API_KEY="true",
+                        HIPPODROME_SEED_CONFIG=seed_env("42", [{"name": "demo", "apiKeys": ["default"]}]))
+    assert not accepted(cell, ids.api_key("42", "demo", "ci"))
+    assert "seed: removed API keys no longer in the seed: demo/ci, system/cell" in cell.log()
+
+
+@pytest.mark.parametrize("value, message", [
+    ("{not json", "HIPPODROME_SEED_CONFIG is not valid JSON"),
+    ('{"accounts": {}}', "must be a JSON object with an 'accounts' list"),
+    ('{"accounts": [{"name": "demo"}]}', "accounts[0]: needs string 'name' and 'id'"),
+    ('{"accounts": [{"name": "demo", "id": "a", "apiKeys": {"k": ""}}]}', "accounts[0].apiKeys"),
+])
+def test_a_bad_seed_config_exits_2_naming_the_problem(tmp_path, value, message):
+    done = subprocess.run([sys.executable, "-m", "fakes.fake_cell"], cwd=ROOT, capture_output=True, text=True, timeout=30,
+                          env={"PATH": "/usr/bin:/bin", "HIPPODROME_STATE_DIR": str(tmp_path), "PORT": "0",
+                               "HIPPODROME_SEED_CONFIG": value})
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+
+
+def test_parse_seed_config_reads_what_the_resolver_renders():
+    accounts = parse_seed_config(seed_env("42"))
+    assert [a.name for a in accounts] == ["demo", "system"]
+    assert SeededKey("demo/default", ids.api_key("42", "demo", "default"), ids.account_id("42", "demo")) in accounts[0].keys
+    assert {k.name for k in accounts[0].keys} == {"demo/default", "demo/ci"}
+
+
+KEY = SeededKey("demo/default", "k2", "acc-2")
+
+
+@pytest.mark.parametrize("ledger, existing, expected_remove, expected_dropped", [
+    (Ledger({}, {}), {}, (), {}),
+    (Ledger({"demo/default": "acc-1"}, {"demo": "acc-1"}), {"demo/default": "acc-1"}, (), {}),
+    (Ledger({"demo/default": "acc-1", "demo/old": "acc-1"}, {"demo": "acc-1"}),
+     {"demo/default": "acc-1", "demo/old": "acc-1", "mine": "acc-1", "other": "acc-9"},
+     ("demo/old",), {"demo (acc-1)": ("mine",)}),
+    (Ledger({"demo/old": "acc-1"}, {}), {}, (), {}),
+], ids=["first-run", "seed-changed-same-names", "seed-changed-with-user-keys", "ledger-entry-already-gone"])
+def test_plan_changes(ledger, existing, expected_remove, expected_dropped):
+    changes = plan_changes(ledger, (SeedAccount("demo", "acc-2", (KEY,)),), existing)
+    assert changes.put == (KEY,)
+    assert changes.remove == expected_remove
+    assert dict(changes.dropped) == expected_dropped
