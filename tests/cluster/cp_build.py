@@ -12,6 +12,7 @@ Pure decisions (versions, cache key, ldflags, progress lines) are separate from 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -19,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +167,23 @@ def ensure_built(progress: Callable[[str], None] = print) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _every(seconds: float, fn: Callable[[], None]):
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(seconds):
+            fn()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _run_streaming(cmd: list[str], env: dict, on_line: Callable[[str], None]) -> tuple[int, list[str]]:
     tail: list[str] = []
     proc = subprocess.Popen(cmd, cwd=WRAPPER, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -196,20 +215,19 @@ def _build(target: Path, progress: Callable[[str], None]) -> None:
     t1 = time.monotonic()
     progress(f"control-plane: [1/2] {total} packages ready in {fmt_duration(t1 - t0)}")
 
-    done = 0
-    last = [t1]
+    seen = {"done": 0, "last": ""}
 
     def on_line(line: str) -> None:
-        nonlocal done
         if line and " " not in line:   # `go build -v` names each package it compiles
-            done += 1
-        now = time.monotonic()
-        if now - last[0] >= 20:
-            last[0] = now
-            progress(f"control-plane: [2/2] compiling: {done} of at most {total} packages, "
-                     f"{fmt_duration(now - t1)} (last: {line[:80]})")
+            seen["done"] += 1
+            seen["last"] = line
 
-    rc, tail = _run_streaming(build_command(v, tmp), env, on_line)
+    def report() -> None:              # every 20 s, also while the linker runs (it prints nothing)
+        progress(f"control-plane: [2/2] compiling: {seen['done']} of at most {total} packages, "
+                 f"{fmt_duration(time.monotonic() - t1)} (last: {seen['last'][:80] or '-'})")
+
+    with _every(20, report):
+        rc, tail = _run_streaming(build_command(v, tmp), env, on_line)
     if rc != 0:
         raise RuntimeError("go build failed:\n" + "\n".join(tail))
     t2 = time.monotonic()
