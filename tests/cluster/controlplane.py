@@ -117,6 +117,8 @@ class ControlPlane:
         started = time.monotonic()
         if self.layout.state.exists():
             raise ControlPlaneError(f"{self.run_dir} already holds a control plane (state.json); run down first")
+        if self.run_dir.exists() and any(self.run_dir.iterdir()):   # down() removes the directory: only ours
+            raise ControlPlaneError(f"{self.run_dir} is not empty; a control plane needs a directory of its own")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.tie_to_parent:
             atexit.register(self.down)

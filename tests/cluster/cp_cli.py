@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cp_build  # noqa: E402
-from controlplane import ControlPlane, ControlPlaneError  # noqa: E402
+from controlplane import ControlPlane  # noqa: E402
 
 
 def run_dir() -> Path:
