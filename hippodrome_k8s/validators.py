@@ -200,6 +200,31 @@ def reload_has_watch(stack: HippodromeStack) -> list[Problem]:
     ]
 
 
+def no_nulls_in_free_form_fields(stack: HippodromeStack) -> list[Problem]:
+    """Kubernetes drops null values inside free-form (x-kubernetes-preserve-unknown-fields) objects,
+    so the same file would mean something else on the Kubernetes engine (an Amazon States Language
+    `ResultPath: null` discards a result; without the key the result replaces the input)."""
+    spec = stack.spec
+    problems = []
+    for i, t in enumerate(spec.aws.tables):
+        problems += _nulls(t.items, f"spec.aws.tables[{i}].items")
+    for i, m in enumerate(spec.aws.stateMachines):
+        problems += _nulls(m.definition, f"spec.aws.stateMachines[{i}].definition")
+    return problems
+
+
+def _nulls(value, path: str) -> list[Problem]:
+    if value is None:
+        return [Problem(path, "null is not kept when the stack is applied to Kubernetes (it drops nulls in "
+                              "free-form fields): leave the key out or give it a value (for a States Language "
+                              "ResultPath, a path such as \"$.result\")")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _nulls(v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for n, v in enumerate(value) for p in _nulls(v, f"{path}[{n}]")]
+    return []
+
+
 VALIDATORS: list[Validator] = [
     unique_service_names,
     unique_ports,
@@ -214,6 +239,7 @@ VALIDATORS: list[Validator] = [
     reload_has_watch,
     references_exist,
     no_upward_dependencies,
+    no_nulls_in_free_form_fields,
 ]
 
 

@@ -63,13 +63,10 @@ def test_the_repos_stack_file_is_accepted_with_its_printer_columns(crd_installed
     assert table[1].split()[:3] == ["dev", sent["spec"]["profile"], sent["spec"]["cell"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the real API server drops null values inside the CRD's x-kubernetes-preserve-unknown-fields objects: "
-    "hippodrome.yaml's `ResultPath: null` (Amazon States Language: discard the task's result) is stored "
-    "without the key (ASL default: the result replaces the input), so "
-    "spec.aws.stateMachines[0].definition.States.RecordJob.ResultPath is lost on the Kubernetes engine"))
 def test_the_repos_stack_file_loses_nothing_on_the_way_in(crd_installed, namespace):
-    """Every field sent is stored with its value (fields the server defaults are fine)."""
+    """Every field sent is stored with its value (fields the server defaults are fine). Regression: the
+    server drops nulls inside free-form fields, so `ResultPath: null` was lost; the validator now refuses
+    nulls there (`no_nulls_in_free_form_fields`) and the reference stack has none."""
     k = crd_installed.kubectl_run
     k("-n", namespace, "apply", "-f", str(REPO / "hippodrome.yaml"))
     stored = json.loads(k("-n", namespace, "get", "hippodromestack", "dev", "-o", "json").stdout)

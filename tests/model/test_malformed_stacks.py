@@ -108,6 +108,9 @@ CASES = [
      "needs spec.cells.staging.url", 6),
     ("dashboard-port-out-of-range", edit("spec:\n", "spec:\n  dashboard: {port: 8000}\n"), "spec.dashboard.port",
      "outside 9000-9019", 6),
+    ("null-in-state-machine", edit("    queues:\n", "    stateMachines:\n      - name: m\n        definition: {StartAt: A, "
+                                   "States: {A: {Type: Pass, ResultPath: null, End: true}}}\n    queues:\n"),
+     "spec.aws.stateMachines[0].definition.States.A.ResultPath", "null is not kept when the stack is applied to Kubernetes", 12),
     ("missing-services", BASE.split("  services:")[0], "spec.services", "required field is missing", 5),
     ("short-password", edit("  services:\n", "  cognito:\n    userPools:\n      - name: main\n        users:\n"
                             "          - {username: a, password: short}\n  services:\n"),
