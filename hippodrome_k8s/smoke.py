@@ -19,6 +19,8 @@ import boto3
 import requests
 from botocore.config import Config
 
+from .contract import ServiceState
+
 TIMEOUT = 2.0
 
 
@@ -61,7 +63,7 @@ def build_checks(env: Mapping[str, str], status: Mapping[str, Mapping[str, Any]]
     checks: list[Check] = []
 
     def all_running() -> str:
-        bad = [f"{n}={s.get('status')}" for n, s in status.items() if s.get("status") != "running" or not s.get("ready")]
+        bad = [f"{n}={s.get('status')}" for n, s in status.items() if s.get("status") != ServiceState.running or not s.get("ready")]
         if bad:
             raise SmokeFailure("not running and ready: " + ", ".join(bad))
         return f"{len(status)} services running"

@@ -18,6 +18,7 @@ from pathlib import Path
 import click
 
 from .. import __version__
+from ..contract import ControlAction, ServiceState, StackPhase
 from ..errors import HippodromeError, NotRunningError, UsageError
 from ..loader import load_stack
 from ..local.ports import check_ports_free
@@ -282,11 +283,12 @@ def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: flo
             if seen.get(name) != label:
                 seen[name] = label
                 click.echo(f"  layer {s['layer']}  {name:<16} {label}")
-        if stack["phase"] == "running":
+        phase = StackPhase.from_local(stack["phase"])
+        if phase in (StackPhase.RUNNING, StackPhase.DEGRADED):
             # Blocking services are up; give non-blocking ones (the console's npm ci...) their chance too,
             # unless they crash-loop or failed: they never gate, so they only get a warning.
-            lagging = [n for n, s in status.items() if s["status"] != "running"]
-            settled = [n for n in lagging if status[n]["status"] == "failed" or status[n]["restarts"] >= 3]
+            lagging = [n for n, s in status.items() if s["status"] != ServiceState.running]
+            settled = [n for n in lagging if status[n]["status"] == ServiceState.failed or status[n]["restarts"] >= 3]
             if lagging and len(settled) < len(lagging):
                 time.sleep(0.25)
                 continue
@@ -296,7 +298,7 @@ def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: flo
             summary = f"All {running} services running" if not settled else f"{running} of {len(status)} services running"
             click.echo(f"{summary}. Dashboard: {client.url}  (stop with `hippodrome control shutdown`)")
             return 0
-        if stack["phase"] in ("failed", "stopped", "stopping"):
+        if phase in (StackPhase.FAILED, StackPhase.STOPPED, StackPhase.STOPPING):
             click.echo(f"Error: the stack failed to start: {stack.get('failure')}", err=True)
             child.wait(timeout=60)
             return 1
@@ -331,7 +333,7 @@ def status(project_root, as_json) -> None:
 
 
 @cli.command()
-@click.argument("action", type=click.Choice(["restart", "stop", "start", "shutdown"]))
+@click.argument("action", type=click.Choice([a.value for a in ControlAction]))
 @click.argument("service", required=False)
 @_root_option
 def control(action, service, project_root) -> None:
@@ -343,7 +345,7 @@ def control(action, service, project_root) -> None:
     from ..client import DashboardClient
 
     root = project_root_of(project_root)
-    if action == "shutdown" and service:
+    if action == ControlAction.shutdown and service:
         raise UsageError("shutdown takes no SERVICE (it stops the whole stack)")
     info = read_run_info(root)
     client = DashboardClient(info["dashboardUrl"], info.get("token"))
@@ -352,7 +354,7 @@ def control(action, service, project_root) -> None:
         if service not in names:
             raise UsageError(f"no service named {service!r} in the running stack (available: {', '.join(names)})")
     result = client.control(action, service)
-    if action != "shutdown":
+    if action != ControlAction.shutdown:
         click.echo(f"{action}: {', '.join(result.get('services', []))}: done")
         return
     click.echo("shutting down (reverse layer order)...")

@@ -22,10 +22,11 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from ..contract import ControlAction
 from ..errors import HippodromeError, PortInUseError
 
 TOKEN_HEADER = "X-Hippodrome-Token"
-ACTIONS = ("restart", "stop", "start", "shutdown")
+ACTIONS = tuple(a.value for a in ControlAction)
 
 
 class StatusSource(Protocol):

@@ -33,14 +33,34 @@ def with_own_python(command: list[str] | tuple[str, ...], executable: str = sys.
 
 @dataclass
 class Child:
+    """A ProcessHandle (effects.py) for a real process."""
+
     process: asyncio.subprocess.Process
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    async def lines(self):
+        stream = self.process.stdout
+        assert stream is not None
+        while True:
+            try:
+                line = await stream.readline()
+            except ValueError:  # a line longer than the limit: take it in pieces
+                line = await stream.read(1 << 16)
+            if not line:
+                return
+            yield line
+
 
 class Launcher:
+    """The ProcessLauncher (effects.py) of a real stack."""
+
     def __init__(self) -> None:
         self._watchdog: subprocess.Popen[bytes] | None = None
 
@@ -101,6 +121,9 @@ class Launcher:
         if _group_alive(pgid):
             _killpg(pgid, signal.SIGKILL)
         self._tell_watchdog(f"-{pgid}")
+
+    def kill(self, child: Child) -> None:
+        _killpg(child.pid, signal.SIGKILL)
 
     async def exited(self, child: Child, grace: float = 5.0) -> int:
         """Wait for the leader to exit by itself, then clean up what it left in its group."""

@@ -11,53 +11,18 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from ..contract import ServiceState
 from ..resolver import PlannedService
-from .launcher import Child, Launcher
+from .effects import ProcessHandle, ProcessLauncher, Prober
 from .logs import ServiceLog
 from .policy import RestartPolicy, failures_after_healthy, restart_delay
+from .probe import ProbeTracker, Verdict
 from .store import Exited, Failed, Healthy, Note, Spawned, Stopped, StopRequested, Store, Unready
 
 
-class Prober:
-    """HTTP health probes; a TCP port that accepts is not health.
-
-    A probe is one HTTP/1.1 GET on a fresh connection, read up to its status line: that is all
-    a health check needs, and it costs the supervisor a fraction of a full client's CPU, which
-    matters when fifteen services start at once on two cores.
-    """
-
-    async def probe(self, url: str, timeout: float) -> tuple[bool, str]:
-        parts = urlsplit(url)
-        host, port = parts.hostname or "127.0.0.1", parts.port or 80
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        writer = None
-        try:
-            async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(host, port)
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n"
-                             f"User-Agent: hippodrome-probe\r\n\r\n".encode())
-                await writer.drain()
-                status_line = await reader.readline()
-        except TimeoutError:
-            return False, f"health check {url} timed out after {timeout:g}s"
-        except OSError as e:
-            return False, f"health check {url} failed: {e.strerror or type(e).__name__}"
-        finally:
-            if writer is not None:
-                writer.close()
-        fields = status_line.decode("latin-1").split(" ", 2)
-        if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
-            return False, f"health check {url} answered something that is not HTTP"
-        return fields[1] == "200", f"health check {url} answered HTTP {fields[1]}"
-
-    async def close(self) -> None:
-        """Nothing is pooled; kept so callers need not know."""
-
-
 class ServiceRunner:
-    def __init__(self, service: PlannedService, store: Store, launcher: Launcher, prober: Prober,
+    def __init__(self, service: PlannedService, store: Store, launcher: ProcessLauncher, prober: Prober,
                  log: ServiceLog, policy: RestartPolicy, clock: Callable[[], float] = time.time):
         self.service = service
         self._store = store
@@ -67,7 +32,7 @@ class ServiceRunner:
         self._policy = policy
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
-        self._child: Child | None = None
+        self._child: ProcessHandle | None = None
         self._pump: asyncio.Task[None] | None = None
         self.give_up_after: int | None = None  # set during start-up for blocking services
 
@@ -88,22 +53,27 @@ class ServiceRunner:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-        child, self._child = self._child, None
-        if child is not None and child.process.returncode is None:
+        child = self._child
+        if child is not None and child.returncode is None:
             self._store.dispatch(StopRequested(self.name, self._clock()))
             code = await self._launcher.terminate(child, self.service.stop_timeout)
+            self._child = None
             await self._drain()
             self._store.dispatch(Stopped(self.name, self._clock(), code))
         else:
+            self._child = None
             await self._drain()
             self._store.dispatch(StopRequested(self.name, self._clock()))
-            if self._store.get(self.name).status.value == "stopping":
+            if self._store.get(self.name).status == ServiceState.stopping:
                 self._store.dispatch(Stopped(self.name, self._clock()))
 
     def abandon(self) -> None:
-        """Stop supervising at once (no restart, no probe); ``stop()`` still reaps what is left."""
+        """Stop supervising at once and SIGKILL the process group (a second interrupt): no restart,
+        no probe; ``stop()`` still reaps what is left."""
         if self._task is not None:
             self._task.cancel()
+        if self._child is not None and self._child.returncode is None:
+            self._launcher.kill(self._child)
 
     async def restart(self) -> None:
         await self.stop()
@@ -139,55 +109,35 @@ class ServiceRunner:
             self._store.dispatch(Exited(self.name, self._clock(), code, delay))
             await asyncio.sleep(delay)
 
-    async def _watch(self, child: Child) -> tuple[int | None, float | None, str]:
+    async def _watch(self, child: ProcessHandle) -> tuple[int | None, float | None, str]:
         """Probe until the process exits; returns (exit code, seconds healthy or None, reason)."""
-        health = self.service.health
         loop = asyncio.get_running_loop()
         exit_task = asyncio.create_task(self._launcher.exited(child))
-        started = loop.time()
-        healthy_since: float | None = None
-        ready = False
-        failures_in_row = 0
+        tracker = ProbeTracker(self.service.health, started=loop.time())
         reason = ""
         try:
             while not exit_task.done():
-                period = health.periodSeconds if healthy_since is not None else health.startingPeriodSeconds
-                done, _ = await asyncio.wait({exit_task}, timeout=period)
+                done, _ = await asyncio.wait({exit_task}, timeout=tracker.period())
                 if done:
                     break
-                ok, message = await self._prober.probe(self.service.health_url, health.timeoutSeconds)
-                if ok:
-                    failures_in_row = 0
-                    if not ready:
-                        ready = True
-                        healthy_since = healthy_since or loop.time()
-                        self._store.dispatch(Healthy(self.name, self._clock()))
-                elif healthy_since is not None:
-                    failures_in_row += 1
-                    if ready and failures_in_row >= health.failureThreshold:
-                        ready = False
-                        self._store.dispatch(Unready(self.name, self._clock(), message))
-                elif loop.time() - started > health.startTimeoutSeconds:
-                    reason = f"not healthy within {health.startTimeoutSeconds:g}s ({message})"
+                ok, message = await self._prober.probe(self.service.health_url, self.service.health.timeoutSeconds)
+                verdict = tracker.observe(ok, loop.time())
+                if verdict is Verdict.READY:
+                    self._store.dispatch(Healthy(self.name, self._clock()))
+                elif verdict is Verdict.UNREADY:
+                    self._store.dispatch(Unready(self.name, self._clock(), message))
+                elif verdict is Verdict.GIVE_UP:
+                    reason = f"not healthy within {self.service.health.startTimeoutSeconds:g}s ({message})"
                     await self._launcher.terminate(child, self.service.stop_timeout)
                     break
             code = await exit_task
         finally:
             if not exit_task.done():
                 exit_task.cancel()
-        healthy_for = loop.time() - healthy_since if healthy_since is not None else None
-        return code, healthy_for, reason
+        return code, tracker.healthy_for(loop.time()), reason
 
-    async def _pump_output(self, child: Child) -> None:
-        stream = child.process.stdout
-        assert stream is not None
-        while True:
-            try:
-                line = await stream.readline()
-            except ValueError:  # a line longer than the limit: take it in pieces
-                line = await stream.read(1 << 16)
-            if not line:
-                return
+    async def _pump_output(self, child: ProcessHandle) -> None:
+        async for line in child.lines():
             self._log.write(line.decode("utf-8", errors="replace"))
 
     async def _drain(self) -> None:

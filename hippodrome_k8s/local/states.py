@@ -9,31 +9,23 @@ once; ``ready`` is kept separately (a running service whose probe fails turns
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+
+from ..contract import ServiceState, ServiceView
 
 
-class State(str, Enum):
-    pending = "pending"  # selected, its layer not started yet
-    starting = "starting"  # process spawned (or waiting to respawn), not yet healthy
-    running = "running"  # healthy at least once since it started
-    stopping = "stopping"  # SIGTERM sent
-    stopped = "stopped"  # stopped on request
-    failed = "failed"  # gave up (a blocking service during start-up), or cannot be started
-    disabled = "disabled"  # declared but not selected by this profile/cell
 
-
-TRANSITIONS: dict[State, frozenset[State]] = {
-    State.pending: frozenset({State.starting, State.stopped, State.failed, State.stopping}),
-    State.starting: frozenset({State.starting, State.running, State.stopping, State.failed, State.stopped}),
-    State.running: frozenset({State.starting, State.stopping, State.failed, State.stopped}),
-    State.stopping: frozenset({State.stopped, State.failed}),
-    State.stopped: frozenset({State.starting, State.stopped}),
-    State.failed: frozenset({State.starting, State.stopped, State.failed, State.stopping}),
-    State.disabled: frozenset(),
+TRANSITIONS: dict[ServiceState, frozenset[ServiceState]] = {
+    ServiceState.pending: frozenset({ServiceState.starting, ServiceState.stopped, ServiceState.failed, ServiceState.stopping}),
+    ServiceState.starting: frozenset({ServiceState.starting, ServiceState.running, ServiceState.stopping, ServiceState.failed, ServiceState.stopped}),
+    ServiceState.running: frozenset({ServiceState.starting, ServiceState.stopping, ServiceState.failed, ServiceState.stopped}),
+    ServiceState.stopping: frozenset({ServiceState.stopped, ServiceState.failed}),
+    ServiceState.stopped: frozenset({ServiceState.starting, ServiceState.stopped}),
+    ServiceState.failed: frozenset({ServiceState.starting, ServiceState.stopped, ServiceState.failed, ServiceState.stopping}),
+    ServiceState.disabled: frozenset(),
 }
 
 
-def can_move(current: State, target: State) -> bool:
+def can_move(current: ServiceState, target: ServiceState) -> bool:
     return target in TRANSITIONS[current]
 
 
@@ -46,7 +38,7 @@ class ServiceStatus:
     port: int
     url: str
     blocking: bool
-    status: State = State.pending
+    status: ServiceState = ServiceState.pending
     ready: bool = False
     restarts: int = 0
     pid: int | None = None
@@ -55,19 +47,12 @@ class ServiceStatus:
     message: str = ""
     exit_code: int | None = None
 
+    def view(self, now: float) -> ServiceView:
+        return ServiceView(
+            name=self.name, status=self.status, layer=self.layer, port=self.port, url=self.url, ready=self.ready,
+            restarts=self.restarts, pid=self.pid, since=self.since, message=self.message, blocking=self.blocking,
+            exitCode=self.exit_code,
+            uptime=round(now - self.started_at, 1) if self.started_at and self.status == ServiceState.running else None)
+
     def to_json(self, now: float) -> dict:
-        return {
-            "name": self.name,
-            "status": self.status.value,
-            "layer": self.layer,
-            "port": self.port,
-            "url": self.url,
-            "ready": self.ready,
-            "restarts": self.restarts,
-            "pid": self.pid,
-            "since": self.since,
-            "message": self.message,
-            "blocking": self.blocking,
-            "exitCode": self.exit_code,
-            "uptime": round(now - self.started_at, 1) if self.started_at and self.status == State.running else None,
-        }
+        return self.view(now).to_json()

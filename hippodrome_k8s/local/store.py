@@ -13,7 +13,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .states import ServiceStatus, State, can_move
+from ..contract import ServiceState, StackPhase
+from .states import ServiceStatus, can_move
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class IllegalTransition(RuntimeError):
     pass
 
 
-def _move(s: ServiceStatus, target: State, at: float, **changes) -> ServiceStatus:
+def _move(s: ServiceStatus, target: ServiceState, at: float, **changes) -> ServiceStatus:
     if s.status != target and not can_move(s.status, target):
         raise IllegalTransition(f"{s.name}: {s.status.value} -> {target.value}")
     if s.status != target:
@@ -82,28 +83,37 @@ def _move(s: ServiceStatus, target: State, at: float, **changes) -> ServiceStatu
 def reduce(s: ServiceStatus, e: Event) -> ServiceStatus:
     if isinstance(e, Spawned):
         restarts = s.restarts + (1 if s.pid is not None or s.exit_code is not None else 0)
-        return _move(s, State.starting, e.at, pid=e.pid, ready=False, started_at=e.at, exit_code=None,
+        return _move(s, ServiceState.starting, e.at, pid=e.pid, ready=False, started_at=e.at, exit_code=None,
                      restarts=restarts, message="waiting for health check")
     if isinstance(e, Healthy):
-        return _move(s, State.running, e.at, ready=True, message="")
+        return _move(s, ServiceState.running, e.at, ready=True, message="")
     if isinstance(e, Unready):
         return dataclasses.replace(s, ready=False, message=e.message)
     if isinstance(e, Exited):
         if e.restart_in is None:
-            return _move(s, State.failed, e.at, pid=None, ready=False, exit_code=e.code, message=f"exited with code {e.code}")
-        return _move(s, State.starting, e.at, pid=None, ready=False, exit_code=e.code,
+            return _move(s, ServiceState.failed, e.at, pid=None, ready=False, exit_code=e.code, message=f"exited with code {e.code}")
+        return _move(s, ServiceState.starting, e.at, pid=None, ready=False, exit_code=e.code,
                      message=f"exited with code {e.code}; restarting in {e.restart_in:.1f}s")
     if isinstance(e, StopRequested):
-        if s.status in (State.stopped, State.pending) and s.pid is None:
-            return _move(s, State.stopped, e.at, message="stopped")
-        return _move(s, State.stopping, e.at, ready=False, message="stopping")
+        if s.status in (ServiceState.stopped, ServiceState.pending) and s.pid is None:
+            return _move(s, ServiceState.stopped, e.at, message="stopped")
+        return _move(s, ServiceState.stopping, e.at, ready=False, message="stopping")
     if isinstance(e, Stopped):
-        return _move(s, State.stopped, e.at, pid=None, ready=False, exit_code=e.code, message="stopped")
+        return _move(s, ServiceState.stopped, e.at, pid=None, ready=False, exit_code=e.code, message="stopped")
     if isinstance(e, Failed):
-        return _move(s, State.failed, e.at, ready=False, message=e.message)
+        return _move(s, ServiceState.failed, e.at, ready=False, message=e.message)
     if isinstance(e, Note):
         return dataclasses.replace(s, message=e.message)
     raise TypeError(f"unknown event {e!r}")
+
+
+def stack_phase(lifecycle: StackPhase, statuses: Mapping[str, ServiceStatus]) -> StackPhase:
+    """The stack's phase: the supervisor's own lifecycle, except that a running stack whose blocking
+    services are not all running and ready (one failed, or was stopped on request) is degraded."""
+    if lifecycle is StackPhase.RUNNING and any(
+            s.blocking and not (s.status == ServiceState.running and s.ready) for s in statuses.values()):
+        return StackPhase.DEGRADED
+    return lifecycle
 
 
 class Store:
@@ -112,6 +122,19 @@ class Store:
         self.version = 0  # bumped on every event: readers may cache what they derive from a snapshot
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[ServiceStatus, ServiceStatus], None]] = []
+        self.lifecycle = StackPhase.STARTING  # the supervisor's own: starting, running, stopping, stopped, failed
+        self.failure: str | None = None
+
+    @property
+    def phase(self) -> StackPhase:
+        return stack_phase(self.lifecycle, self._state)
+
+    def set_lifecycle(self, lifecycle: StackPhase, failure: str | None = None) -> None:
+        self.lifecycle = lifecycle
+        if failure is not None:
+            self.failure = failure
+        self.version += 1
+        self._changed.set()
 
     def dispatch(self, event: Event) -> ServiceStatus:
         before = self._state[event.name]

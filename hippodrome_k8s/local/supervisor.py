@@ -9,7 +9,6 @@ in parallel; non-blocking services never gate.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import secrets
 import signal
@@ -19,21 +18,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..contract import ControlAction, StackPhase
 from ..errors import ControlError, ServiceFailedError
 from ..resolver import Plan
+from .effects import ProcessLauncher, Prober
 from .launcher import Launcher
 from .logs import ServiceLog, new_run_dir, open_service_logs
 from .policy import RestartPolicy
 from .reload import watch_for_changes
-from .runner import Prober, ServiceRunner
-from .states import ServiceStatus, State
+from .probe import HttpProber
+from .runner import ServiceRunner
+from ..contract import ServiceState
+from .states import ServiceStatus
 from .store import Store
 
 
 class Supervisor:
     def __init__(self, plan: Plan, *, project_root: str | Path, console: TextIO | None = sys.stdout,
                  policy: RestartPolicy | None = None, token: str | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 launcher: ProcessLauncher | None = None, prober: Prober | None = None):
         self.plan = plan
         self.project_root = Path(project_root)
         self.console = console
@@ -41,8 +45,6 @@ class Supervisor:
         self.token = token or secrets.token_urlsafe(24)
         self.clock = clock
         self.started_at = clock()
-        self.phase = "starting"  # starting | running | degraded | stopping | stopped | failed
-        self.failure: str | None = None
         self.killed = False  # a second interrupt SIGKILLed everything: the run ends with 130
         self.run_dir: Path = new_run_dir(self.project_root)
         names = [s.name for s in plan.services]
@@ -51,8 +53,8 @@ class Supervisor:
             s.name: ServiceStatus(name=s.name, layer=s.layer, port=s.port, url=s.url, blocking=s.blocking, since=self.started_at)
             for s in plan.services
         })
-        self.launcher = Launcher()
-        self.prober = Prober()
+        self.launcher: ProcessLauncher = launcher or Launcher()
+        self.prober: Prober = prober or HttpProber()
         self.runners = {
             s.name: ServiceRunner(s, self.store, self.launcher, self.prober, self.logs[s.name], self.policy, clock)
             for s in plan.services
@@ -88,8 +90,8 @@ class Supervisor:
         return {
             "name": self.plan.stack_name,
             "engine": "local",
-            "phase": self.phase,
-            "failure": self.failure,
+            "phase": self.store.phase.local,
+            "failure": self.store.failure,
             "profile": self.plan.profile.value,
             "cell": self.plan.cell.value,
             "cellUrl": self.plan.cell_url,
@@ -101,7 +103,7 @@ class Supervisor:
             "logDir": str(self.run_dir),
             "layers": [[s.name for s in layer] for layer in self.plan.layers],
             "services": len(declared),
-            "ready": sum(1 for s in snapshot.values() if s.status == State.running and s.ready),
+            "ready": sum(1 for s in snapshot.values() if s.status == ServiceState.running and s.ready),
             "counts": counts,
             "warnings": list(self.plan.warnings),
         }
@@ -124,12 +126,12 @@ class Supervisor:
 
     async def _wait_layer(self, gated: list[str]) -> None:
         def settled(snapshot: dict[str, ServiceStatus]) -> bool:
-            return all(snapshot[n].status == State.running and snapshot[n].ready for n in gated) or any(
-                snapshot[n].status == State.failed for n in gated
+            return all(snapshot[n].status == ServiceState.running and snapshot[n].ready for n in gated) or any(
+                snapshot[n].status == ServiceState.failed for n in gated
             )
 
         snapshot = await self.store.wait_until(settled)
-        failed = [snapshot[n] for n in gated if snapshot[n].status == State.failed]
+        failed = [snapshot[n] for n in gated if snapshot[n].status == ServiceState.failed]
         if failed:
             lines = []
             for s in failed:
@@ -160,12 +162,12 @@ class Supervisor:
             await asyncio.wait({starting, shutdown}, return_when=asyncio.FIRST_COMPLETED)
             if starting.done() and starting.exception() is not None:
                 error = starting.exception()
-                self.phase, self.failure = "failed", str(error)
+                self.store.set_lifecycle(StackPhase.FAILED, str(error))
                 self.note(f"Error: {error}")
                 code = 1
             elif starting.done():
-                self.phase = "running"
-                ready = sum(1 for s in self.store.snapshot().values() if s.status == State.running and s.ready)
+                self.store.set_lifecycle(StackPhase.RUNNING)
+                ready = sum(1 for s in self.store.snapshot().values() if s.status == ServiceState.running and s.ready)
                 waiting = "" if ready == len(self.runners) else " (non-blocking services may still be starting)"
                 self.note(f"stack is up: {ready}/{len(self.runners)} services ready{waiting}; dashboard at {dashboard.url}")
                 self._reload_tasks = [asyncio.create_task(self._reload(r)) for r in self.runners.values() if r.service.reload]
@@ -177,11 +179,11 @@ class Supervisor:
             await asyncio.gather(starting, return_exceptions=True)
             for task in self._reload_tasks:
                 task.cancel()
-            self.phase = "stopping" if code == 0 else "failed"
+            self.store.set_lifecycle(StackPhase.STOPPING if code == 0 else StackPhase.FAILED)
             self.note("shutting down in reverse layer order")
             await self.stop_all()
             if code == 0:
-                self.phase = "stopped"
+                self.store.set_lifecycle(StackPhase.STOPPED)
             self.note("killed: every service was sent SIGKILL" if self.killed else "all services stopped")
             if dashboard is not None:
                 await dashboard.close()
@@ -201,11 +203,7 @@ class Supervisor:
             self.killed = True
             self.note("second interrupt: killing every service now")
             for runner in self.runners.values():
-                runner.abandon()  # a killed service must not be restarted
-            for status in self.store.snapshot().values():
-                if status.pid:
-                    with contextlib.suppress(ProcessLookupError, PermissionError):
-                        os.killpg(status.pid, signal.SIGKILL)
+                runner.abandon()  # SIGKILLed, and never restarted
             return
         self.note("interrupted: shutting down (interrupt again to kill everything now)")
         self._shutdown.set()
@@ -220,23 +218,22 @@ class Supervisor:
         return [service]
 
     async def control(self, action: str, service: str | None = None) -> dict[str, Any]:
-        if action == "shutdown":
+        try:
+            act = ControlAction(action)
+        except ValueError:
+            raise ControlError(f"unknown action {action!r} (allowed: {', '.join(a.value for a in ControlAction)})") from None
+        if act is ControlAction.shutdown:
             self.request_shutdown()
-            return {"ok": True, "action": action}
-        if self.phase in ("stopping", "stopped"):
+            return {"ok": True, "action": act.value}
+        if self.store.lifecycle in (StackPhase.STOPPING, StackPhase.STOPPED):
             raise ControlError("the stack is shutting down")
         targets = self._targets(service)
         async with self._control_lock:
-            if action == "stop":
+            if act in (ControlAction.stop, ControlAction.restart):
                 await self._stop_ordered(targets)
-            elif action == "start":
+            if act in (ControlAction.start, ControlAction.restart):
                 await self._start_ordered(targets)
-            elif action == "restart":
-                await self._stop_ordered(targets)
-                await self._start_ordered(targets)
-            else:
-                raise ControlError(f"unknown action {action!r} (allowed: restart, stop, start, shutdown)")
-        return {"ok": True, "action": action, "services": targets}
+        return {"ok": True, "action": act.value, "services": targets}
 
     async def _stop_ordered(self, names: list[str]) -> None:
         for layer in reversed(self.plan.layers):
@@ -273,8 +270,8 @@ class Supervisor:
     def _announce(self, before: ServiceStatus, after: ServiceStatus) -> None:
         if before.status != after.status or before.ready != after.ready:
             detail = f" ({after.message})" if after.message else ""
-            ready = "" if after.status != State.running else (" ready" if after.ready else " NOT ready")
+            ready = "" if after.status != ServiceState.running else (" ready" if after.ready else " NOT ready")
             self.note(f"{after.name}: {before.status.value} -> {after.status.value}{ready}{detail}")
-        if after.status == State.failed and before.status != State.failed and not after.blocking:
+        if after.status == ServiceState.failed and before.status != ServiceState.failed and not after.blocking:
             self.note(f"{after.name} is non-blocking: the stack carries on without it")
 

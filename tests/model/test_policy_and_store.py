@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hippodrome_k8s.local.policy import RestartPolicy, failures_after_healthy, restart_delay
-from hippodrome_k8s.local.states import ServiceStatus, State, can_move
+from hippodrome_k8s.contract import ServiceState
+from hippodrome_k8s.local.states import ServiceStatus, can_move
 from hippodrome_k8s.local.store import (
     Exited,
     Failed,
@@ -42,43 +43,43 @@ def status(**kw) -> ServiceStatus:
 
 def test_happy_path():
     s = reduce(status(), Spawned("s", 1.0, pid=10))
-    assert (s.status, s.pid, s.ready, s.restarts) == (State.starting, 10, False, 0)
+    assert (s.status, s.pid, s.ready, s.restarts) == (ServiceState.starting, 10, False, 0)
     s = reduce(s, Healthy("s", 2.0))
-    assert (s.status, s.ready, s.since) == (State.running, True, 2.0)
+    assert (s.status, s.ready, s.since) == (ServiceState.running, True, 2.0)
     s = reduce(s, Unready("s", 3.0, "health check failed"))
-    assert (s.status, s.ready, s.message) == (State.running, False, "health check failed")
+    assert (s.status, s.ready, s.message) == (ServiceState.running, False, "health check failed")
     s = reduce(s, Healthy("s", 4.0))
     assert s.ready and s.since == 2.0  # same state: since unchanged
     s = reduce(s, StopRequested("s", 5.0))
-    assert s.status == State.stopping
+    assert s.status == ServiceState.stopping
     s = reduce(s, Stopped("s", 6.0, code=0))
-    assert (s.status, s.pid) == (State.stopped, None)
+    assert (s.status, s.pid) == (ServiceState.stopped, None)
 
 
 def test_crash_and_restart_counts():
     s = reduce(status(), Spawned("s", 1.0, pid=10))
     s = reduce(s, Exited("s", 2.0, code=3, restart_in=0.5))
-    assert s.status == State.starting and "restarting in 0.5s" in s.message and s.exit_code == 3
+    assert s.status == ServiceState.starting and "restarting in 0.5s" in s.message and s.exit_code == 3
     s = reduce(s, Spawned("s", 3.0, pid=11))
     assert s.restarts == 1 and s.pid == 11
 
 
 def test_give_up():
     s = reduce(reduce(status(), Spawned("s", 1.0, pid=10)), Exited("s", 2.0, code=1, restart_in=None))
-    assert s.status == State.failed
+    assert s.status == ServiceState.failed
     s = reduce(s, Failed("s", 2.0, "gave up after 3 attempts"))
     assert s.message.endswith("3 attempts")
 
 
 def test_stop_of_a_pending_service_is_immediate():
     s = reduce(status(), StopRequested("s", 1.0))
-    assert s.status == State.stopped
+    assert s.status == ServiceState.stopped
 
 
 @pytest.mark.parametrize("start,event", [
-    (State.stopped, Healthy("s", 1.0)),
-    (State.pending, Healthy("s", 1.0)),
-    (State.stopping, Spawned("s", 1.0, pid=1)),
+    (ServiceState.stopped, Healthy("s", 1.0)),
+    (ServiceState.pending, Healthy("s", 1.0)),
+    (ServiceState.stopping, Spawned("s", 1.0, pid=1)),
 ])
 def test_illegal_transitions_are_refused(start, event):
     with pytest.raises(IllegalTransition):
@@ -86,7 +87,7 @@ def test_illegal_transitions_are_refused(start, event):
 
 
 def test_disabled_is_terminal():
-    assert not any(can_move(State.disabled, t) for t in State)
+    assert not any(can_move(ServiceState.disabled, t) for t in ServiceState)
 
 
 @pytest.mark.parametrize("command, expected", [
@@ -101,3 +102,33 @@ def test_plain_python_runs_under_hippodromes_own_interpreter(command, expected):
     from hippodrome_k8s.local.launcher import with_own_python
 
     assert with_own_python(command, "/venv/bin/python") == expected
+
+
+def _health(**kw):
+    from hippodrome_k8s.model import HealthCheck
+
+    return HealthCheck(**{"startingPeriodSeconds": 0.1, "periodSeconds": 1, "failureThreshold": 2,
+                          "startTimeoutSeconds": 10, **kw})
+
+
+@pytest.mark.parametrize("probes, verdicts", [
+    ([(False, 1), (True, 2)], ["none", "ready"]),
+    ([(True, 1), (True, 2)], ["ready", "none"]),
+    ([(True, 1), (False, 2), (False, 3), (True, 4)], ["ready", "none", "unready", "ready"]),
+    ([(False, 5), (False, 11)], ["none", "give-up"]),
+    ([(True, 1), (False, 20), (False, 21)], ["ready", "none", "unready"]),  # once healthy, never a start timeout
+], ids=["becomes-ready", "stays-ready", "unready-after-threshold-then-back", "start-timeout", "no-timeout-after-healthy"])
+def test_probe_tracker(probes, verdicts):
+    from hippodrome_k8s.local.probe import ProbeTracker
+
+    tracker = ProbeTracker(_health(), started=0.0)
+    assert [tracker.observe(ok, now).value for ok, now in probes] == verdicts
+
+
+def test_probe_tracker_period_is_fast_until_healthy():
+    from hippodrome_k8s.local.probe import ProbeTracker
+
+    tracker = ProbeTracker(_health(), started=0.0)
+    assert tracker.period() == 0.1
+    tracker.observe(True, 3.0)
+    assert tracker.period() == 1 and tracker.healthy_for(5.0) == 2.0
