@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,11 +45,12 @@ class KubeApi:
 
     @classmethod
     def from_environment(cls) -> "KubeApi":
+        """In a pod, its service account; outside, ``$KUBECONFIG`` (read now: the client reads it once, at import)."""
         try:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
             try:
-                kubernetes.config.load_kube_config()
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             except (kubernetes.config.ConfigException, OSError) as e:
                 raise KubeApiError(f"no in-cluster config and no usable kubeconfig: {e}") from None
         return cls(kubernetes.client.ApiClient())

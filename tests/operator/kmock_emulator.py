@@ -15,6 +15,9 @@ object store is too loose for kopf, so this subclass serves objects itself:
    and ``settings.scanning.disabled = True``;
 6. ``KopfThread`` runs ``kopf.operator()`` in its own thread with its own loop.
 
+``running_emulator`` serves it over HTTP and writes a kubeconfig naming it, so
+clients log in exactly as they would against a real cluster from outside.
+
 Deletion honours finalizers (``deletionTimestamp`` first, gone when the last
 finalizer is removed).  Not emulated: owner-reference garbage collection,
 label selectors (the operator also filters client-side), PUT.
@@ -23,19 +26,22 @@ label selectors (the operator also filters client-side), PUT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 import attrs
 import jsonpatch
 import kmock
+import yaml
 from kmock._internal import enums
 
 Key = tuple[str, str, str]  # group, version, plural
@@ -296,3 +302,26 @@ class KopfThread:
         await asyncio.to_thread(self.thread.join, 15)
         if self.thread.is_alive():
             raise RuntimeError("kopf did not stop within 15s")
+
+
+def write_kubeconfig(path: Path, server: str, namespace: str = "default") -> Path:
+    """A kubeconfig with one context naming ``server`` (plain HTTP, as the emulator serves)."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
+        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
+        "users": [{"name": "tester", "user": {"token": "emulator-token"}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester", "namespace": namespace}}],
+    }))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(directory: Path) -> AsyncIterator[tuple[Emulator, Path]]:
+    """The emulator with the HippodromeStack CRD registered, served over HTTP, and a kubeconfig naming it."""
+    async with Emulator() as emu, kmock.Server(emu) as server:
+        emu.register_stack_crd()
+        kubeconfig = write_kubeconfig(directory / "kubeconfig", str(server.url).rstrip("/"))
+        try:
+            yield emu, kubeconfig
+        finally:
+            await emu.close_watches()
