@@ -3,8 +3,8 @@
 Rules (the issue's, in one place):
 
 - Layer gating: layer N+1's children are created (or rolled) only when every
-  blocking, not-stopped service in layers <= N has a Deployment that is
-  available for its current generation and carries the wanted spec hash.
+  blocking, not-stopped service in layers <= N has a Deployment that is rolled
+  out (``rolled_out``: kubectl's rule) and carries the wanted spec hash.
   Non-blocking and stopped services never gate.
 - Convergence: a child whose spec hash differs is patched (it rolls); children
   of services no longer selected are deleted, highest layer first, one layer
@@ -124,13 +124,23 @@ def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return obj.get("metadata", {}).get("labels") or {}
 
 
+def rolled_out(obj: Mapping[str, Any]) -> bool:
+    """The rule ``kubectl rollout status`` uses: the controller has seen this generation, every wanted
+    replica runs the new template, no old pod is left, and the new ones are available.  Counting
+    ``availableReplicas`` alone trusts an old pod in the middle of a rolling update."""
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    return (int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+            and updated >= wanted
+            and int(status.get("replicas") or 0) <= updated
+            and int(status.get("availableReplicas") or 0) >= updated)
+
+
 def deployment_state(obj: Mapping[str, Any]) -> ChildState:
     meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
     replicas = int(spec.get("replicas", 1))
-    generation = int(meta.get("generation") or 0)
-    current = int(status.get("observedGeneration") or 0) >= generation
-    available = current and int(status.get("availableReplicas") or 0) >= replicas \
-        and int(status.get("updatedReplicas") or 0) >= replicas and replicas > 0
+    available = replicas > 0 and rolled_out(obj)
     failure = None
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("status") == "False":

@@ -186,6 +186,40 @@ def test_observe_reads_availability_for_the_current_generation() -> None:
     assert observe([dep], []).deployments["moto"].failure.startswith("ProgressDeadlineExceeded")
 
 
+def _deployment(generation: int, observed: int, replicas: int, updated: int, available: int, spec: int = 1) -> dict:
+    return {"metadata": {"name": "dev-moto", "generation": generation,
+                         "labels": {"hippodrome.dev/service": "moto", "hippodrome.dev/layer": "0"}},
+            "spec": {"replicas": spec},
+            "status": {"observedGeneration": observed, "replicas": replicas, "updatedReplicas": updated,
+                       "availableReplicas": available}}
+
+
+@pytest.mark.parametrize("generation, observed, replicas, updated, available, spec, ok", [
+    (2, 2, 1, 1, 1, 1, True),    # rolled out
+    (2, 2, 2, 1, 1, 1, False),   # mid rolling update: the available pod is the OLD one (regression)
+    (2, 2, 2, 2, 1, 2, False),   # two wanted, one available
+    (2, 1, 1, 1, 1, 1, False),   # the controller has not seen generation 2 yet
+    (2, 2, 1, 0, 1, 1, False),   # the only pod runs the old template
+    (2, 2, 1, 1, 0, 1, False),   # the new pod is not available yet
+    (2, 3, 1, 1, 1, 1, True),    # observed ahead of the cached generation
+    (2, 2, 0, 0, 0, 0, False),   # scaled to zero: nothing to gate on
+])
+def test_a_deployment_is_available_only_when_kubectl_would_call_it_rolled_out(
+        generation, observed, replicas, updated, available, spec, ok) -> None:
+    assert observe([_deployment(generation, observed, replicas, updated, available, spec)], []) \
+        .deployments["moto"].available is ok
+
+
+def test_layer_1_waits_while_layer_0_is_mid_rollout() -> None:
+    d = desired()
+    obs = observed_for(d, ready=LAYER0, present=LAYER0)
+    mid = {**obs.deployments, "moto": observe([_deployment(2, 2, 2, 1, 1)], []).deployments["moto"]}
+    mid["moto"] = ChildState(obs.deployments["moto"].name, "moto", 0, obs.deployments["moto"].spec_hash, 1, 2,
+                             mid["moto"].available)
+    decision = plan(d, Observed(mid, obs.services, {}, None))
+    assert decision.gated_from == 1 and not [a for a in decision.actions if a.layer == 1]
+
+
 def test_children_manifests() -> None:
     d = desired()
     ps = next(s for s in d.services if s.name == "fake_cell")
