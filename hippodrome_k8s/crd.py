@@ -147,6 +147,8 @@ def status_schema() -> dict[str, Any]:
         "properties": {
             "phase": {"type": "string", "enum": PHASES},
             "observedGeneration": {"type": "integer"},
+            "rejectedGeneration": {"type": "integer",
+                                   "description": "The spec generation the API server refused (4xx); not retried."},
             "currentLayer": {"type": "integer", "description": "Highest layer whose children exist (-1: none)."},
             "readyServices": {"type": "string", "description": "`ready/selected`, e.g. `3/7`."},
             "profile": {"type": "string"},

@@ -23,6 +23,7 @@ KIND = "HippodromeStack"
 PORT_RANGE = range(9000, 9020)  # the contract: 9000-9019
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+STACK_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,51}[a-z0-9])?$"
 RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -261,7 +262,10 @@ class StackSpec(_Model):
 class Metadata(_Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    name: str = Field(..., pattern=r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+    # What a Service name allows (RFC 1035: a letter first), not only a Deployment's (RFC 1123): every
+    # child is named <stack>-<service>, and a digit first made every Service a 422 from the API server.
+    name: str = Field(..., pattern=STACK_NAME_PATTERN,
+                      description="Stack name: a letter, then letters, digits or '-' (at most 53); prefixes every child's name.")
     namespace: str | None = None
 
 

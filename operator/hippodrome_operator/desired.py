@@ -52,7 +52,8 @@ def desired_from_body(body: Mapping[str, Any], *, default_image: str = DEFAULT_I
     control = parse_control(annotations.get(ANNOTATION_CONTROL))
     stopped = parse_stopped(annotations.get(ANNOTATION_STOPPED))
     base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso,
-                control=control if not isinstance(control, str) else None)
+                control=control if not isinstance(control, str) else None,
+                generation=int(body.get("metadata", {}).get("generation") or 0))
     document = {
         "apiVersion": API_VERSION,
         "kind": KIND,

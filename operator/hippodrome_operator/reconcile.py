@@ -19,7 +19,7 @@ from itertools import groupby
 
 from . import plan as planning
 from . import status as statuses
-from .apply import KubeApi
+from .apply import KubeApi, KubeApiError
 from .desired import DEFAULT_IMAGE, desired_from_body
 from .plan import Action
 
@@ -45,13 +45,29 @@ class Round:
     wrote_status: bool
 
 
-async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> None:
-    """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently."""
+async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> dict[str, str]:
+    """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently.
+
+    Returns the requests the API server refused (``plan.rejected``), by service: retrying those cannot
+    help, so they become the status instead of an exception (which the daemon would retry forever).
+    """
+    refused: dict[str, str] = {}
+
+    async def one(action: Action) -> None:
+        try:
+            await api.apply(namespace, action)
+        except KubeApiError as e:
+            if not planning.rejected(e.status):
+                raise
+            log.warning("%s/%s: refused: %s", namespace, action.name, e)
+            refused.setdefault(action.service, str(e))
+
     deletes = sorted((a for a in actions if a.verb == "delete"), key=lambda a: -a.layer)
     others = sorted((a for a in actions if a.verb != "delete"), key=lambda a: a.layer)
     for group in (deletes, others):
         for _, same_layer in groupby(group, key=lambda a: a.layer):
-            await asyncio.gather(*(api.apply(namespace, a) for a in same_layer))
+            await asyncio.gather(*(one(a) for a in same_layer))
+    return refused
 
 
 _DESIRED_CACHE_SIZE = 64
@@ -88,9 +104,10 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
     decision = planning.plan(desired, observed)
     for action in decision.actions:
         log.info("%s/%s: %s", namespace, name, action)
-    await _apply_all(api, namespace, decision.actions)
+    refused = await _apply_all(api, namespace, decision.actions)
     new = statuses.compute(desired, observed, decision, previous=previous,
-                           generation=int(body["metadata"].get("generation") or 0), now=now, now_iso=iso(now))
+                           generation=int(body["metadata"].get("generation") or 0), now=now, now_iso=iso(now),
+                           refused=refused)
     changed = new != previous
     if changed:
         await api.replace_stack_status(namespace, name, new)

@@ -83,6 +83,8 @@ class Emulator(kmock.KubernetesEmulator):
     created_at: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)  # (plural, name) -> monotonic
     deleted_at: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
     hooks: list[Callable[[str, Key, dict[str, Any]], None]] = attrs.field(factory=list, init=False)
+    # A test's stand-in for the API server's validation: return a message to answer 422 Invalid.
+    refuse: Callable[[Key, Mapping[str, Any]], str | None] | None = attrs.field(default=None, init=False)
     closing: bool = attrs.field(default=False, init=False)
 
     async def close_watches(self) -> None:
@@ -120,6 +122,8 @@ class Emulator(kmock.KubernetesEmulator):
         store_key = (key, meta.get("namespace"), name)
         if store_key in self.store:
             raise _Conflict(f"{key[2]} {name!r} already exists")
+        if self.refuse is not None and (reason := self.refuse(key, obj)):
+            raise _Unprocessable(reason)
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
         self._bump(obj)
         self.store[store_key] = obj
@@ -147,6 +151,8 @@ class Emulator(kmock.KubernetesEmulator):
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:
             return old
+        if subresource is None and self.refuse is not None and (reason := self.refuse(key, new)):
+            raise _Unprocessable(reason)
         if subresource != "status" and new.get("spec") != old.get("spec"):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         self._bump(new)

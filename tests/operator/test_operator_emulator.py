@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -165,3 +166,33 @@ async def test_control_stop_start_restart(cluster: Cluster) -> None:
 
     result = await _control(cluster, "restart", "nope")
     assert result["result"].startswith("error: no selected service named 'nope'")
+
+
+async def test_a_refused_child_fails_the_stack_once_and_is_retried_on_the_next_spec_change(cluster: Cluster) -> None:
+    """Regression: a 4xx on create was retried forever with nothing in the status."""
+    def refuse(key, obj):
+        if key[2] == "services" and obj["metadata"]["labels"]["hippodrome.dev/service"] == "fake_cell":
+            return f"Service {obj['metadata']['name']!r} is invalid: spec.ports[0].port: Invalid value"
+        return None
+
+    cluster.emu.refuse = refuse
+    body = load_fixture()
+    await cluster.create_stack(body)
+    status = await cluster.wait_for(lambda: (s := cluster.stack().get("status") or {}).get("phase") == "Failed" and s,
+                                    what="Failed")
+    assert status["rejectedGeneration"] == cluster.stack()["metadata"]["generation"]
+    entry = status["services"]["fake_cell"]
+    assert entry["status"] == "failed" and "HTTP 422" in entry["message"] and "spec.ports[0].port" in entry["message"]
+    assert "fake_cell" in status["message"] and "nothing is retried until it changes" in status["message"]
+    rv, requests = cluster.stack()["metadata"]["resourceVersion"], len(cluster.emu._requests)
+    await asyncio.sleep(1.0)
+    assert cluster.stack()["metadata"]["resourceVersion"] == rv, "a refused stack must not be rewritten"
+    assert len(cluster.emu._requests) - requests < 10, "no retry storm"
+
+    cluster.emu.refuse = None
+    body["spec"]["services"][1]["env"] = {"FIXED": "1"}
+    await cluster.emu.patch(("hippodrome.dev", "v1alpha1", "hippodromestacks"), cluster.ns, "dev",
+                            {"spec": {"services": body["spec"]["services"]}})
+    await cluster.wait_for(lambda: (cluster.stack().get("status") or {}).get("phase") in ("Pending", "Progressing")
+                           and "rejectedGeneration" not in cluster.stack()["status"], what="retried")
+    assert cluster.emu.get(("", "v1", "services"), cluster.ns, "dev-fake-cell") is not None

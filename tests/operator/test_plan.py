@@ -8,7 +8,7 @@ import pytest
 
 from hippodrome_operator import children
 from hippodrome_operator.desired import desired_from_body
-from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, teardown
+from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, rejected, teardown
 from hippodrome_operator.status import compute
 from operator_harness import load_fixture
 
@@ -20,8 +20,11 @@ def desired(profile: str = "full", **overrides) -> Desired:
     body["spec"]["profile"] = profile
     body["metadata"].update(namespace="ns", uid="uid-1", annotations=overrides.pop("annotations", {}))
     d = desired_from_body(body, now_iso="2030-01-01T00:00:00Z")
-    fields = {k: v for k, v in d.__dict__.items() if k != "manifests"}  # a cache, not an input
-    return Desired(**{**fields, **overrides})
+    return Desired(**{**_fields(d), **overrides})
+
+
+def _fields(d: Desired) -> dict:
+    return {k: v for k, v in d.__dict__.items() if k != "manifests"}  # a cache, not an input
 
 
 def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | None = None,
@@ -256,3 +259,51 @@ def test_the_reconciler_reuses_a_desired_until_its_generation_or_controls_change
     body["metadata"]["annotations"] = {"hippodrome.dev/stopped": "console"}
     assert desired_for(body, "img:1", "t4") is not second
     assert desired_for(body, "img:2", "t4").default_image == "img:2"
+
+
+@pytest.mark.parametrize("http_status, refused", [
+    (400, True), (403, True), (422, True),          # the request itself is wrong: retrying cannot help
+    (404, False), (409, False),                     # gone / already there: the next round sees the truth
+    (408, False), (429, False),                     # timeout / throttled: retry
+    (500, False), (503, False), (None, False),      # the server or the network: retry with backoff
+])
+def test_which_api_errors_are_not_retried(http_status, refused) -> None:
+    assert rejected(http_status) is refused
+
+
+def test_a_refused_generation_plans_nothing_until_the_spec_changes() -> None:
+    d = desired()
+    held = plan(Desired(**{**_fields(d), "generation": 3}), Observed(rejected_generation=3))
+    assert held.actions == () and held.held
+    again = plan(Desired(**{**_fields(d), "generation": 4}), Observed(rejected_generation=3))
+    assert not again.held and {a.name for a in again.actions if a.kind == "Deployment"} == {"dev-moto", "dev-fake-cell"}
+
+
+def test_refused_requests_become_a_failed_status_named_per_service() -> None:
+    d = desired(generation=2)
+    obs = observed_for(d, present=set())
+    decision = plan(d, obs)
+    refused = {"fake_cell": "create Service/dev-fake-cell: HTTP 422 Service \"dev-fake-cell\" is invalid"}
+    status = compute(d, obs, decision, previous=None, generation=2, now=1.0, now_iso="t", refused=refused)
+    assert status["phase"] == "Failed" and status["rejectedGeneration"] == 2
+    assert status["services"]["fake_cell"]["status"] == "failed" and "HTTP 422" in status["services"]["fake_cell"]["message"]
+    assert status["services"]["moto"]["status"] == "pending"
+    assert "fake_cell: create Service/dev-fake-cell: HTTP 422" in status["message"]
+    held = plan(d, observe([], [], [], status))
+    assert held.held
+    assert compute(d, observe([], [], [], status), held, previous=status, generation=2, now=5.0, now_iso="t2") == status
+
+
+def test_the_children_are_tagged_with_their_service() -> None:
+    d = desired()
+    assert {(a.kind, a.service) for a in plan(d, observed_for(d, present=set())).actions} == {
+        ("Deployment", "moto"), ("Service", "moto"), ("Deployment", "fake_cell"), ("Service", "fake_cell")}
+
+
+@pytest.mark.parametrize("name", ["9lives", "-dev", "Dev", "dev_1"])
+def test_a_stack_name_a_service_cannot_carry_is_refused_before_any_request(name) -> None:
+    body = load_fixture()
+    body["metadata"].update(name=name, namespace="ns", uid="u")
+    d = desired_from_body(body)
+    assert d.error and "metadata.name" in d.error and d.services == ()
+    assert plan(d, Observed()).actions == ()
