@@ -106,6 +106,12 @@ class Service(_Model):
         description="Cells with which this service runs (fake_cell: only `local`).",
     )
     blocking: bool = Field(True, description="A blocking service gates the next layer; a non-blocking one never does.")
+    stateful: bool = Field(
+        False,
+        description="The service keeps data in HIPPODROME_STATE_DIR that must outlive a restart. On Kubernetes it "
+                    "gets a PersistentVolumeClaim (or an emptyDir, by chart value) and is replaced, never rolled "
+                    "(two copies would split its data); under Tilt it is rebuilt, not live-reloaded.",
+    )
     health: HealthCheck = Field(default_factory=HealthCheck)
     env: dict[str, str] = Field(
         default_factory=dict,
