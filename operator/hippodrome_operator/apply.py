@@ -72,6 +72,16 @@ class KubeApi:
         except (urllib3.exceptions.HTTPError, OSError, json.JSONDecodeError) as e:
             raise KubeApiError(f"{what}: {type(e).__name__}: {e}") from None
 
+    async def stacks_served(self) -> bool:
+        """Whether the API server serves HippodromeStacks yet (their CRD applied and established)."""
+        try:
+            data = await self._call(f"discover {GROUP}/{VERSION}", self.custom.get_api_resources, GROUP, VERSION)
+        except KubeApiError as e:
+            if e.status == 404:
+                return False
+            raise
+        return any(r.get("name") == PLURAL for r in data.get("resources") or [])
+
     # --- the stack ------------------------------------------------------------------------
 
     async def get_stack(self, namespace: str, name: str) -> dict[str, Any] | None:

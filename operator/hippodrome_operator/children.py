@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -77,8 +78,42 @@ def image_of(ps: PlannedService, default_image: str) -> str:
     return f"{spec.repository}:{spec.tag}" if spec else default_image
 
 
-def command_of(ps: PlannedService) -> list[str]:
-    return list(ps.container_command)  # rendered by the resolver, like the env
+def live_reloads(ps: PlannedService) -> bool:
+    """Under Tilt, a service built from the project reloads when Tilt syncs into its image, unless it keeps
+    state (it is rebuilt and replaced instead): Tilt syncs into every container of an image, and one that
+    did not reload would go on running the old code while Tilt reports the update done.  The Tiltfile
+    syncs the ``image.sync`` paths of exactly these services; the reloader watches ``run.watch`` (else
+    ``image.sync``), so a service with neither has nothing to reload on."""
+    image = ps.spec.image
+    return bool(image and image.build and not ps.spec.stateful and (ps.spec.run.watch or image.sync))
+
+
+def command_of(ps: PlannedService, live_update: bool = False) -> list[str]:
+    """The container's command, rendered by the resolver like the env.  With ``live_update`` (Tilt's dev
+    images) a service that ``live_reloads`` runs under a reloader watching what Tilt syncs into it."""
+    command = list(ps.container_command)
+    if not (live_update and live_reloads(ps) and command):
+        return command
+    if command[0] == "node":  # Node.js restarts on changes to the entry script and what it imports
+        return ["node", "--watch", *command[1:]]
+    return ["watchfiles", "--target-type", "command", "--filter", "python", shlex.join(command), *watched_paths(ps)]
+
+
+def container_path(path: str, context: str) -> str:
+    """Where a project path lands in an image built from ``context``: the Dockerfiles copy the build
+    context to /app (the Tiltfile's ``in_container`` is the same rule)."""
+    context = context.strip("/")
+    if context in ("", "."):
+        return f"{PROJECT_ROOT}/{path}".rstrip("/")
+    return f"{PROJECT_ROOT}/{path[len(context) + 1:]}".rstrip("/")
+
+
+def watched_paths(ps: PlannedService) -> list[str]:
+    """The reloader's paths in the container: ``run.watch`` (else ``image.sync``), moved into the image."""
+    image = ps.spec.image
+    context = image.build.context if image and image.build else "."
+    paths = ps.spec.run.watch or (image.sync if image else [])
+    return [container_path(p, context) for p in paths]
 
 
 def _seconds(value: float, low: int = 1) -> int:
@@ -97,7 +132,8 @@ def readiness_probe(ps: PlannedService) -> dict[str, Any]:
     }
 
 
-def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, replicas: int = 1) -> dict[str, Any]:
+def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, replicas: int = 1,
+               live_update: bool = False) -> dict[str, Any]:
     name = object_name(stack, ps.name)
     meta_labels = labels(stack, ps)
     spec: dict[str, Any] = {
@@ -114,7 +150,7 @@ def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, repli
                     "name": ps.name.replace("_", "-")[:63],
                     "image": image_of(ps, default_image),
                     "imagePullPolicy": "IfNotPresent",
-                    "command": command_of(ps),
+                    "command": command_of(ps, live_update),
                     "workingDir": PROJECT_ROOT,
                     "env": [{"name": k, "value": v} for k, v in sorted(ps.env.items())],
                     "ports": [{"name": "http", "containerPort": ps.port, "protocol": "TCP"}],

@@ -46,12 +46,12 @@ def _error_text(e: HippodromeError) -> str:
 
 
 def desired_from_body(body: Mapping[str, Any], *, default_image: str = DEFAULT_IMAGE,
-                      now_iso: str = "1970-01-01T00:00:00Z") -> Desired:
+                      now_iso: str = "1970-01-01T00:00:00Z", live_update: bool = False) -> Desired:
     ref = stack_ref(body)
     annotations = body.get("metadata", {}).get("annotations") or {}
     control = parse_control(annotations.get(ANNOTATION_CONTROL))
     stopped = parse_stopped(annotations.get(ANNOTATION_STOPPED))
-    base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso,
+    base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso, live_update=live_update,
                 control=control if not isinstance(control, str) else None,
                 generation=int(body.get("metadata", {}).get("generation") or 0))
     document = {

@@ -81,6 +81,7 @@ class Desired:
     stopped: frozenset[str] = frozenset()
     control: Control | None = None
     default_image: str = "hippodrome/fakes:dev"
+    live_update: bool = False  # Tilt's dev mode: reloading services run under a reloader (children.command_of)
     profile: str = ""
     cell: str = ""
     now: str = "1970-01-01T00:00:00Z"  # for restart annotations
@@ -91,7 +92,8 @@ class Desired:
     def deployment(self, ps: PlannedService, replicas: int) -> dict[str, Any]:
         key = ("Deployment", ps.name, replicas)
         if key not in self.manifests:
-            self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas)
+            self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas,
+                                                      live_update=self.live_update)
         return self.manifests[key]
 
     def service(self, ps: PlannedService) -> dict[str, Any]:

@@ -29,6 +29,7 @@ log = logging.getLogger("hippodrome_operator")
 @dataclass(frozen=True)
 class Config:
     default_image: str = DEFAULT_IMAGE
+    live_update: bool = False  # Tilt's dev images: reloading services run under a reloader
     resync_seconds: float = 30.0  # a full round even without events (pod restarts are not watched)
     teardown_poll_seconds: float = 0.2
     teardown_timeout_seconds: float = 600.0
@@ -74,17 +75,17 @@ _DESIRED_CACHE_SIZE = 64
 _desired_cache: dict[tuple[Any, ...], planning.Desired] = {}
 
 
-def desired_for(body: Mapping[str, Any], default_image: str, now_iso: str) -> planning.Desired:
+def desired_for(body: Mapping[str, Any], default_image: str, now_iso: str, live_update: bool = False) -> planning.Desired:
     """desired_from_body, remembered per (uid, generation, control annotations, image): most events
     (a Deployment became available, a pod restarted) change none of these, and then neither the
     resolved plan nor the children's manifests need building again."""
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(planning.ANNOTATION_CONTROL),
-           annotations.get(planning.ANNOTATION_STOPPED), default_image)
+           annotations.get(planning.ANNOTATION_STOPPED), default_image, live_update)
     desired = _desired_cache.get(key)
     if desired is None:
-        desired = desired_from_body(body, default_image=default_image, now_iso=now_iso)
+        desired = desired_from_body(body, default_image=default_image, now_iso=now_iso, live_update=live_update)
         if len(_desired_cache) >= _DESIRED_CACHE_SIZE:
             _desired_cache.pop(next(iter(_desired_cache)))
         _desired_cache[key] = desired
@@ -98,7 +99,7 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
         return Round((), None, False)  # gone, or the finalizer's teardown owns it now
     deployments, services, pods = await api.list_children(namespace, name)
     now = clock()
-    desired = desired_for(body, config.default_image, iso(now))
+    desired = desired_for(body, config.default_image, iso(now), config.live_update)
     previous = body.get("status") or {}
     observed = planning.observe(deployments, services, pods, previous)
     decision = planning.plan(desired, observed)

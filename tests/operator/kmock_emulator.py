@@ -322,10 +322,13 @@ def write_kubeconfig(path: Path, server: str, namespace: str = "default") -> Pat
 
 
 @contextlib.asynccontextmanager
-async def running_emulator(directory: Path) -> AsyncIterator[tuple[Emulator, Path]]:
-    """The emulator with the HippodromeStack CRD registered, served over HTTP, and a kubeconfig naming it."""
+async def running_emulator(directory: Path, with_crd: bool = True) -> AsyncIterator[tuple[Emulator, Path]]:
+    """The emulator (with the HippodromeStack CRD registered, unless not ``with_crd``), served over HTTP,
+    and a kubeconfig naming it."""
     async with Emulator() as emu, kmock.Server(emu) as server:
-        emu.register_stack_crd()
+        emu.resources.load_bundled()
+        if with_crd:
+            emu.register_stack_crd()
         kubeconfig = write_kubeconfig(directory / "kubeconfig", str(server.url).rstrip("/"))
         try:
             yield emu, kubeconfig

@@ -80,12 +80,13 @@ async def test_the_chart_command_logs_in_and_reconciles_a_stack(tmp_path: Path) 
                                        stdout=out, stderr=subprocess.STDOUT)
         try:
             await emu.create(STACKS, NAMESPACE, load_fixture())
-            created = await wait_for(lambda: {d["metadata"]["labels"]["hippodrome.dev/service"]
-                                              for d in emu.items(DEPLOYMENTS, NAMESPACE)} or None,
-                                     process, 30, "the first layer's Deployments")
-            assert created == {"moto", "fake_cell"}, "layer 0 first, and only layer 0"
+            def services() -> set[str]:
+                return {d["metadata"]["labels"]["hippodrome.dev/service"] for d in emu.items(DEPLOYMENTS, NAMESPACE)}
+
+            await wait_for(lambda: {"moto", "fake_cell"} <= services(), process, 30, "the first layer's Deployments")
             status = await wait_for(lambda: (emu.get(STACKS, NAMESPACE, "dev") or {}).get("status"), process, 30,
                                     "the stack's status")
+            assert services() == {"moto", "fake_cell"}, "layer 0 first, and only layer 0"
             assert status["phase"] in ("Pending", "Progressing") and status["readyServices"] == "0/5"
             probe = container["livenessProbe"]["httpGet"]
             assert probe["port"] == "health"
@@ -101,3 +102,36 @@ async def test_the_chart_command_logs_in_and_reconciles_a_stack(tmp_path: Path) 
             text = log.read_text(errors="replace")
     assert "LoginError" not in text and "Ran out of valid credentials" not in text, text[-2000:]
     assert code == 0, text[-2000:]
+
+
+async def test_the_operator_waits_for_the_crd_before_watching(tmp_path: Path) -> None:
+    """Regression: with scanning off kopf looks the CRD up once at start; started first (Tilt applies the
+    CRD and the operator as separate resources), it never watched a stack."""
+    (port,) = free_ports(1)
+    container = chart_operator_container(port)
+    argv = [sys.executable, *container["command"][1:]]
+    async with running_emulator(tmp_path, with_crd=False) as (emu, kubeconfig):
+        with open(tmp_path / "operator.log", "wb") as out:
+            process = subprocess.Popen(argv, cwd=ROOT, env=process_env(container, kubeconfig), stdout=out,
+                                       stderr=subprocess.STDOUT)
+        try:
+            await wait_for(lambda: "waiting for the hippodromestacks.hippodrome.dev CRD" in
+                           (tmp_path / "operator.log").read_text(errors="replace"), process, 30, "the wait")
+            emu.register_stack_crd()
+            await emu.create(STACKS, NAMESPACE, load_fixture())
+            await wait_for(lambda: emu.items(DEPLOYMENTS, NAMESPACE), process, 30, "layer 0, once the CRD is served")
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(process.wait, 20)
+
+
+async def test_without_the_crd_the_operator_exits_naming_it(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    container = chart_operator_container(port)
+    argv = [sys.executable, *container["command"][1:]]
+    async with running_emulator(tmp_path, with_crd=False) as (_, kubeconfig):
+        env = {**process_env(container, kubeconfig), "HIPPODROME_CRD_WAIT_SECONDS": "1"}
+        result = await asyncio.to_thread(subprocess.run, argv, cwd=ROOT, env=env, capture_output=True, text=True,
+                                         timeout=60)
+    assert result.returncode == 1
+    assert "Error: the HippodromeStack CRD (hippodromestacks.hippodrome.dev) is not served after 1s" in result.stderr
