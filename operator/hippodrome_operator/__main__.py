@@ -8,6 +8,8 @@ Settings come from the environment (the chart sets them):
     HIPPODROME_LIVENESS_PORT     kopf's liveness endpoint /healthz (default 8080)
     HIPPODROME_LIVE_UPDATE       "true": Tilt's dev images; reloading services run under a reloader
     HIPPODROME_CRD_WAIT_SECONDS  how long to wait at start for the CRD to be served (default 120)
+    HIPPODROME_STATE_STORAGE     stateful services' data: "pvc" (default) or "emptyDir" (no provisioner)
+    HIPPODROME_STATE_SIZE        each claim's size (default 1Gi)
 
 With CRD scanning off (least RBAC), kopf looks the CRD up once, at start: started before the CRD is
 served (Tilt applies them as separate resources; a fresh cluster may be slow to establish it), it
@@ -28,6 +30,7 @@ from hippodrome_k8s.crd import GROUP, PLURAL
 from hippodrome_k8s.errors import HippodromeError
 
 from .apply import KubeApi
+from .children import STATE_STORAGE
 from .desired import DEFAULT_IMAGE
 from .handlers import build_registry, configure
 from .reconcile import Config
@@ -39,7 +42,13 @@ def main() -> int:
     namespaces = [n.strip() for n in os.environ.get("HIPPODROME_WATCH_NAMESPACES", "").split(",") if n.strip()]
     config = Config(default_image=os.environ.get("HIPPODROME_DEFAULT_IMAGE", DEFAULT_IMAGE),
                     resync_seconds=float(os.environ.get("HIPPODROME_RESYNC_SECONDS", "30")),
-                    live_update=os.environ.get("HIPPODROME_LIVE_UPDATE", "").lower() == "true")
+                    live_update=os.environ.get("HIPPODROME_LIVE_UPDATE", "").lower() == "true",
+                    state_storage=os.environ.get("HIPPODROME_STATE_STORAGE", "pvc"),
+                    state_size=os.environ.get("HIPPODROME_STATE_SIZE", "1Gi"))
+    if config.state_storage not in STATE_STORAGE:
+        print(f"Error: HIPPODROME_STATE_STORAGE={config.state_storage!r}: use {' or '.join(STATE_STORAGE)}",
+              file=sys.stderr)
+        return 2
     port = int(os.environ.get("HIPPODROME_LIVENESS_PORT", "8080"))
     try:
         api = KubeApi.from_environment()

@@ -14,6 +14,9 @@ Rules (the issue's, in one place):
   the ``hippodrome.dev/stopped`` annotation remembers.
 - Deletion: ``teardown(observed)`` deletes the highest layer still present and
   waits for it to be gone before the next; done when no child is left.
+- State: a stateful service's PersistentVolumeClaim is created with its layer
+  (before its Deployment can be ready) and never patched or deleted here: a
+  removed service, and a deleted stack, keep their data.
 - An invalid spec (``desired.error``) plans nothing: the children stay as they
   are and the status says ``Failed``.
 - A spec the API server refused (a 4xx on create/patch, ``rejected``) is not
@@ -38,7 +41,7 @@ ANNOTATION_STOPPED = "hippodrome.dev/stopped"
 ACTIONS = ("restart", "stop", "start")
 
 Verb = Literal["create", "patch", "delete"]
-Kind = Literal["Deployment", "Service", "HippodromeStack"]
+Kind = Literal["Deployment", "Service", "PersistentVolumeClaim", "HippodromeStack"]
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -82,6 +85,9 @@ class Desired:
     control: Control | None = None
     default_image: str = "hippodrome/fakes:dev"
     live_update: bool = False  # Tilt's dev mode: reloading services run under a reloader (children.command_of)
+    state_storage: str = "pvc"  # stateful services' state: "pvc" (a claim) or "emptyDir"
+    state_size: str = "1Gi"
+    secret_hash: str | None = None  # of the encryption Secret, from the stack's annotation: a change rolls pods
     profile: str = ""
     cell: str = ""
     now: str = "1970-01-01T00:00:00Z"  # for restart annotations
@@ -93,7 +99,8 @@ class Desired:
         key = ("Deployment", ps.name, replicas)
         if key not in self.manifests:
             self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas,
-                                                      live_update=self.live_update)
+                                                      live_update=self.live_update, state_storage=self.state_storage,
+                                                      secret_hash=self.secret_hash)
         return self.manifests[key]
 
     def service(self, ps: PlannedService) -> dict[str, Any]:
@@ -125,6 +132,7 @@ class Observed:
     restarts: Mapping[str, int] = field(default_factory=dict)
     last_control_id: str | None = None
     rejected_generation: int | None = None  # status.rejectedGeneration: the API server refused that spec
+    claims: frozenset[str] = frozenset()  # services whose PersistentVolumeClaim exists
 
 
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
@@ -173,7 +181,8 @@ def service_state(obj: Mapping[str, Any]) -> ChildState:
 
 
 def observe(deployments: Iterable[Mapping[str, Any]], services: Iterable[Mapping[str, Any]],
-            pods: Iterable[Mapping[str, Any]] = (), status: Mapping[str, Any] | None = None) -> Observed:
+            pods: Iterable[Mapping[str, Any]] = (), status: Mapping[str, Any] | None = None,
+            claims: Iterable[Mapping[str, Any]] = ()) -> Observed:
     restarts: dict[str, int] = {}
     for pod in pods:
         name = _labels(pod).get(LABEL_SERVICE)
@@ -188,6 +197,7 @@ def observe(deployments: Iterable[Mapping[str, Any]], services: Iterable[Mapping
         restarts=restarts,
         last_control_id=last,
         rejected_generation=int(rejected) if isinstance(rejected, int) else None,
+        claims=frozenset(_labels(c).get(LABEL_SERVICE, "") for c in claims) - {""},
     )
 
 
@@ -292,6 +302,10 @@ def plan(desired: Desired, observed: Observed) -> Decision:
         gate_open = True
         for ps in layers[layer]:
             replicas = 0 if ps.name in stopped else 1
+            if ps.spec.stateful and desired.state_storage == "pvc" and ps.name not in observed.claims:
+                want_claim = children.claim(desired.stack, ps, desired.state_size)
+                actions.append(Action("create", "PersistentVolumeClaim", want_claim["metadata"]["name"], layer,
+                                      want_claim, "keeps the service's state", ps.name))
             want = desired.deployment(ps, replicas)
             want_hash = hashes[ps.name] = want["metadata"]["annotations"][ANNOTATION_HASH]
             have = observed.deployments.get(ps.name)

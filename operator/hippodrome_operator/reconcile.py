@@ -19,6 +19,8 @@ from itertools import groupby
 
 from . import plan as planning
 from . import status as statuses
+from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH
+
 from .apply import KubeApi, KubeApiError
 from .desired import DEFAULT_IMAGE, desired_from_body
 from .plan import Action
@@ -30,6 +32,8 @@ log = logging.getLogger("hippodrome_operator")
 class Config:
     default_image: str = DEFAULT_IMAGE
     live_update: bool = False  # Tilt's dev images: reloading services run under a reloader
+    state_storage: str = "pvc"  # stateful services: a PersistentVolumeClaim, or "emptyDir"
+    state_size: str = "1Gi"
     resync_seconds: float = 30.0  # a full round even without events (pod restarts are not watched)
     teardown_poll_seconds: float = 0.2
     teardown_timeout_seconds: float = 600.0
@@ -75,17 +79,19 @@ _DESIRED_CACHE_SIZE = 64
 _desired_cache: dict[tuple[Any, ...], planning.Desired] = {}
 
 
-def desired_for(body: Mapping[str, Any], default_image: str, now_iso: str, live_update: bool = False) -> planning.Desired:
-    """desired_from_body, remembered per (uid, generation, control annotations, image): most events
+def desired_for(body: Mapping[str, Any], config: Config, now_iso: str) -> planning.Desired:
+    """desired_from_body, remembered per (uid, generation, annotations it reads, config): most events
     (a Deployment became available, a pod restarted) change none of these, and then neither the
     resolved plan nor the children's manifests need building again."""
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(planning.ANNOTATION_CONTROL),
-           annotations.get(planning.ANNOTATION_STOPPED), default_image, live_update)
+           annotations.get(planning.ANNOTATION_STOPPED), annotations.get(ANNOTATION_SECRET_HASH), config)
     desired = _desired_cache.get(key)
     if desired is None:
-        desired = desired_from_body(body, default_image=default_image, now_iso=now_iso, live_update=live_update)
+        desired = desired_from_body(body, default_image=config.default_image, now_iso=now_iso,
+                                    live_update=config.live_update, state_storage=config.state_storage,
+                                    state_size=config.state_size)
         if len(_desired_cache) >= _DESIRED_CACHE_SIZE:
             _desired_cache.pop(next(iter(_desired_cache)))
         _desired_cache[key] = desired
@@ -97,11 +103,11 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
     body = await api.get_stack(namespace, name)
     if body is None or body.get("metadata", {}).get("deletionTimestamp"):
         return Round((), None, False)  # gone, or the finalizer's teardown owns it now
-    deployments, services, pods = await api.list_children(namespace, name)
+    deployments, services, pods, claims = await api.list_children(namespace, name)
     now = clock()
-    desired = desired_for(body, config.default_image, iso(now), config.live_update)
+    desired = desired_for(body, config, iso(now))
     previous = body.get("status") or {}
-    observed = planning.observe(deployments, services, pods, previous)
+    observed = planning.observe(deployments, services, pods, previous, claims)
     decision = planning.plan(desired, observed)
     for action in decision.actions:
         log.info("%s/%s: %s", namespace, name, action)
@@ -121,7 +127,7 @@ async def teardown(api: KubeApi, namespace: str, name: str, config: Config = Con
     deadline = time.monotonic() + config.teardown_timeout_seconds
     reported = False
     while True:
-        deployments, services, _ = await api.list_children(namespace, name)
+        deployments, services, _, _ = await api.list_children(namespace, name)
         actions, done = planning.teardown(planning.observe(deployments, services))
         if done:
             return

@@ -89,9 +89,16 @@ def test_default_render_is_valid_and_least_privilege(helm: Path, tmp_path: Path)
     assert ("", "secrets", "get") not in granted and not any(v == "*" or r == "*" for _, r, v in granted)
     assert ("apps", "deployments", "create") in granted and ("", "pods", "list") in granted
     assert ("", "pods", "delete") not in granted
+    assert ("", "persistentvolumeclaims", "create") in granted  # stateful services' data
+    assert ("", "persistentvolumeclaims", "delete") not in granted, "the operator never deletes data"
     operator = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-operator"))
     env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["HIPPODROME_WATCH_NAMESPACES"] == "hippo"
+    assert env["HIPPODROME_STATE_STORAGE"] == "pvc" and env["HIPPODROME_STATE_SIZE"] == "1Gi"
+    assert env["HIPPODROME_LIVE_UPDATE"] == "false"
+    container = operator["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "hippodrome_operator"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_stack_from_values(helm: Path, tmp_path: Path) -> None:
@@ -114,6 +121,10 @@ def test_stack_from_values(helm: Path, tmp_path: Path) -> None:
     (["--set", "dashboard.port=70000"], "port"),
     (["--set", "imagePullPolicy=Sometimes"], "imagePullPolicy"),
     (["--set", "stack.create=true"], "services"),
+    (["--set", "operator.stateStorage=hostPath"], "stateStorage"),
+    (["--set", "operator.stateSize=lots"], "stateSize"),
+    (["--set", "stack.name=9lives"], "name"),
+    (["--set", "liveUpdate=yes"], "liveUpdate"),
 ])
 def test_bad_values_fail_to_render(helm: Path, args: list[str], message: str) -> None:
     result = run(helm, "template", "hippodrome", str(CHART), *args)
@@ -160,3 +171,10 @@ def test_pyhelm3_renders_the_chart() -> None:
 
     resources = asyncio.run(go())
     assert any(r["kind"] == "HippodromeStack" for r in resources)
+
+
+def test_without_a_provisioner_the_operator_is_told_to_use_emptydir(helm: Path, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, {"operator": {"stateStorage": "emptyDir"}})
+    operator = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-operator"))
+    env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HIPPODROME_STATE_STORAGE"] == "emptyDir"

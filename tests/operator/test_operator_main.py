@@ -135,3 +135,13 @@ async def test_without_the_crd_the_operator_exits_naming_it(tmp_path: Path) -> N
                                          timeout=60)
     assert result.returncode == 1
     assert "Error: the HippodromeStack CRD (hippodromestacks.hippodrome.dev) is not served after 1s" in result.stderr
+
+
+def test_a_bad_state_storage_setting_is_refused_by_name(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    container = chart_operator_container(port)
+    env = {**process_env(container, tmp_path / "kubeconfig"), "HIPPODROME_STATE_STORAGE": "hostPath"}
+    result = subprocess.run([sys.executable, *container["command"][1:]], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Error: HIPPODROME_STATE_STORAGE='hostPath': use pvc or emptyDir" in result.stderr

@@ -31,10 +31,12 @@ def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | 
                  stale: set[str] = frozenset(), extra: dict[str, int] | None = None,
                  deleting: set[str] = frozenset(), last_control: str | None = None) -> Observed:
     """Children as if created from ``d``: ``present`` exist (default: all), ``ready`` are available."""
-    deps, svcs = {}, {}
+    deps, svcs, claims = {}, {}, set()
     for ps in d.services:
         if present is not None and ps.name not in present:
             continue
+        if ps.spec.stateful:
+            claims.add(ps.name)
         want = children.deployment(d.stack, ps, default_image=d.default_image,
                                    replicas=0 if ps.name in d.stopped else 1)
         h = "old" if ps.name in stale else want["metadata"]["annotations"][children.ANNOTATION_HASH]
@@ -46,7 +48,7 @@ def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | 
     for name, layer in (extra or {}).items():
         deps[name] = ChildState(f"dev-{name}", name, layer, "x", 1, 1, True)
         svcs[name] = ChildState(f"dev-{name}", name, layer, "x")
-    return Observed(deps, svcs, {}, last_control)
+    return Observed(deps, svcs, {}, last_control, claims=frozenset(claims))
 
 
 def summary(decision) -> list[str]:
@@ -232,7 +234,7 @@ def test_children_manifests() -> None:
     assert labels["app.kubernetes.io/managed-by"] == "hippodrome-operator"
     assert dep["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HOST"] == "0.0.0.0"
     assert env["CONTROLLER_URL"] == "http://dev-controller.ns.svc.cluster.local:9002"
     assert c["image"] == "hippodrome/fakes:dev" and c["command"] == ["python", "-m", "fakes.fake_cell"]
@@ -246,19 +248,24 @@ def test_children_manifests() -> None:
 
 
 def test_the_reconciler_reuses_a_desired_until_its_generation_or_controls_change():
-    from hippodrome_operator.reconcile import desired_for
+    from hippodrome_operator.reconcile import Config, desired_for
 
     body = load_fixture()
     body["metadata"].update(namespace="ns", uid="uid-cache", generation=1, annotations={})
-    first = desired_for(body, "img:1", "t1")
-    assert desired_for(body, "img:1", "t2") is first
+    img1, img2 = Config(default_image="img:1"), Config(default_image="img:2")
+    first = desired_for(body, img1, "t1")
+    assert desired_for(body, img1, "t2") is first
     assert plan(first, observe([], [])).actions == plan(desired_from_body(body, default_image="img:1"), observe([], [])).actions
     body["metadata"]["generation"] = 2
-    second = desired_for(body, "img:1", "t3")
+    second = desired_for(body, img1, "t3")
     assert second is not first
     body["metadata"]["annotations"] = {"hippodrome.dev/stopped": "console"}
-    assert desired_for(body, "img:1", "t4") is not second
-    assert desired_for(body, "img:2", "t4").default_image == "img:2"
+    third = desired_for(body, img1, "t4")
+    assert third is not second
+    body["metadata"]["annotations"]["hippodrome.dev/encryption-secret-hash"] = "abc"
+    assert desired_for(body, img1, "t4") is not third and desired_for(body, img1, "t5").secret_hash == "abc"
+    assert desired_for(body, img2, "t4").default_image == "img:2"
+    assert desired_for(body, Config(state_storage="emptyDir"), "t4").state_storage == "emptyDir"
 
 
 @pytest.mark.parametrize("http_status, refused", [
@@ -297,7 +304,8 @@ def test_refused_requests_become_a_failed_status_named_per_service() -> None:
 def test_the_children_are_tagged_with_their_service() -> None:
     d = desired()
     assert {(a.kind, a.service) for a in plan(d, observed_for(d, present=set())).actions} == {
-        ("Deployment", "moto"), ("Service", "moto"), ("Deployment", "fake_cell"), ("Service", "fake_cell")}
+        ("Deployment", "moto"), ("Service", "moto"), ("Deployment", "fake_cell"), ("Service", "fake_cell"),
+        ("PersistentVolumeClaim", "fake_cell")}
 
 
 @pytest.mark.parametrize("name", ["9lives", "-dev", "Dev", "dev_1"])
