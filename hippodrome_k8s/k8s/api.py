@@ -110,8 +110,14 @@ class KubernetesApi:
     """kubernetes-client adapter for one kubeconfig context."""
 
     def __init__(self, context: str | None = None, request_timeout: float = 15.0):
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+        try:
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError:
+            from .preflight import check_python_packages
+
+            check_python_packages()  # names the missing `k8s` extra and how to install it
+            raise
 
         try:
             api_client = config.new_client_from_config(context=context)

@@ -100,7 +100,7 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
     echo(f"preflight: {tools.summary()}")
 
     steps.append("cluster")
-    cluster = KindCluster(seams.runner, options.cluster)
+    cluster = KindCluster(seams.runner, options.cluster, **({"sleep": seams.sleep} if seams.sleep else {}))
     state = cluster.ensure()
     echo(f"cluster: {state} kind cluster {options.cluster!r} (context {cluster.context})")
 
@@ -112,8 +112,8 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
         builder.build(images)
     steps.append("load")
     pinned = builder.pin(images)
-    cluster.load_images(sorted(pinned.values()))
-    echo(f"images: loaded {', '.join(sorted(pinned.values()))}")
+    how = cluster.load_images(sorted(pinned.values()))
+    echo(f"images: loaded {', '.join(sorted(pinned.values()))} (kind load {how})")
 
     crds = options.chart / "crds"
     if crds.is_dir():

@@ -1,4 +1,5 @@
-"""The Helm chart rendered by real Helm 3 and Helm 4 binaries, every object validated offline.
+"""The Helm chart rendered by real Helm 3 and Helm 4 binaries, every object validated offline (against the
+Kubernetes minor of the pinned kind node image).
 
 Run ``scripts/install-helm.sh`` first (CI does); without ``.tools/helm{3,4}/helm`` these tests
 skip with the reason printed.
@@ -15,9 +16,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from hippodrome_k8s.k8s.cluster import kubernetes_minor, node_image
 from hippodrome_k8s.crd import PRINTER_COLUMNS, draft7, openapi_schema
 
 ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES = kubernetes_minor(node_image())  # the pinned kind node image's minor: 1.37
 CHART = ROOT / "charts" / "hippodrome"
 FIXTURE = ROOT / "tests" / "operator" / "stacks" / "small.yaml"
 HELMS = {"helm3": ROOT / ".tools" / "helm3" / "helm", "helm4": ROOT / ".tools" / "helm4" / "helm"}
@@ -65,7 +68,7 @@ def validate_all(objects: list[dict[str, Any]]) -> None:
             errors = sorted(stack_schema.iter_errors(obj), key=str)
             assert not errors, errors[0]
         else:
-            kubernetes_validate.validate(obj, "1.31", strict=True)
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
 
 
 def test_lint(helm: Path) -> None:

@@ -44,8 +44,9 @@ class World:
         self.root = root
         self.runner = FakeRunner()
         self.runner.answer("docker", "version", stdout="27.3.1")
-        self.runner.answer("kind", "version", stdout="kind v0.24.0 go1.22 linux/amd64")
-        self.runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.2"}}))
+        self.runner.answer("kind", "version", stdout="kind v0.33.0 go1.26.1 linux/amd64")
+        self.runner.answer("kubectl", "--context", "kind-hippodrome", "get", "--raw", "/readyz", stdout="ok")
+        self.runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.37.1"}}))
         self.runner.answer("helm", "version", stdout="v3.16.2")
         self.runner.answer("kind", "get", "clusters", stdout=clusters)
         self.runner.answer("docker", "image", "inspect", stdout=IMAGE_ID)
