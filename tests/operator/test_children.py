@@ -111,3 +111,13 @@ def test_pods_run_as_non_root_and_a_new_secret_rolls_them() -> None:
         rolled = with_secret.deployment(next(s for s in with_secret.services if s.name == ps.name), 1)
         assert rolled["spec"]["template"]["metadata"]["annotations"] == {"hippodrome.dev/encryption-secret-hash": "0123abcd"}
         assert rolled["metadata"]["annotations"]["hippodrome.dev/spec-hash"] != dep["metadata"]["annotations"]["hippodrome.dev/spec-hash"]
+
+
+def test_a_link_is_the_forwarded_address_a_service_url_stays_in_the_cluster() -> None:
+    """Regression: ${links.search_proxy} became a cluster DNS name, handed as marqoEndpoint to clients on the
+    host, who come in through the port-forwards and cannot resolve it."""
+    d = desired_from_body(body("seeded.yaml"))
+    controller = next(ps for ps in d.services if ps.name == "controller")
+    env = {e["name"]: e.get("value") for e in container(d.deployment(controller, 1))["env"]}
+    assert env["MARQO_ENDPOINT"] == "http://127.0.0.1:9001"  # the CLI (and Tilt) forward each port as itself
+    assert env["CELL_SERVICE_URL"] == "http://dev-fake-cell.ns.svc.cluster.local:9001"
