@@ -181,3 +181,26 @@ def test_without_a_provisioner_the_operator_is_told_to_use_emptydir(helm: Path, 
     operator = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-operator"))
     env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["HIPPODROME_STATE_STORAGE"] == "emptyDir"
+
+
+
+def test_the_notes_apply_the_stack_where_the_operator_watches(tmp_path: Path) -> None:
+    """Regression: NOTES said `kubectl apply -f hippodrome.yaml` without the namespace the operator watches.
+
+    NOTES are rendered only by `helm install`; Helm 4's `--dry-run=client` renders them without a cluster
+    (Helm 3.17's asks a cluster for its version, discovery and OpenAPI first), so this one runs Helm 4."""
+    helm = HELMS["helm4"]
+    if not helm.exists():
+        print(f"SKIP: {helm} is missing: run scripts/install-helm.sh")
+        pytest.skip(f"{helm} is missing: run scripts/install-helm.sh")
+
+    def notes(*extra: str) -> str:
+        result = subprocess.run([str(helm), "install", "hippodrome", str(CHART), "--dry-run=client", "--namespace",
+                                 "hippo", *extra], capture_output=True, text=True, timeout=30,
+                                env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split("NOTES:", 1)[1]
+
+    namespaced = notes()
+    assert "kubectl apply -n hippo -f hippodrome.yaml" in namespaced and "kubectl apply -f" not in namespaced
+    assert "kubectl apply -n <namespace> -f hippodrome.yaml" in notes("--set", "operator.watchAllNamespaces=true")
