@@ -131,7 +131,7 @@ def check_python_packages(importer=importlib.import_module) -> None:
     if missing:
         raise PreflightError(
             f"the Kubernetes engine needs the Python packages of the `k8s` extra; missing: {', '.join(missing)}.\n"
-            f"Install them from the project root: {INSTALL_EXTRA}\n"
+            f"Install them from the project root: {INSTALL_EXTRA}   (pinned: pip install -c requirements.lock -e '.[k8s]')\n"
             "Without them, `hippodrome up` runs the same stack as local processes.")
 
 
