@@ -252,6 +252,8 @@ def test_chart_stack_and_custom_resource_are_registered():
     (cr,) = [o.body for o in tilt.objects if o.kind == "HippodromeStack"]
     assert cr["metadata"]["name"] == "dev" and cr["metadata"]["namespace"] == "hippodrome"
     assert cr["spec"]["profile"] == "ecom" and cr["spec"]["cell"] == "local"
+    images = [svc["image"] for svc in cr["spec"]["services"] if svc.get("image")]
+    assert images and all(set(i) >= {"repository", "tag"} for i in images), "both fields the image_object names"
     (kind,) = tilt.by("k8s_kind")
     assert kind["kind"] == "HippodromeStack"
     assert kind["image_object"] == {"json_path": "{.spec.services[*].image}", "repo_field": "repository",
