@@ -69,8 +69,9 @@ def expected(stack_path: Path, profile: str, cell: str = "local"):
     # the bug: image_object takes ONE dict (Tilt visits every match of its json_path), not a list
     ("k8s_kind", ("HippodromeStack",), {"image_object": [{"json_path": "{.a}", "repo_field": "r", "tag_field": "t"}]},
      "image_object"),
-    ("k8s_kind", ("HippodromeStack", "hippodrome.dev/v1alpha1"), {"pod_readiness": "sometimes"}, "pod_readiness"),
-    ("k8s_kind", ("HippodromeStack", "v1", "{.spec.image}"), {}, "at most 2"),
+    ("k8s_kind", ("HippodromeStack",), {"api_version": "hippodrome.dev/v1alpha1", "pod_readiness": "sometimes"},
+     "pod_readiness"),
+    ("k8s_kind", ("HippodromeStack", "hippodrome.dev/v1alpha1"), {}, "at most 1"),  # k8s.go: one positional
     ("k8s_kind", ("X",), {"image_objects": {}}, "unexpected keyword argument 'image_objects'"),
     ("k8s_resource", ("w",), {"port_forward": 9000}, "unexpected keyword argument 'port_forward'"),
     ("k8s_resource", ("w",), {"resource_deps": "crd"}, "resource_deps"),
@@ -114,6 +115,12 @@ def test_k8s_kind_image_object_is_one_dict_of_three_strings(image_object, messag
     tilt = Tilt({})
     with pytest.raises(TiltError, match=message):
         tilt.builtins()["k8s_kind"]("HippodromeStack", image_object=image_object)
+
+
+def test_k8s_kind_takes_image_json_path_or_image_object_not_both() -> None:
+    with pytest.raises(TiltError, match="Cannot specify both image_json_path and image_object"):
+        Tilt({}).builtins()["k8s_kind"]("HippodromeStack", image_json_path="{.a}", image_object={
+            "json_path": "{.a}", "repo_field": "r", "tag_field": "t"})
 
 
 def test_a_live_update_breaking_tilts_order_rules_is_refused() -> None:

@@ -100,7 +100,9 @@ def P(name: str, *types: str, default: Any = REQUIRED, kw: bool = False, allowed
     return Param(name, types, default, kw, allowed)
 
 
-# The signature table: every built-in the Tiltfile calls (sources in the module docstring).
+# The signature table: every built-in the Tiltfile calls, as tilt-dev/tilt internal/tiltfile/api/__init__.py
+# documents it (names, order, types, defaults), narrowed where the Go code refuses more (k8s.go, locators.go,
+# readiness.go, live_update.go, local_resource.go: see the module docstring).
 SIGNATURES: dict[str, tuple[Param, ...]] = {
     "os.getenv": (P("key", "str"), P("default", "str", "none", default=None)),
     "os.path.exists": (P("path", "str"),),
@@ -114,7 +116,8 @@ SIGNATURES: dict[str, tuple[Param, ...]] = {
              P("values", "str", "list[str]", default=[]), P("set", "str", "list[str]", default=[]),
              P("kube_version", "str", default=""), P("skip_crds", "bool", default=False)),
     "k8s_yaml": (P("yaml", "str", "list[str]", "blob", "list"), P("allow_duplicates", "bool", default=False)),
-    "k8s_kind": (P("kind", "str"), P("api_version", "str", default=""),
+    # k8s.go refuses more than one positional argument, though api/__init__.py shows api_version before the `*`
+    "k8s_kind": (P("kind", "str"), P("api_version", "str", default="", kw=True),
                  P("image_json_path", "str", "list[str]", default=[], kw=True),
                  P("image_object", "dict", default=None, kw=True),
                  P("pod_readiness", "str", default="", kw=True, allowed=("", "ignore", "wait"))),
