@@ -33,6 +33,11 @@ SHORT_NAMES = ["hds"]
 CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_PATH = "charts/hippodrome/crds/hippodromestacks.yaml"
 
+# Names the CLI (and the Tiltfile) and the operator agree on, beside the CRD.
+ENCRYPTION_SECRET = "hippodrome-encryption"  # a Secret in the stack's namespace: HIPPODROME_ENCRYPTION_SECRET
+ENCRYPTION_SECRET_KEY = "HIPPODROME_ENCRYPTION_SECRET"
+ANNOTATION_SECRET_HASH = f"{GROUP}/encryption-secret-hash"  # on the stack: a changed secret rolls the pods
+
 PHASES = ["Pending", "Progressing", "Ready", "Degraded", "Terminating", "Failed"]
 SERVICE_STATES = ["pending", "starting", "running", "stopping", "stopped", "failed", "disabled"]
 CONDITION_TYPES = ["Ready", "Progressing", "Degraded"]
@@ -147,6 +152,8 @@ def status_schema() -> dict[str, Any]:
         "properties": {
             "phase": {"type": "string", "enum": PHASES},
             "observedGeneration": {"type": "integer"},
+            "rejectedGeneration": {"type": "integer",
+                                   "description": "The spec generation the API server refused (4xx); not retried."},
             "currentLayer": {"type": "integer", "description": "Highest layer whose children exist (-1: none)."},
             "readyServices": {"type": "string", "description": "`ready/selected`, e.g. `3/7`."},
             "profile": {"type": "string"},

@@ -23,6 +23,7 @@ KIND = "HippodromeStack"
 PORT_RANGE = range(9000, 9020)  # the contract: 9000-9019
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
+STACK_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,51}[a-z0-9])?$"
 RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
@@ -105,6 +106,12 @@ class Service(_Model):
         description="Cells with which this service runs (fake_cell: only `local`).",
     )
     blocking: bool = Field(True, description="A blocking service gates the next layer; a non-blocking one never does.")
+    stateful: bool = Field(
+        False,
+        description="The service keeps data in HIPPODROME_STATE_DIR that must outlive a restart. On Kubernetes it "
+                    "gets a PersistentVolumeClaim (or an emptyDir, by chart value) and is replaced, never rolled "
+                    "(two copies would split its data); under Tilt it is rebuilt, not live-reloaded.",
+    )
     health: HealthCheck = Field(default_factory=HealthCheck)
     env: dict[str, str] = Field(
         default_factory=dict,
@@ -261,7 +268,10 @@ class StackSpec(_Model):
 class Metadata(_Model):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
 
-    name: str = Field(..., pattern=r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+    # What a Service name allows (RFC 1035: a letter first), not only a Deployment's (RFC 1123): every
+    # child is named <stack>-<service>, and a digit first made every Service a 422 from the API server.
+    name: str = Field(..., pattern=STACK_NAME_PATTERN,
+                      description="Stack name: a letter, then letters, digits or '-' (at most 53); prefixes every child's name.")
     namespace: str | None = None
 
 

@@ -32,7 +32,11 @@ class Addressing(Protocol):
     engine: str
     bind_host: str
 
-    def host(self, stack_name: str, service: str) -> str: ...
+    def host(self, stack_name: str, service: str) -> str:
+        """Where other services reach ``service`` (``${services.X.url}``)."""
+
+    def link_host(self, stack_name: str, service: str) -> str:
+        """Where a client outside the stack reaches it (``${links.X}``: an address handed out)."""
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,27 @@ class LocalAddressing:
     def host(self, stack_name: str, service: str) -> str:
         return self.public_host
 
+    def link_host(self, stack_name: str, service: str) -> str:
+        return self.public_host
+
 
 @dataclass(frozen=True)
 class ClusterAddressing:
+    """Services reach each other by cluster DNS; clients on the developer's machine (the README's
+    ``marqo.Client``, E2E suites) come in through the port-forwards, each service on its own port of
+    ``forward_host``, so an address handed to them (a link) must be that one: a cluster DNS name does
+    not resolve outside the cluster."""
+
     namespace: str = "default"
     engine: str = "k8s"
     bind_host: str = "0.0.0.0"
+    forward_host: str = "127.0.0.1"
 
     def host(self, stack_name: str, service: str) -> str:
         return f"{dns_name(stack_name, service)}.{self.namespace}.svc.cluster.local"
+
+    def link_host(self, stack_name: str, service: str) -> str:
+        return self.forward_host
 
 
 def dns_name(stack_name: str, service: str) -> str:
@@ -214,9 +230,10 @@ def build_context(stack: HippodromeStack, *, profile: Profile, cell: Cell, cell_
         "project": {"root": options.project_root},
         "state": {"dir": options.state_dir},
         "services": services,
-        # A URL handed out to clients (e.g. the data-plane gateway a controller advertises):
-        # unlike ${services.X.url}, a link is not a start-up dependency.
-        "links": {n: v["url"] for n, v in services.items()},
+        # A URL handed out to clients (e.g. the data-plane gateway a controller advertises): where a
+        # client outside the stack reaches the service (Addressing.link_host); unlike
+        # ${services.X.url}, a link is not a start-up dependency.
+        "links": {s.name: f"http://{addressing.link_host(name, s.name)}:{s.port}" for s in spec.services},
         "cell": {"name": cell.value, "url": cell_url},
         "aws": {"endpoint": aws_endpoint, "region": region, "accountId": MOTO_ACCOUNT_ID},
         "tables": {t.name: f"{table_prefix}{t.name}" for t in spec.aws.tables},

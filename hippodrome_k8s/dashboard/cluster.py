@@ -9,6 +9,10 @@ the request path.  ``status.services`` already has the local value shape;
 reached through the CLI's port-forwards (the cluster URL stays in
 ``clusterUrl``), so the seed's readiness script runs unchanged.  Control
 requests become the ``hippodrome.dev/control`` annotation the operator acts on.
+
+The Host guard accepts a loopback name on any port: the dashboard is reached only
+through a port-forward, whose local port is the stack's ``dashboard.port`` (the
+CLI's forward) or Tilt's, not the container's ``--port``.
 """
 
 from __future__ import annotations
@@ -168,8 +172,13 @@ def kubernetes_accessors(name: str, namespace: str) -> tuple[Fetch, Patch]:
     return fetch, patch
 
 
+def cluster_app(source: ClusterStatusSource, port: int) -> web.Application:
+    """The dashboard app as the pod serves it: a loopback Host on any port (the forward's local port)."""
+    return build_app(source, port, any_port=True)
+
+
 async def serve(source: ClusterStatusSource, host: str, port: int, refresh: float) -> None:
-    app = build_app(source, port)
+    app = cluster_app(source, port)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

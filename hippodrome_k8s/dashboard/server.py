@@ -51,14 +51,27 @@ def allowed_hosts(port: int) -> set[str]:
     )
 
 
-def build_app(source: StatusSource, port: int) -> web.Application:
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def loopback_host(host: str) -> bool:
+    """A loopback name, on any port (the name is what DNS rebinding forges; the port is the client's choice)."""
+    name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    return (name in LOOPBACK_NAMES and port.isdigit()) or host in LOOPBACK_NAMES
+
+
+def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web.Application:
+    """``any_port``: accept a loopback Host on any port, for a dashboard reached only through a
+    port-forward whose local port the developer chose (the in-cluster one); else only on ``port``."""
     hosts = allowed_hosts(port)
-    origins = {f"http://{h}" for h in hosts}
     page = resources.files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
+
+    def host_allowed(host: str) -> bool:
+        return loopback_host(host) if any_port else host in hosts
 
     @web.middleware
     async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
-        if request.host not in hosts:
+        if not host_allowed(request.host):
             return _json_error(403, f"Host {request.host!r} is not allowed; use http://127.0.0.1:{port}/")
         try:
             return await handler(request)
@@ -108,7 +121,8 @@ def build_app(source: StatusSource, port: int) -> web.Application:
 
     async def control(request: web.Request) -> web.Response:
         origin = request.headers.get("Origin")
-        if origin is not None and origin not in origins:
+        if origin is not None and not (origin.startswith("http://") and host_allowed(origin[len("http://"):])
+                                       and origin == f"http://{request.host}"):
             return _json_error(403, f"cross-origin control request from {origin!r} refused")
         supplied = request.headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(supplied.encode(), source.token.encode()):

@@ -8,6 +8,7 @@ the driver, progress and CLI tests drive directly.
 
 from __future__ import annotations
 
+import base64
 import copy
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -63,6 +64,12 @@ class KubeApi(Protocol):
 
     def delete_stack(self, namespace: str, name: str) -> bool: ...
 
+    def apply_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None: ...
+
+    def claims(self, namespace: str, selector: str) -> list[str]: ...
+
+    def delete_claims(self, namespace: str, selector: str) -> list[str]: ...
+
     def pods(self, namespace: str, selector: str) -> list[PodInfo]: ...
 
     def ready_target(self, namespace: str, service: str, port: int) -> PodTarget | None: ...
@@ -103,8 +110,14 @@ class KubernetesApi:
     """kubernetes-client adapter for one kubeconfig context."""
 
     def __init__(self, context: str | None = None, request_timeout: float = 15.0):
-        from kubernetes import client, config
-        from kubernetes.config.config_exception import ConfigException
+        try:
+            from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
+        except ImportError:
+            from .preflight import check_python_packages
+
+            check_python_packages()  # names the missing `k8s` extra and how to install it
+            raise
 
         try:
             api_client = config.new_client_from_config(context=context)
@@ -153,6 +166,7 @@ class KubernetesApi:
             updated = copy.deepcopy(current)
             updated["spec"] = copy.deepcopy(body["spec"])
             updated["metadata"].setdefault("labels", {}).update(meta.get("labels", {}))
+            updated["metadata"].setdefault("annotations", {}).update(meta.get("annotations", {}))
             try:
                 return self._call(f"updating HippodromeStack {namespace}/{name}",
                                   self.custom.replace_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
@@ -170,6 +184,32 @@ class KubernetesApi:
         result = self._call(f"deleting HippodromeStack {namespace}/{name}", self.custom.delete_namespaced_custom_object,
                             GROUP, VERSION, namespace, PLURAL, name, missing_ok=True)
         return result is not None
+
+    def apply_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+        existing = self._call(f"reading Secret {namespace}/{name}", self.core.read_namespaced_secret, name, namespace,
+                              missing_ok=True)
+        if existing is None:
+            body = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "data": encoded,
+                    "metadata": {"name": name, "namespace": namespace,
+                                 "labels": {"app.kubernetes.io/managed-by": "hippodrome-cli",
+                                            "app.kubernetes.io/part-of": "hippodrome"}}}
+            self._call(f"creating Secret {namespace}/{name}", self.core.create_namespaced_secret, namespace, body)
+        else:
+            self._call(f"updating Secret {namespace}/{name}", self.core.patch_namespaced_secret, name, namespace,
+                       {"data": encoded})
+
+    def claims(self, namespace: str, selector: str) -> list[str]:
+        result = self._call(f"listing PersistentVolumeClaims {selector!r} in {namespace}",
+                            self.core.list_namespaced_persistent_volume_claim, namespace, label_selector=selector)
+        return sorted(c.metadata.name for c in result.items)
+
+    def delete_claims(self, namespace: str, selector: str) -> list[str]:
+        names = self.claims(namespace, selector)
+        for name in names:
+            self._call(f"deleting PersistentVolumeClaim {namespace}/{name}",
+                       self.core.delete_namespaced_persistent_volume_claim, name, namespace, missing_ok=True)
+        return names
 
     def pods(self, namespace: str, selector: str) -> list[PodInfo]:
         result = self._call(f"listing pods {selector!r} in {namespace}", self.core.list_namespaced_pod, namespace,
@@ -233,6 +273,8 @@ class FakeApi:
     targets: dict[tuple[str, str], PodTarget] = field(default_factory=dict)  # (namespace, Service name)
     logs: dict[str, str] = field(default_factory=dict)  # by pod
     status_script: list[dict[str, Any]] = field(default_factory=list)
+    secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    claim_table: dict[str, list[str]] = field(default_factory=dict)  # by selector
     on_apply: Callable[[FakeApi, dict[str, Any]], None] | None = None
     on_annotate: Callable[[FakeApi, dict[str, Any]], None] | None = None
     calls: list[str] = field(default_factory=list)
@@ -252,7 +294,8 @@ class FakeApi:
         obj = copy.deepcopy(dict(body))
         obj["metadata"] = dict(obj["metadata"], generation=(current["metadata"]["generation"] + 1) if current else 1)
         if current:
-            obj["metadata"]["annotations"] = current["metadata"].get("annotations", {})
+            obj["metadata"]["annotations"] = {**current["metadata"].get("annotations", {}),
+                                              **obj["metadata"].get("annotations", {})}
             obj["status"] = current.get("status", {})
         self.stacks[key] = obj
         if self.on_apply:
@@ -272,6 +315,17 @@ class FakeApi:
     def delete_stack(self, namespace: str, name: str) -> bool:
         self.calls.append(f"delete {namespace}/{name}")
         return self.stacks.pop((namespace, name), None) is not None
+
+    def apply_secret(self, namespace: str, name: str, data: Mapping[str, str]) -> None:
+        self.calls.append(f"secret {namespace}/{name}")
+        self.secrets[(namespace, name)] = dict(data)
+
+    def claims(self, namespace: str, selector: str) -> list[str]:
+        return sorted(self.claim_table.get(selector, []))
+
+    def delete_claims(self, namespace: str, selector: str) -> list[str]:
+        self.calls.append(f"delete claims {selector}")
+        return sorted(self.claim_table.pop(selector, []))
 
     def pods(self, namespace: str, selector: str) -> list[PodInfo]:
         return list(self.pod_table.get(selector, []))

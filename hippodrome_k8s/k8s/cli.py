@@ -2,8 +2,8 @@
 
 The commands only parse flags, build the seams and call the driver, the API or
 the forwards; errors travel up as ``HippodromeError`` and ``main`` prints and
-exits.  Tests replace ``make_seams``, ``make_api``, ``run_forwards`` and
-``spawn_forwarder`` (module attributes) with fakes.
+exits.  Tests replace ``make_seams``, ``make_api``, ``run_forwards``,
+``spawn_forwarder`` and ``stop_forwarder`` (module attributes) with fakes.
 """
 
 from __future__ import annotations
@@ -107,6 +107,28 @@ def spawn_forwarder(root: Path) -> int:
     return child.pid
 
 
+def stop_forwarder(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the background port-forwards and wait until they are gone (their ports are free again)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.1)
+    raise K8sError(f"the background port-forwards (pid {pid}) did not stop within {timeout:g}s; `kill {pid}`")
+
+
+def _alive(pid: int) -> bool:
+    """A process that exited but was not reaped yet (a zombie) holds no port: it counts as gone."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -181,10 +203,15 @@ def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, con
         raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
                          "use --detach, or `hippodrome k8s down` first")
     options = driver.UpOptions(cluster=cluster, build=not no_build, wait=WaitOptions(timeout=wait_timeout))
+    before = driver.specs_of(driver.read_state(root)) if driver.state_path(root).exists() else ()
     result = driver.up(stack, plan, root, options, make_seams(_echo))
     driver.write_state(root, result, plan, new_run_dir(root))
     state = driver.read_state(root)
     if detach:
+        if pid is not None and driver.forwards_changed(before, driver.specs_of(state)):
+            stop_forwarder(pid)  # it forwards the old set (another profile, other ports): start the new set
+            click.echo(f"port-forwards: the set changed; stopped the old ones (pid {pid})")
+            pid = None
         if pid is None:
             pid = spawn_forwarder(root)
         click.echo(f"port-forwards running in the background (pid {pid}); dashboard: "
@@ -307,10 +334,15 @@ def port_forward(project_root) -> None:
 
 @k8s.command()
 @click.option("--delete-cluster", is_flag=True, help="Also delete the kind cluster.")
+@click.option("--delete-data", is_flag=True,
+              help="Also delete the stateful services' PersistentVolumeClaims (kept otherwise).")
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @_root_option
-def down(delete_cluster, timeout, project_root) -> None:
-    """Stop the port-forwards and delete the stack (reverse layer order, by the operator)."""
+def down(delete_cluster, delete_data, timeout, project_root) -> None:
+    """Stop the port-forwards and delete the stack (reverse layer order, by the operator).
+
+    The stateful services' data (their PersistentVolumeClaims) is kept for the next `k8s up`
+    unless --delete-data; --delete-cluster deletes everything."""
     root = _root(project_root)
     state = driver.read_state(root)
     pid = _forwarder_pid(root)
@@ -327,6 +359,16 @@ def down(delete_cluster, timeout, project_root) -> None:
                 raise K8sError(f"the stack still exists after {timeout:g}s (is the operator running?)")
             time.sleep(1)
         click.echo("stack deleted.")
+    claims = selector(state["stack"]) + ",app.kubernetes.io/managed-by=hippodrome-operator"
+    if delete_data and not delete_cluster:
+        deleted = api.delete_claims(state["namespace"], claims)
+        click.echo(f"deleted {len(deleted)} PersistentVolumeClaim(s) with the stateful services' data"
+                   + (f": {', '.join(deleted)}" if deleted else ""))
+    elif not delete_cluster:
+        kept = api.claims(state["namespace"], claims)
+        if kept:
+            click.echo(f"kept {len(kept)} PersistentVolumeClaim(s) with the stateful services' data ({', '.join(kept)}); "
+                       "`hippodrome k8s down --delete-data` removes them")
     if delete_cluster:
         KindCluster(make_seams(_echo).runner, state["cluster"]).delete()
         click.echo(f"kind cluster {state['cluster']!r} deleted.")

@@ -1,7 +1,8 @@
 """The ``hippodrome k8s up`` sequence, with every side effect behind an injected seam.
 
-    preflight -> cluster (create | reuse) -> images (build, pin, kind load) -> CRDs
-    -> helm install/upgrade -> apply the HippodromeStack -> wait for Ready (live progress)
+    preflight -> cluster (create | reuse, API ready) -> images (build, pin, kind load) -> CRDs
+    -> helm install/upgrade -> the encryption Secret -> apply the HippodromeStack
+    -> wait for Ready (live progress)
 
 then the CLI either runs the supervised port-forwards in the foreground or
 starts them in the background (``--detach``).  The driver decides nothing the
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..crd import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
 from ..errors import K8sError
 from ..model import HippodromeStack
 from ..resolver import Plan, dns_name
@@ -98,7 +100,7 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
     echo(f"preflight: {tools.summary()}")
 
     steps.append("cluster")
-    cluster = KindCluster(seams.runner, options.cluster)
+    cluster = KindCluster(seams.runner, options.cluster, **({"sleep": seams.sleep} if seams.sleep else {}))
     state = cluster.ensure()
     echo(f"cluster: {state} kind cluster {options.cluster!r} (context {cluster.context})")
 
@@ -110,8 +112,8 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
         builder.build(images)
     steps.append("load")
     pinned = builder.pin(images)
-    cluster.load_images(sorted(pinned.values()))
-    echo(f"images: loaded {', '.join(sorted(pinned.values()))}")
+    how = cluster.load_images(sorted(pinned.values()))
+    echo(f"images: loaded {', '.join(sorted(pinned.values()))} (kind load {how})")
 
     crds = options.chart / "crds"
     if crds.is_dir():
@@ -124,8 +126,11 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
                                                                   chart_values(pinned, plan.stack_name))
     echo(f"helm: {revision}")
 
-    steps.append("apply")
     api = seams.api_for(cluster.context)
+    steps.append("secret")
+    api.apply_secret(options.namespace, ENCRYPTION_SECRET, {ENCRYPTION_SECRET_KEY: plan.encryption_secret})
+
+    steps.append("apply")
     body = stack_resource(stack, plan, options.namespace, pinned)
     applied = api.apply_stack(body)
     generation = int(applied.get("metadata", {}).get("generation") or 1)
@@ -181,3 +186,10 @@ def read_state(root: Path) -> dict[str, Any]:
 
 def specs_of(state: dict[str, Any]) -> tuple[ForwardSpec, ...]:
     return tuple(ForwardSpec(**f) for f in state.get("forwards", []))
+
+
+def forwards_changed(running: tuple[ForwardSpec, ...], wanted: tuple[ForwardSpec, ...]) -> bool:
+    """Whether background forwards started for ``running`` must be replaced to serve ``wanted``
+    (another profile, stack or port: the old process would hold ports for services that are gone and
+    miss the new ones)."""
+    return set(running) != set(wanted)

@@ -1,14 +1,17 @@
-"""Preflight for ``hippodrome k8s up``: is every tool there, and which version?
+"""Preflight for ``hippodrome k8s up``: are the Python packages and every tool there, and which version?
 
-Docker must answer (not just be installed), and ``kind``, ``kubectl`` and
-``helm`` must be on PATH.  The four checks run concurrently with a short
-timeout each, so a missing daemon is reported within seconds.  Every missing
-tool is reported at once with how to install it, as one ``PreflightError``
-(exit 2, no traceback).
+First the Python packages of the ``k8s`` extra (kubernetes, pyhelm3, kopf):
+without them ``k8s up`` went through the cluster, the images and the CRD before
+dying on an import.  Then docker must answer (not just be installed), and
+``kind`` (the pinned release), ``kubectl`` and ``helm`` must be on PATH.  The
+four tool checks run concurrently with a short timeout each, so a missing
+daemon is reported within seconds.  Every missing piece is reported at once
+with how to install it, as one ``PreflightError`` (exit 2, no traceback).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 from collections.abc import Callable
@@ -16,17 +19,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..errors import K8sError, PreflightError
+from .cluster import KIND_VERSION, node_image
 from .runner import Runner
 
 CHECK_TIMEOUT = 5.0
+K8S_PACKAGES = ("kubernetes", "pyhelm3", "kopf")  # pyproject.toml's `k8s` extra
+INSTALL_EXTRA = "pip install -e '.[k8s]'"
 
 INSTALL = {
     "docker": "install Docker Engine (https://docs.docker.com/engine/install/) or Docker Desktop",
     "docker-daemon": "start it: `sudo systemctl start docker` (Linux) or open Docker Desktop; "
                      "check that your user may use it: `docker info`",
-    "kind": "install kind >= 0.24: `go install sigs.k8s.io/kind@v0.24.0`, `brew install kind`, "
-            "or a release binary from https://kind.sigs.k8s.io/docs/user/quick-start/#installation",
-    "kubectl": "install kubectl >= 1.29: https://kubernetes.io/docs/tasks/tools/ (or `brew install kubectl`)",
+    "kind": f"install kind {KIND_VERSION}: `go install sigs.k8s.io/kind@{KIND_VERSION}`, or the release binary "
+            f"from https://github.com/kubernetes-sigs/kind/releases/tag/{KIND_VERSION}",
+    "kubectl": "install kubectl v1.37 (within one minor of the cluster's Kubernetes v1.37): "
+               "https://kubernetes.io/docs/tasks/tools/ (or `brew install kubectl`)",
     "helm": "install Helm >= 3.12: https://helm.sh/docs/intro/install/ (or `brew install helm`)",
 }
 
@@ -99,7 +106,33 @@ def _kubectl_version(out: str) -> str:
 
 
 def check_kind(runner: Runner) -> ToolCheck:
-    return _check_cli(runner, "kind", ["kind", "version"], _kind_version)
+    found = _check_cli(runner, "kind", ["kind", "version"], _kind_version)
+    if found.ok and not _same_minor(found.version, KIND_VERSION):
+        return ToolCheck("kind", False, version=found.version,
+                         problem=f"{found.version} found, but {KIND_VERSION} is pinned (the node image "
+                                 f"{node_image()} is built for it); {INSTALL['kind']}")
+    return found
+
+
+def _same_minor(found: str, pinned: str) -> bool:
+    def minor(version: str) -> tuple[str, ...]:
+        return tuple(version.lstrip("v").split(".")[:2])
+    return minor(found) == minor(pinned)
+
+
+def check_python_packages(importer=importlib.import_module) -> None:
+    """The ``k8s`` extra's packages import (a broken or missing one is named), else PreflightError."""
+    missing = []
+    for name in K8S_PACKAGES:
+        try:
+            importer(name)
+        except ImportError as e:
+            missing.append(f"{name} ({e})" if str(e) and name not in str(e) else name)
+    if missing:
+        raise PreflightError(
+            f"the Kubernetes engine needs the Python packages of the `k8s` extra; missing: {', '.join(missing)}.\n"
+            f"Install them from the project root: {INSTALL_EXTRA}   (pinned: pip install -c requirements.lock -e '.[k8s]')\n"
+            "Without them, `hippodrome up` runs the same stack as local processes.")
 
 
 def check_kubectl(runner: Runner) -> ToolCheck:
@@ -114,7 +147,9 @@ CHECKS: tuple[Callable[[Runner], ToolCheck], ...] = (check_docker, check_kind, c
 
 
 def preflight(runner: Runner, checks: tuple[Callable[[Runner], ToolCheck], ...] = CHECKS) -> Tools:
-    """Run every check concurrently; raise one PreflightError listing each missing tool and its fix."""
+    """The Python packages first; then every tool check concurrently; raise one PreflightError listing each
+    missing tool and its fix."""
+    check_python_packages()
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         results = tuple(pool.map(lambda check: check(runner), checks))
     missing = [c for c in results if not c.ok]

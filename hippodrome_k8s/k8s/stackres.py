@@ -2,14 +2,18 @@
 
 Pure: the operator reads ``spec.profile``, ``spec.cell``, ``spec.tablePrefix``
 and ``spec.seed`` exactly as the local engine's resolver would; services'
-image tags are replaced by the content-pinned ones the CLI just loaded.
+image tags are replaced by the content-pinned ones the CLI just loaded.  The
+encryption secret itself goes to a Secret (``driver``); the stack carries only
+its hash, so that a changed secret rolls the pods that read it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from ..crd import ANNOTATION_SECRET_HASH
 from ..model import API_VERSION, KIND, HippodromeStack
 from ..resolver import Plan
 
@@ -31,6 +35,11 @@ def stack_resource(stack: HippodromeStack, plan: Plan, namespace: str,
             "name": stack.metadata.name,
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "hippodrome-cli", "app.kubernetes.io/part-of": "hippodrome"},
+            "annotations": {ANNOTATION_SECRET_HASH: secret_hash(plan.encryption_secret)},
         },
         "spec": spec,
     }
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(f"hippodrome-encryption:{secret}".encode()).hexdigest()[:16]

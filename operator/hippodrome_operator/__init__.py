@@ -6,13 +6,13 @@ The folder is ``operator/`` (the design card's name); the import name is
 Layers (each imports only those above it)::
 
     desired.py   CR body -> Desired (the project's loader + resolver, cluster DNS addressing)   pure
-    children.py  PlannedService -> Deployment / Service manifests                              pure
-    plan.py      plan(desired, observed) -> Decision; teardown(observed)                       pure
+    children.py  PlannedService -> Deployment / Service / PersistentVolumeClaim manifests          pure
+    plan.py      plan(desired, observed) -> Decision; teardown(observed); rejected(status)     pure
     status.py    compute(desired, observed, decision) -> status                                pure
     apply.py     KubeApi: the only module calling the API server (errors -> K8sError)
     reconcile.py one round: fetch -> plan -> apply -> write status (only if it changed)
-    handlers.py  kopf: events wake a per-stack reconciler daemon; the finalizer tears down
-    __main__.py  ``python -m hippodrome_operator``
+    handlers.py  kopf: logins; events wake a per-stack reconciler daemon; the finalizer tears down
+    __main__.py  ``python -m hippodrome_operator`` (the chart's command): settings, wait for the CRD, run
 
 AWS bootstrap and seeding ordering: no Job.  The fakes bootstrap themselves at
 start-up and only then answer ``/healthz`` 200 (``fakes/fake_aws`` creates the

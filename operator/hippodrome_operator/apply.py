@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,11 +45,12 @@ class KubeApi:
 
     @classmethod
     def from_environment(cls) -> "KubeApi":
+        """In a pod, its service account; outside, ``$KUBECONFIG`` (read now: the client reads it once, at import)."""
         try:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
             try:
-                kubernetes.config.load_kube_config()
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
             except (kubernetes.config.ConfigException, OSError) as e:
                 raise KubeApiError(f"no in-cluster config and no usable kubeconfig: {e}") from None
         return cls(kubernetes.client.ApiClient())
@@ -69,6 +71,16 @@ class KubeApi:
             raise KubeApiError(f"{what}: HTTP {e.status} {_reason(e)}", e.status) from None
         except (urllib3.exceptions.HTTPError, OSError, json.JSONDecodeError) as e:
             raise KubeApiError(f"{what}: {type(e).__name__}: {e}") from None
+
+    async def stacks_served(self) -> bool:
+        """Whether the API server serves HippodromeStacks yet (their CRD applied and established)."""
+        try:
+            data = await self._call(f"discover {GROUP}/{VERSION}", self.custom.get_api_resources, GROUP, VERSION)
+        except KubeApiError as e:
+            if e.status == 404:
+                return False
+            raise
+        return any(r.get("name") == PLURAL for r in data.get("resources") or [])
 
     # --- the stack ------------------------------------------------------------------------
 
@@ -97,12 +109,15 @@ class KubeApi:
 
     # --- the children ---------------------------------------------------------------------
 
-    async def list_children(self, namespace: str, stack: str) -> tuple[list[dict], list[dict], list[dict]]:
+    async def list_children(self, namespace: str, stack: str) -> tuple[list[dict], list[dict], list[dict], list[dict]]:
+        """Deployments, Services, pods and PersistentVolumeClaims of the stack."""
         selector = f"{LABEL_STACK}={stack},app.kubernetes.io/managed-by={MANAGED_BY}"
-        deployments, services, pods = await asyncio.gather(
+        deployments, services, pods, claims = await asyncio.gather(
             self._call("list deployments", self.apps.list_namespaced_deployment, namespace, label_selector=selector),
             self._call("list services", self.core.list_namespaced_service, namespace, label_selector=selector),
             self._call("list pods", self.core.list_namespaced_pod, namespace, label_selector=f"{LABEL_STACK}={stack}"),
+            self._call("list persistentvolumeclaims", self.core.list_namespaced_persistent_volume_claim, namespace,
+                       label_selector=selector),
         )
 
         def mine(items: dict, managed: bool = True) -> list[dict]:  # also filter here: not every server honours selectors
@@ -112,7 +127,7 @@ class KubeApi:
                 if labels.get(LABEL_STACK) == stack and (not managed or labels.get("app.kubernetes.io/managed-by") == MANAGED_BY):
                     out.append(obj)
             return out
-        return mine(deployments), mine(services), mine(pods, managed=False)
+        return mine(deployments), mine(services), mine(pods, managed=False), mine(claims)
 
     async def apply(self, namespace: str, action: Action) -> None:
         what = str(action)
@@ -121,8 +136,9 @@ class KubeApi:
             assert action.body is not None
             await self.patch_stack(namespace, action.name, action.body)
             return
-        api = {"Deployment": self.apps, "Service": self.core}[kind]
-        suffix = {"Deployment": "namespaced_deployment", "Service": "namespaced_service"}[kind]
+        api = {"Deployment": self.apps, "Service": self.core, "PersistentVolumeClaim": self.core}[kind]
+        suffix = {"Deployment": "namespaced_deployment", "Service": "namespaced_service",
+                  "PersistentVolumeClaim": "namespaced_persistent_volume_claim"}[kind]
         try:
             if action.verb == "create":
                 await self._call(what, getattr(api, f"create_{suffix}"), namespace, action.body)

@@ -1,4 +1,5 @@
-"""Pure builders of a stack's children: one Deployment and one ClusterIP Service per service.
+"""Pure builders of a stack's children: a Deployment and a ClusterIP Service per service, and a
+PersistentVolumeClaim per ``stateful`` service.
 
 Input is the resolver's ``PlannedService`` (env already rendered with cluster
 DNS addressing); output is a plain manifest dict.  Every child carries the
@@ -6,6 +7,11 @@ DNS addressing); output is a plain manifest dict.  Every child carries the
 ownerReference to the stack, and ``hippodrome.dev/spec-hash``: the hash of what
 we asked for, so ``plan()`` can tell "changed" from "unchanged" without diffing
 fields the API server fills in.
+
+A stateful service's data must outlive its pod and never be split: its Deployment uses ``Recreate``
+(a rolling update would run two copies with two databases behind one Service) and mounts a claim
+(``state_storage="pvc"``; "emptyDir" for clusters without a storage provisioner).  The claim has no
+ownerReference: deleting the stack keeps it (``hippodrome k8s down --delete-data`` removes it).
 """
 
 from __future__ import annotations
@@ -13,11 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hippodrome_k8s.crd import GROUP, VERSION
+from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH, ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY, GROUP, VERSION
 from hippodrome_k8s.model import KIND
 from hippodrome_k8s.resolver import PlannedService, dns_name
 
@@ -28,7 +35,8 @@ LABEL_SERVICE = f"{GROUP}/service"
 LABEL_LAYER = f"{GROUP}/layer"
 ANNOTATION_HASH = f"{GROUP}/spec-hash"
 ANNOTATION_RESTARTED_AT = f"{GROUP}/restartedAt"
-STATE_DIR = "/var/lib/hippodrome"  # the resolver's state dir inside containers (an emptyDir)
+STATE_DIR = "/var/lib/hippodrome"  # the resolver's state dir inside containers (a claim or an emptyDir)
+STATE_STORAGE = ("pvc", "emptyDir")
 PROJECT_ROOT = "/app"  # where the images put the project
 
 REQUESTS = {"cpu": "10m", "memory": "64Mi"}
@@ -77,8 +85,42 @@ def image_of(ps: PlannedService, default_image: str) -> str:
     return f"{spec.repository}:{spec.tag}" if spec else default_image
 
 
-def command_of(ps: PlannedService) -> list[str]:
-    return list(ps.container_command)  # rendered by the resolver, like the env
+def live_reloads(ps: PlannedService) -> bool:
+    """Under Tilt, a service built from the project reloads when Tilt syncs into its image, unless it keeps
+    state (it is rebuilt and replaced instead): Tilt syncs into every container of an image, and one that
+    did not reload would go on running the old code while Tilt reports the update done.  The Tiltfile
+    syncs the ``image.sync`` paths of exactly these services; the reloader watches ``run.watch`` (else
+    ``image.sync``), so a service with neither has nothing to reload on."""
+    image = ps.spec.image
+    return bool(image and image.build and not ps.spec.stateful and (ps.spec.run.watch or image.sync))
+
+
+def command_of(ps: PlannedService, live_update: bool = False) -> list[str]:
+    """The container's command, rendered by the resolver like the env.  With ``live_update`` (Tilt's dev
+    images) a service that ``live_reloads`` runs under a reloader watching what Tilt syncs into it."""
+    command = list(ps.container_command)
+    if not (live_update and live_reloads(ps) and command):
+        return command
+    if command[0] == "node":  # Node.js restarts on changes to the entry script and what it imports
+        return ["node", "--watch", *command[1:]]
+    return ["watchfiles", "--target-type", "command", "--filter", "python", shlex.join(command), *watched_paths(ps)]
+
+
+def container_path(path: str, context: str) -> str:
+    """Where a project path lands in an image built from ``context``: the Dockerfiles copy the build
+    context to /app (the Tiltfile's ``in_container`` is the same rule)."""
+    context = context.strip("/")
+    if context in ("", "."):
+        return f"{PROJECT_ROOT}/{path}".rstrip("/")
+    return f"{PROJECT_ROOT}/{path[len(context) + 1:]}".rstrip("/")
+
+
+def watched_paths(ps: PlannedService) -> list[str]:
+    """The reloader's paths in the container: ``run.watch`` (else ``image.sync``), moved into the image."""
+    image = ps.spec.image
+    context = image.build.context if image and image.build else "."
+    paths = ps.spec.run.watch or (image.sync if image else [])
+    return [container_path(p, context) for p in paths]
 
 
 def _seconds(value: float, low: int = 1) -> int:
@@ -97,33 +139,62 @@ def readiness_probe(ps: PlannedService) -> dict[str, Any]:
     }
 
 
-def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, replicas: int = 1) -> dict[str, Any]:
+def env_of(ps: PlannedService) -> list[dict[str, Any]]:
+    """Every variable the resolver rendered for the service, by name; the encryption secret comes from
+    the Secret the CLI (or the Tiltfile) writes, when there is one, else the service's default."""
+    env: list[dict[str, Any]] = []
+    for key, value in sorted(ps.env.items()):
+        if key == ENCRYPTION_SECRET_KEY:
+            env.append({"name": key, "valueFrom": {"secretKeyRef": {
+                "name": ENCRYPTION_SECRET, "key": ENCRYPTION_SECRET_KEY, "optional": True}}})
+        else:
+            env.append({"name": key, "value": value})
+    return env
+
+
+def claim_name(stack: StackRef, service: str) -> str:
+    return f"{object_name(stack, service)[:57].rstrip('-')}-state"
+
+
+def state_volume(stack: StackRef, ps: PlannedService, state_storage: str) -> dict[str, Any]:
+    if ps.spec.stateful and state_storage == "pvc":
+        return {"name": "state", "persistentVolumeClaim": {"claimName": claim_name(stack, ps.name)}}
+    return {"name": "state", "emptyDir": {}}
+
+
+def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, replicas: int = 1,
+               live_update: bool = False, state_storage: str = "pvc", secret_hash: str | None = None) -> dict[str, Any]:
     name = object_name(stack, ps.name)
     meta_labels = labels(stack, ps)
+    template_meta: dict[str, Any] = {"labels": meta_labels}
+    if secret_hash:
+        template_meta["annotations"] = {ANNOTATION_SECRET_HASH: secret_hash}  # a new secret rolls the pods
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector(stack, ps.name)},
         "revisionHistoryLimit": 2,
         "progressDeadlineSeconds": _seconds(ps.health.startTimeoutSeconds, low=10),
+        **({"strategy": {"type": "Recreate"}} if ps.spec.stateful else {}),
         "template": {
-            "metadata": {"labels": meta_labels},
+            "metadata": template_meta,
             "spec": {
                 "enableServiceLinks": False,  # <SERVICE>_PORT=tcp://... would shadow our env contract
                 "automountServiceAccountToken": False,
                 "terminationGracePeriodSeconds": _seconds(ps.stop_timeout),
+                "securityContext": {"runAsNonRoot": True},  # the images' USERs are numeric: the kubelet checks
                 "containers": [{
                     "name": ps.name.replace("_", "-")[:63],
                     "image": image_of(ps, default_image),
                     "imagePullPolicy": "IfNotPresent",
-                    "command": command_of(ps),
+                    "command": command_of(ps, live_update),
                     "workingDir": PROJECT_ROOT,
-                    "env": [{"name": k, "value": v} for k, v in sorted(ps.env.items())],
+                    "env": env_of(ps),
                     "ports": [{"name": "http", "containerPort": ps.port, "protocol": "TCP"}],
                     "readinessProbe": readiness_probe(ps),
                     "resources": {"requests": dict(REQUESTS)},
                     "securityContext": {"allowPrivilegeEscalation": False},
                     "volumeMounts": [{"name": "state", "mountPath": STATE_DIR}],
                 }],
-                "volumes": [{"name": "state", "emptyDir": {}}],
+                "volumes": [state_volume(stack, ps, state_storage)],
             },
         },
     }
@@ -158,6 +229,16 @@ def service(stack: StackRef, ps: PlannedService) -> dict[str, Any]:
             "ownerReferences": [stack.owner_reference()],
         },
         "spec": spec,
+    }
+
+
+def claim(stack: StackRef, ps: PlannedService, size: str) -> dict[str, Any]:
+    """The stateful service's PersistentVolumeClaim: no ownerReference, so deleting the stack keeps the data."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {"name": claim_name(stack, ps.name), "namespace": stack.namespace, "labels": labels(stack, ps)},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
     }
 
 

@@ -18,6 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH
 from hippodrome_k8s.errors import HippodromeError, StackFileError
 from hippodrome_k8s.loader import load_stack_data
 from hippodrome_k8s.model import API_VERSION, KIND
@@ -46,13 +47,16 @@ def _error_text(e: HippodromeError) -> str:
 
 
 def desired_from_body(body: Mapping[str, Any], *, default_image: str = DEFAULT_IMAGE,
-                      now_iso: str = "1970-01-01T00:00:00Z") -> Desired:
+                      now_iso: str = "1970-01-01T00:00:00Z", live_update: bool = False,
+                      state_storage: str = "pvc", state_size: str = "1Gi") -> Desired:
     ref = stack_ref(body)
     annotations = body.get("metadata", {}).get("annotations") or {}
     control = parse_control(annotations.get(ANNOTATION_CONTROL))
     stopped = parse_stopped(annotations.get(ANNOTATION_STOPPED))
-    base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso,
-                control=control if not isinstance(control, str) else None)
+    base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso, live_update=live_update,
+                state_storage=state_storage, state_size=state_size, secret_hash=annotations.get(ANNOTATION_SECRET_HASH),
+                control=control if not isinstance(control, str) else None,
+                generation=int(body.get("metadata", {}).get("generation") or 0))
     document = {
         "apiVersion": API_VERSION,
         "kind": KIND,

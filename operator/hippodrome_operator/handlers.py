@@ -7,6 +7,10 @@
   changed) or every ``resync_seconds``; bursts of events coalesce into one round.
   A round that fails on the API (``K8sError``) is retried with capped backoff.
 - ``on.delete`` (kopf's finalizer): teardown in reverse layer order, then let go.
+- ``on.login``: a service account inside a pod, the kubeconfig outside.  A
+  plain ``OperatorRegistry`` has no login handlers (only kopf's default
+  registry adds them), and without one ``kopf.operator()`` dies at start with
+  ``LoginError: Ran out of valid credentials``.
 
 Nothing here keeps per-stack state besides the wake-up events.
 """
@@ -49,6 +53,14 @@ def build_registry(api: KubeApi, config: Config = Config()) -> kopf.OperatorRegi
         event = wakeups.get((namespace or "", name or ""))
         if event is not None:
             event.set()
+
+    @kopf.on.login(registry=registry, errors=kopf.ErrorsMode.IGNORED)
+    def login_in_cluster(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_service_account(**kwargs)  # None outside a pod
+
+    @kopf.on.login(registry=registry, errors=kopf.ErrorsMode.IGNORED)
+    def login_with_kubeconfig(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        return kopf.login_with_kubeconfig(**kwargs)  # $KUBECONFIG or ~/.kube/config; None without either
 
     @kopf.on.startup(registry=registry)
     def startup(settings: kopf.OperatorSettings, **_: Any) -> None:

@@ -3,8 +3,8 @@
 Rules (the issue's, in one place):
 
 - Layer gating: layer N+1's children are created (or rolled) only when every
-  blocking, not-stopped service in layers <= N has a Deployment that is
-  available for its current generation and carries the wanted spec hash.
+  blocking, not-stopped service in layers <= N has a Deployment that is rolled
+  out (``rolled_out``: kubectl's rule) and carries the wanted spec hash.
   Non-blocking and stopped services never gate.
 - Convergence: a child whose spec hash differs is patched (it rolls); children
   of services no longer selected are deleted, highest layer first, one layer
@@ -14,8 +14,14 @@ Rules (the issue's, in one place):
   the ``hippodrome.dev/stopped`` annotation remembers.
 - Deletion: ``teardown(observed)`` deletes the highest layer still present and
   waits for it to be gone before the next; done when no child is left.
+- State: a stateful service's PersistentVolumeClaim is created with its layer
+  (before its Deployment can be ready) and never patched or deleted here: a
+  removed service, and a deleted stack, keep their data.
 - An invalid spec (``desired.error``) plans nothing: the children stay as they
   are and the status says ``Failed``.
+- A spec the API server refused (a 4xx on create/patch, ``rejected``) is not
+  retried: once the status records the refused generation, nothing is planned
+  for it; a new generation (the spec changed) is planned again.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ ANNOTATION_STOPPED = "hippodrome.dev/stopped"
 ACTIONS = ("restart", "stop", "start")
 
 Verb = Literal["create", "patch", "delete"]
-Kind = Literal["Deployment", "Service", "HippodromeStack"]
+Kind = Literal["Deployment", "Service", "PersistentVolumeClaim", "HippodromeStack"]
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -78,16 +84,23 @@ class Desired:
     stopped: frozenset[str] = frozenset()
     control: Control | None = None
     default_image: str = "hippodrome/fakes:dev"
+    live_update: bool = False  # Tilt's dev mode: reloading services run under a reloader (children.command_of)
+    state_storage: str = "pvc"  # stateful services' state: "pvc" (a claim) or "emptyDir"
+    state_size: str = "1Gi"
+    secret_hash: str | None = None  # of the encryption Secret, from the stack's annotation: a change rolls pods
     profile: str = ""
     cell: str = ""
     now: str = "1970-01-01T00:00:00Z"  # for restart annotations
+    generation: int = 0  # metadata.generation of the stack this was built from
     # The children's manifests, built once per Desired (building and hashing them is most of plan()'s cost).
     manifests: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def deployment(self, ps: PlannedService, replicas: int) -> dict[str, Any]:
         key = ("Deployment", ps.name, replicas)
         if key not in self.manifests:
-            self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas)
+            self.manifests[key] = children.deployment(self.stack, ps, default_image=self.default_image, replicas=replicas,
+                                                      live_update=self.live_update, state_storage=self.state_storage,
+                                                      secret_hash=self.secret_hash)
         return self.manifests[key]
 
     def service(self, ps: PlannedService) -> dict[str, Any]:
@@ -118,19 +131,31 @@ class Observed:
     services: Mapping[str, ChildState] = field(default_factory=dict)
     restarts: Mapping[str, int] = field(default_factory=dict)
     last_control_id: str | None = None
+    rejected_generation: int | None = None  # status.rejectedGeneration: the API server refused that spec
+    claims: frozenset[str] = frozenset()  # services whose PersistentVolumeClaim exists
 
 
 def _labels(obj: Mapping[str, Any]) -> Mapping[str, str]:
     return obj.get("metadata", {}).get("labels") or {}
 
 
+def rolled_out(obj: Mapping[str, Any]) -> bool:
+    """The rule ``kubectl rollout status`` uses: the controller has seen this generation, every wanted
+    replica runs the new template, no old pod is left, and the new ones are available.  Counting
+    ``availableReplicas`` alone trusts an old pod in the middle of a rolling update."""
+    meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    return (int(status.get("observedGeneration") or 0) >= int(meta.get("generation") or 0)
+            and updated >= wanted
+            and int(status.get("replicas") or 0) <= updated
+            and int(status.get("availableReplicas") or 0) >= updated)
+
+
 def deployment_state(obj: Mapping[str, Any]) -> ChildState:
     meta, spec, status = obj.get("metadata", {}), obj.get("spec", {}), obj.get("status") or {}
     replicas = int(spec.get("replicas", 1))
-    generation = int(meta.get("generation") or 0)
-    current = int(status.get("observedGeneration") or 0) >= generation
-    available = current and int(status.get("availableReplicas") or 0) >= replicas \
-        and int(status.get("updatedReplicas") or 0) >= replicas and replicas > 0
+    available = replicas > 0 and rolled_out(obj)
     failure = None
     for cond in status.get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("status") == "False":
@@ -156,7 +181,8 @@ def service_state(obj: Mapping[str, Any]) -> ChildState:
 
 
 def observe(deployments: Iterable[Mapping[str, Any]], services: Iterable[Mapping[str, Any]],
-            pods: Iterable[Mapping[str, Any]] = (), status: Mapping[str, Any] | None = None) -> Observed:
+            pods: Iterable[Mapping[str, Any]] = (), status: Mapping[str, Any] | None = None,
+            claims: Iterable[Mapping[str, Any]] = ()) -> Observed:
     restarts: dict[str, int] = {}
     for pod in pods:
         name = _labels(pod).get(LABEL_SERVICE)
@@ -164,12 +190,22 @@ def observe(deployments: Iterable[Mapping[str, Any]], services: Iterable[Mapping
             count = sum(int(c.get("restartCount") or 0) for c in (pod.get("status") or {}).get("containerStatuses") or [])
             restarts[name] = restarts.get(name, 0) + count
     last = ((status or {}).get("lastControl") or {}).get("id")
+    rejected = (status or {}).get("rejectedGeneration")
     return Observed(
         deployments={s.service: s for s in map(deployment_state, deployments) if s.service},
         services={s.service: s for s in map(service_state, services) if s.service},
         restarts=restarts,
         last_control_id=last,
+        rejected_generation=int(rejected) if isinstance(rejected, int) else None,
+        claims=frozenset(_labels(c).get(LABEL_SERVICE, "") for c in claims) - {""},
     )
+
+
+def rejected(http_status: int | None) -> bool:
+    """An API answer that retrying the same request cannot change: a 4xx, except 404 (gone: the next round
+    sees it), 408 (timeout), 409 (a conflict or an existing object: the next round sees the truth) and 429
+    (throttled)."""
+    return http_status is not None and 400 <= http_status < 500 and http_status not in (404, 408, 409, 429)
 
 
 # --- outputs ---------------------------------------------------------------------------------
@@ -183,6 +219,7 @@ class Action:
     layer: int = 0
     body: Mapping[str, Any] | None = None  # a manifest (create) or a JSON merge patch (patch)
     reason: str = ""
+    service: str = ""  # the stack's service this child belongs to ("" for the stack itself)
 
     def __str__(self) -> str:
         return f"{self.verb} {self.kind}/{self.name} (layer {self.layer}): {self.reason}"
@@ -195,6 +232,7 @@ class Decision:
     control_result: Mapping[str, Any] | None = None  # for status.lastControl, when a control was applied
     gated_from: int | None = None  # the first layer held back by the gate (None: none)
     hashes: Mapping[str, str] = field(default_factory=dict)  # service -> wanted Deployment spec hash
+    held: bool = False  # nothing planned: the API server refused this generation (see ``rejected``)
 
 
 def is_ready(ps: PlannedService, observed: Observed, want_hash: str) -> bool:
@@ -225,7 +263,7 @@ def _apply_control(desired: Desired, observed: Observed) -> tuple[frozenset[str]
             d = observed.deployments.get(ps.name)
             if ps.name in targets and d and not d.deleting:
                 patch = {"spec": {"template": {"metadata": {"annotations": {ANNOTATION_RESTARTED_AT: desired.now}}}}}
-                actions.append(Action("patch", "Deployment", d.name, ps.layer, patch, "restart requested"))
+                actions.append(Action("patch", "Deployment", d.name, ps.layer, patch, "restart requested", ps.name))
     if stopped != desired.stopped:
         patch = {"metadata": {"annotations": {ANNOTATION_STOPPED: format_stopped(stopped)}}}
         actions.append(Action("patch", "HippodromeStack", desired.stack.name, 0, patch, f"{control.action} {', '.join(targets)}"))
@@ -240,7 +278,8 @@ def _removals(desired: Desired, observed: Observed) -> list[Action]:
     top = max(c.layer for c in leftovers)
     kinds = {id(c): "Deployment" for c in observed.deployments.values()}
     return [
-        Action("delete", kinds.get(id(c), "Service"), c.name, c.layer, None, "service no longer selected")  # type: ignore[arg-type]
+        Action("delete", kinds.get(id(c), "Service"), c.name, c.layer, None, "service no longer selected",  # type: ignore[arg-type]
+               c.service)
         for c in leftovers if c.layer == top and not c.deleting
     ]
 
@@ -248,6 +287,8 @@ def _removals(desired: Desired, observed: Observed) -> list[Action]:
 def plan(desired: Desired, observed: Observed) -> Decision:
     if desired.error is not None:
         return Decision(stopped=desired.stopped)
+    if observed.rejected_generation is not None and observed.rejected_generation == desired.generation:
+        return Decision(stopped=desired.stopped, held=True)
     stopped, actions, control_result = _apply_control(desired, observed)
     restarting = {a.name for a in actions if a.kind == "Deployment"}
     actions += _removals(desired, observed)
@@ -261,20 +302,25 @@ def plan(desired: Desired, observed: Observed) -> Decision:
         gate_open = True
         for ps in layers[layer]:
             replicas = 0 if ps.name in stopped else 1
+            if ps.spec.stateful and desired.state_storage == "pvc" and ps.name not in observed.claims:
+                want_claim = children.claim(desired.stack, ps, desired.state_size)
+                actions.append(Action("create", "PersistentVolumeClaim", want_claim["metadata"]["name"], layer,
+                                      want_claim, "keeps the service's state", ps.name))
             want = desired.deployment(ps, replicas)
             want_hash = hashes[ps.name] = want["metadata"]["annotations"][ANNOTATION_HASH]
             have = observed.deployments.get(ps.name)
             if have is None:
-                actions.append(Action("create", "Deployment", want["metadata"]["name"], layer, want, "new service"))
+                actions.append(Action("create", "Deployment", want["metadata"]["name"], layer, want, "new service", ps.name))
             elif not have.deleting and (have.spec_hash != want_hash or have.replicas != replicas):
                 why = "spec changed" if have.spec_hash != want_hash else ("stop" if replicas == 0 else "start")
-                actions.append(Action("patch", "Deployment", have.name, layer, children.update_patch(want), why))
+                actions.append(Action("patch", "Deployment", have.name, layer, children.update_patch(want), why, ps.name))
             svc = desired.service(ps)
             have_svc = observed.services.get(ps.name)
             if have_svc is None:
-                actions.append(Action("create", "Service", svc["metadata"]["name"], layer, svc, "new service"))
+                actions.append(Action("create", "Service", svc["metadata"]["name"], layer, svc, "new service", ps.name))
             elif not have_svc.deleting and have_svc.spec_hash != svc["metadata"]["annotations"][ANNOTATION_HASH]:
-                actions.append(Action("patch", "Service", have_svc.name, layer, children.update_patch(svc), "spec changed"))
+                actions.append(Action("patch", "Service", have_svc.name, layer, children.update_patch(svc), "spec changed",
+                                      ps.name))
             gates = ps.blocking and ps.name not in stopped
             if gates and (not is_ready(ps, observed, want_hash) or have is None or have.name in restarting
                           or have.replicas != replicas):
@@ -293,7 +339,7 @@ def teardown(observed: Observed) -> tuple[tuple[Action, ...], bool]:
         return (), True
     top = max(c.layer for _, c in everything)
     actions = tuple(
-        Action("delete", kind, c.name, c.layer, None, "stack deleted")  # type: ignore[arg-type]
+        Action("delete", kind, c.name, c.layer, None, "stack deleted", c.service)  # type: ignore[arg-type]
         for kind, c in everything if c.layer == top and not c.deleting
     )
     return actions, False

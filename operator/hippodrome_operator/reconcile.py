@@ -19,7 +19,9 @@ from itertools import groupby
 
 from . import plan as planning
 from . import status as statuses
-from .apply import KubeApi
+from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH
+
+from .apply import KubeApi, KubeApiError
 from .desired import DEFAULT_IMAGE, desired_from_body
 from .plan import Action
 
@@ -29,6 +31,9 @@ log = logging.getLogger("hippodrome_operator")
 @dataclass(frozen=True)
 class Config:
     default_image: str = DEFAULT_IMAGE
+    live_update: bool = False  # Tilt's dev images: reloading services run under a reloader
+    state_storage: str = "pvc"  # stateful services: a PersistentVolumeClaim, or "emptyDir"
+    state_size: str = "1Gi"
     resync_seconds: float = 30.0  # a full round even without events (pod restarts are not watched)
     teardown_poll_seconds: float = 0.2
     teardown_timeout_seconds: float = 600.0
@@ -45,30 +50,48 @@ class Round:
     wrote_status: bool
 
 
-async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> None:
-    """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently."""
+async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> dict[str, str]:
+    """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently.
+
+    Returns the requests the API server refused (``plan.rejected``), by service: retrying those cannot
+    help, so they become the status instead of an exception (which the daemon would retry forever).
+    """
+    refused: dict[str, str] = {}
+
+    async def one(action: Action) -> None:
+        try:
+            await api.apply(namespace, action)
+        except KubeApiError as e:
+            if not planning.rejected(e.status):
+                raise
+            log.warning("%s/%s: refused: %s", namespace, action.name, e)
+            refused.setdefault(action.service, str(e))
+
     deletes = sorted((a for a in actions if a.verb == "delete"), key=lambda a: -a.layer)
     others = sorted((a for a in actions if a.verb != "delete"), key=lambda a: a.layer)
     for group in (deletes, others):
         for _, same_layer in groupby(group, key=lambda a: a.layer):
-            await asyncio.gather(*(api.apply(namespace, a) for a in same_layer))
+            await asyncio.gather(*(one(a) for a in same_layer))
+    return refused
 
 
 _DESIRED_CACHE_SIZE = 64
 _desired_cache: dict[tuple[Any, ...], planning.Desired] = {}
 
 
-def desired_for(body: Mapping[str, Any], default_image: str, now_iso: str) -> planning.Desired:
-    """desired_from_body, remembered per (uid, generation, control annotations, image): most events
+def desired_for(body: Mapping[str, Any], config: Config, now_iso: str) -> planning.Desired:
+    """desired_from_body, remembered per (uid, generation, annotations it reads, config): most events
     (a Deployment became available, a pod restarted) change none of these, and then neither the
     resolved plan nor the children's manifests need building again."""
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(planning.ANNOTATION_CONTROL),
-           annotations.get(planning.ANNOTATION_STOPPED), default_image)
+           annotations.get(planning.ANNOTATION_STOPPED), annotations.get(ANNOTATION_SECRET_HASH), config)
     desired = _desired_cache.get(key)
     if desired is None:
-        desired = desired_from_body(body, default_image=default_image, now_iso=now_iso)
+        desired = desired_from_body(body, default_image=config.default_image, now_iso=now_iso,
+                                    live_update=config.live_update, state_storage=config.state_storage,
+                                    state_size=config.state_size)
         if len(_desired_cache) >= _DESIRED_CACHE_SIZE:
             _desired_cache.pop(next(iter(_desired_cache)))
         _desired_cache[key] = desired
@@ -80,17 +103,18 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
     body = await api.get_stack(namespace, name)
     if body is None or body.get("metadata", {}).get("deletionTimestamp"):
         return Round((), None, False)  # gone, or the finalizer's teardown owns it now
-    deployments, services, pods = await api.list_children(namespace, name)
+    deployments, services, pods, claims = await api.list_children(namespace, name)
     now = clock()
-    desired = desired_for(body, config.default_image, iso(now))
+    desired = desired_for(body, config, iso(now))
     previous = body.get("status") or {}
-    observed = planning.observe(deployments, services, pods, previous)
+    observed = planning.observe(deployments, services, pods, previous, claims)
     decision = planning.plan(desired, observed)
     for action in decision.actions:
         log.info("%s/%s: %s", namespace, name, action)
-    await _apply_all(api, namespace, decision.actions)
+    refused = await _apply_all(api, namespace, decision.actions)
     new = statuses.compute(desired, observed, decision, previous=previous,
-                           generation=int(body["metadata"].get("generation") or 0), now=now, now_iso=iso(now))
+                           generation=int(body["metadata"].get("generation") or 0), now=now, now_iso=iso(now),
+                           refused=refused)
     changed = new != previous
     if changed:
         await api.replace_stack_status(namespace, name, new)
@@ -103,7 +127,7 @@ async def teardown(api: KubeApi, namespace: str, name: str, config: Config = Con
     deadline = time.monotonic() + config.teardown_timeout_seconds
     reported = False
     while True:
-        deployments, services, _ = await api.list_children(namespace, name)
+        deployments, services, _, _ = await api.list_children(namespace, name)
         actions, done = planning.teardown(planning.observe(deployments, services))
         if done:
             return

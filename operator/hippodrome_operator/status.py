@@ -46,8 +46,12 @@ def _condition(kind: str, ok: bool, reason: str, message: str, previous: Mapping
 
 
 def compute(desired: Desired, observed: Observed, decision: Decision, *, previous: Mapping[str, Any] | None,
-            generation: int, now: float, now_iso: str, deleting: bool = False) -> dict[str, Any]:
+            generation: int, now: float, now_iso: str, deleting: bool = False,
+            refused: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """``refused``: the requests of this round the API server refused, by service ("" for the stack)."""
     previous = previous or {}
+    if decision.held and not refused:
+        return dict(previous)  # the refused generation stays Failed, unchanged, until the spec changes
     prev_conditions = {c.get("type"): c for c in previous.get("conditions") or [] if isinstance(c, Mapping)}
     prev_services = previous.get("services") or {}
     status: dict[str, Any] = {"observedGeneration": generation}
@@ -104,6 +108,16 @@ def compute(desired: Desired, observed: Observed, decision: Decision, *, previou
         phase, message = READY, f"{ready_count} services ready" + (
             f", {len(services) - len(selected)} stopped" if len(selected) < len(services) else "")
 
+    if refused:
+        for name, error in refused.items():
+            if name in services:
+                services[name].update(status="failed", ready=False, message=f"refused by the API server: {error}")
+        ready_count = sum(1 for s in services.values() if s["ready"])
+        phase = FAILED
+        message = ("the API server refused the spec (fix it; nothing is retried until it changes): "
+                   + "; ".join(f"{name or desired.stack.name}: {error}" for name, error in sorted(refused.items())))
+        status["rejectedGeneration"] = generation
+
     status.update({
         "phase": phase,
         "message": message,
@@ -115,7 +129,7 @@ def compute(desired: Desired, observed: Observed, decision: Decision, *, previou
         "conditions": [
             _condition("Ready", phase == READY, phase, message, prev_conditions, now_iso),
             _condition("Progressing", phase in (PENDING, PROGRESSING, TERMINATING), phase, message, prev_conditions, now_iso),
-            _condition("Degraded", phase == DEGRADED, phase, message, prev_conditions, now_iso),
+            _condition("Degraded", phase in (DEGRADED, FAILED), phase, message, prev_conditions, now_iso),
         ],
     })
     if decision.control_result is not None:

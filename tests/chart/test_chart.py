@@ -1,4 +1,5 @@
-"""The Helm chart rendered by real Helm 3 and Helm 4 binaries, every object validated offline.
+"""The Helm chart rendered by real Helm 3 and Helm 4 binaries, every object validated offline (against the
+Kubernetes minor of the pinned kind node image).
 
 Run ``scripts/install-helm.sh`` first (CI does); without ``.tools/helm{3,4}/helm`` these tests
 skip with the reason printed.
@@ -15,9 +16,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from hippodrome_k8s.k8s.cluster import kubernetes_minor, node_image
 from hippodrome_k8s.crd import PRINTER_COLUMNS, draft7, openapi_schema
 
 ROOT = Path(__file__).resolve().parents[2]
+KUBERNETES = kubernetes_minor(node_image())  # the pinned kind node image's minor: 1.37
 CHART = ROOT / "charts" / "hippodrome"
 FIXTURE = ROOT / "tests" / "operator" / "stacks" / "small.yaml"
 HELMS = {"helm3": ROOT / ".tools" / "helm3" / "helm", "helm4": ROOT / ".tools" / "helm4" / "helm"}
@@ -65,7 +68,7 @@ def validate_all(objects: list[dict[str, Any]]) -> None:
             errors = sorted(stack_schema.iter_errors(obj), key=str)
             assert not errors, errors[0]
         else:
-            kubernetes_validate.validate(obj, "1.31", strict=True)
+            kubernetes_validate.validate(obj, KUBERNETES, strict=True)
 
 
 def test_lint(helm: Path) -> None:
@@ -89,9 +92,16 @@ def test_default_render_is_valid_and_least_privilege(helm: Path, tmp_path: Path)
     assert ("", "secrets", "get") not in granted and not any(v == "*" or r == "*" for _, r, v in granted)
     assert ("apps", "deployments", "create") in granted and ("", "pods", "list") in granted
     assert ("", "pods", "delete") not in granted
+    assert ("", "persistentvolumeclaims", "create") in granted  # stateful services' data
+    assert ("", "persistentvolumeclaims", "delete") not in granted, "the operator never deletes data"
     operator = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-operator"))
     env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["HIPPODROME_WATCH_NAMESPACES"] == "hippo"
+    assert env["HIPPODROME_STATE_STORAGE"] == "pvc" and env["HIPPODROME_STATE_SIZE"] == "1Gi"
+    assert env["HIPPODROME_LIVE_UPDATE"] == "false"
+    container = operator["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["python", "-m", "hippodrome_operator"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_stack_from_values(helm: Path, tmp_path: Path) -> None:
@@ -114,6 +124,10 @@ def test_stack_from_values(helm: Path, tmp_path: Path) -> None:
     (["--set", "dashboard.port=70000"], "port"),
     (["--set", "imagePullPolicy=Sometimes"], "imagePullPolicy"),
     (["--set", "stack.create=true"], "services"),
+    (["--set", "operator.stateStorage=hostPath"], "stateStorage"),
+    (["--set", "operator.stateSize=lots"], "stateSize"),
+    (["--set", "stack.name=9lives"], "name"),
+    (["--set", "liveUpdate=yes"], "liveUpdate"),
 ])
 def test_bad_values_fail_to_render(helm: Path, args: list[str], message: str) -> None:
     result = run(helm, "template", "hippodrome", str(CHART), *args)
@@ -160,3 +174,33 @@ def test_pyhelm3_renders_the_chart() -> None:
 
     resources = asyncio.run(go())
     assert any(r["kind"] == "HippodromeStack" for r in resources)
+
+
+def test_without_a_provisioner_the_operator_is_told_to_use_emptydir(helm: Path, tmp_path: Path) -> None:
+    objects = render(helm, tmp_path, {"operator": {"stateStorage": "emptyDir"}})
+    operator = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"].endswith("-operator"))
+    env = {e["name"]: e.get("value") for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["HIPPODROME_STATE_STORAGE"] == "emptyDir"
+
+
+
+def test_the_notes_apply_the_stack_where_the_operator_watches(tmp_path: Path) -> None:
+    """Regression: NOTES said `kubectl apply -f hippodrome.yaml` without the namespace the operator watches.
+
+    NOTES are rendered only by `helm install`; Helm 4's `--dry-run=client` renders them without a cluster
+    (Helm 3.17's asks a cluster for its version, discovery and OpenAPI first), so this one runs Helm 4."""
+    helm = HELMS["helm4"]
+    if not helm.exists():
+        print(f"SKIP: {helm} is missing: run scripts/install-helm.sh")
+        pytest.skip(f"{helm} is missing: run scripts/install-helm.sh")
+
+    def notes(*extra: str) -> str:
+        result = subprocess.run([str(helm), "install", "hippodrome", str(CHART), "--dry-run=client", "--namespace",
+                                 "hippo", *extra], capture_output=True, text=True, timeout=30,
+                                env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "none")})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split("NOTES:", 1)[1]
+
+    namespaced = notes()
+    assert "kubectl apply -n hippo -f hippodrome.yaml" in namespaced and "kubectl apply -f" not in namespaced
+    assert "kubectl apply -n <namespace> -f hippodrome.yaml" in notes("--set", "operator.watchAllNamespaces=true")

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from hippodrome_k8s.cli.main import main
+from hippodrome_k8s.errors import K8sError
 from hippodrome_k8s.k8s import cli as k8s_cli
 from hippodrome_k8s.k8s import driver
 from hippodrome_k8s.k8s.api import CONTROL_ANNOTATION, FakeApi, PodInfo, selector
@@ -41,8 +44,9 @@ class World:
         self.root = root
         self.runner = FakeRunner()
         self.runner.answer("docker", "version", stdout="27.3.1")
-        self.runner.answer("kind", "version", stdout="kind v0.24.0 go1.22 linux/amd64")
-        self.runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.2"}}))
+        self.runner.answer("kind", "version", stdout="kind v0.33.0 go1.26.1 linux/amd64")
+        self.runner.answer("kubectl", "--context", "kind-hippodrome", "get", "--raw", "/readyz", stdout="ok")
+        self.runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.37.1"}}))
         self.runner.answer("helm", "version", stdout="v3.16.2")
         self.runner.answer("kind", "get", "clusters", stdout=clusters)
         self.runner.answer("docker", "image", "inspect", stdout=IMAGE_ID)
@@ -54,6 +58,8 @@ class World:
         self.steps: list[str] = []
         self.forwarded: list[dict] = []
         self.spawned: list[Path] = []
+        self.stopped: list[int] = []
+        self.processes: list[subprocess.Popen] = []
         self.seams_made = 0
 
     def install(self, monkeypatch) -> None:
@@ -65,7 +71,30 @@ class World:
         monkeypatch.setattr(k8s_cli, "make_seams", make_seams)
         monkeypatch.setattr(k8s_cli, "make_api", lambda ctx: self.api)
         monkeypatch.setattr(k8s_cli, "run_forwards", lambda root, state, echo: self.forwarded.append(state) or 0)
-        monkeypatch.setattr(k8s_cli, "spawn_forwarder", lambda root: self.spawned.append(root) or 4242)
+        monkeypatch.setattr(k8s_cli, "spawn_forwarder", self.spawn)
+        monkeypatch.setattr(k8s_cli, "stop_forwarder", self.stop)
+
+    def spawn(self, root: Path) -> int:
+        """Like the real forwarder: a live process whose pid the health file names (the CLI checks it is alive)."""
+        child = subprocess.Popen(["sleep", "300"])
+        self.processes.append(child)
+        self.spawned.append(root)
+        path = driver.forwards_path(root)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"pid": child.pid, "forwards": {}}))
+        return child.pid
+
+    def stop(self, pid: int) -> None:
+        self.stopped.append(pid)
+        child = next(c for c in self.processes if c.pid == pid)
+        child.terminate()
+        child.wait(10)
+
+    def close(self) -> None:
+        for child in self.processes:
+            if child.poll() is None:
+                child.kill()
+                child.wait(10)
 
 
 @pytest.fixture
@@ -74,7 +103,8 @@ def world(tmp_path, monkeypatch):
     monkeypatch.setenv("HIPPODROME_RANDOM_SEED", "42")
     w = World(tmp_path)
     w.install(monkeypatch)
-    return w
+    yield w
+    w.close()
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
@@ -92,7 +122,7 @@ def up(capsys, world: World, *flags: str) -> tuple[int, str, str]:
 def test_up_runs_every_step_in_order_then_forwards_in_the_foreground(world, capsys):
     code, out, err = up(capsys, world, "--profile", "ecom")
     assert code == 0, err
-    assert world.steps == ["preflight", "cluster", "build", "load", *CRDS, "helm", "apply", "wait"]
+    assert world.steps == ["preflight", "cluster", "build", "load", *CRDS, "helm", "secret", "apply", "wait"]
     commands = world.runner.commands()
     create = commands.index(next(c for c in commands if c.startswith("kind create cluster --name hippodrome")))
     builds = [i for i, c in enumerate(commands) if c.startswith("docker build")]
@@ -155,7 +185,7 @@ def test_detach_starts_background_forwards_and_returns(world, capsys):
     code, out, _ = up(capsys, world, "--detach")
     assert code == 0
     assert world.forwarded == [] and world.spawned == [world.root]
-    assert "port-forwards running in the background (pid 4242)" in out
+    assert f"port-forwards running in the background (pid {world.processes[0].pid})" in out
 
 
 def test_no_build_skips_docker_build_but_still_loads(world, capsys):
@@ -242,7 +272,7 @@ def test_crds_are_applied_before_helm_when_the_chart_has_them(tmp_path):
     seams = driver.Seams(runner=w.runner, helm_for=lambda ctx: w.helm, api_for=lambda ctx: w.api, echo=lambda s: None,
                          preflight=preflight, sleep=lambda s: None, steps=w.steps)
     result = driver.up(stack, plan, tmp_path, driver.UpOptions(chart=chart), seams)
-    assert w.steps == ["preflight", "cluster", "build", "load", "crds", "helm", "apply", "wait"]
+    assert w.steps == ["preflight", "cluster", "build", "load", "crds", "helm", "secret", "apply", "wait"]
     assert f"kubectl --context kind-hippodrome apply --server-side --force-conflicts -f {chart / 'crds'}" in \
         w.runner.commands()
     assert result.cluster_state == "created"
@@ -316,3 +346,83 @@ def test_runner_fake_answers_by_longest_prefix():
     runner.answer("kind", "get", fn=lambda argv: Completed(argv, 0, "long"))
     assert runner.run(["kind", "get", "clusters"], timeout=1).stdout == "long"
     assert runner.run(["kind", "version"], timeout=1).stdout == "short"
+
+
+# --- the encryption secret, the background forwards, the data ----------------------------------------
+
+
+def test_a_custom_encryption_secret_reaches_the_cluster_as_a_secret(world, capsys, monkeypatch):
+    """Regression: a custom HIPPODROME_ENCRYPTION_SECRET never reached the cluster."""
+    monkeypatch.setenv("HIPPODROME_ENCRYPTION_SECRET", "my-own-secret")
+    assert up(capsys, world, "--detach")[0] == 0
+    assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": "my-own-secret"}
+    assert world.api.calls.index("secret hippodrome/hippodrome-encryption") < world.api.calls.index("apply hippodrome/dev")
+    first = world.api.stacks[("hippodrome", "dev")]["metadata"]["annotations"]["hippodrome.dev/encryption-secret-hash"]
+    assert "my-own-secret" not in json.dumps(world.api.stacks[("hippodrome", "dev")])
+    monkeypatch.setenv("HIPPODROME_ENCRYPTION_SECRET", "another-secret")
+    assert up(capsys, world, "--detach")[0] == 0
+    second = world.api.stacks[("hippodrome", "dev")]["metadata"]["annotations"]["hippodrome.dev/encryption-secret-hash"]
+    assert second != first, "a changed secret changes the hash the operator rolls the pods on"
+    assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": "another-secret"}
+
+
+def test_without_a_custom_secret_the_documented_default_is_passed(world, capsys, monkeypatch):
+    monkeypatch.delenv("HIPPODROME_ENCRYPTION_SECRET", raising=False)
+    assert up(capsys, world, "--detach")[0] == 0
+    assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": "1234567890ABCDEF"}
+
+
+def test_detach_again_with_another_profile_replaces_the_background_forwards(world, capsys):
+    """Regression: the old forward process kept running, holding the old ports and missing the new ones."""
+    assert up(capsys, world, "--detach", "--profile", "core")[0] == 0
+    old = world.processes[0].pid
+    code, out, _ = up(capsys, world, "--detach", "--profile", "ecom")
+    new = world.processes[1].pid
+    assert code == 0 and world.stopped == [old] and len(world.spawned) == 2
+    assert f"the set changed; stopped the old ones (pid {old})" in out
+    assert f"port-forwards running in the background (pid {new})" in out
+    code, out, _ = up(capsys, world, "--detach", "--profile", "ecom")
+    assert code == 0 and world.stopped == [old] and len(world.spawned) == 2, "same forwards: the process is kept"
+    assert f"(pid {new})" in out
+
+
+@pytest.mark.parametrize("before, after, changed", [
+    ((), (), False),
+    (("a", 9001), ("a", 9001), False),
+    (("a", 9001), ("a", 9002), True),                      # another port
+    (("a", 9001), ("b", 9001), True),                      # another service
+])
+def test_forwards_changed(before, after, changed):
+    from hippodrome_k8s.k8s.portforward import ForwardSpec
+
+    def specs(pair):
+        return (ForwardSpec(pair[0], f"dev-{pair[0]}", pair[1], pair[1]),) if pair else ()
+    assert driver.forwards_changed(specs(before), specs(after)) is changed
+
+
+def test_down_keeps_the_stateful_data_unless_asked(world, capsys):
+    up(capsys, world, "--detach")
+    claims = "hippodrome.dev/stack=dev,app.kubernetes.io/managed-by=hippodrome-operator"
+    world.api.claim_table[claims] = ["dev-fake-cell-state", "dev-moto-state"]
+    code, out, _ = run(capsys, "k8s", "down", "--project-root", str(world.root))
+    assert code == 0 and "kept 2 PersistentVolumeClaim(s)" in out and "--delete-data" in out
+    assert world.api.claim_table[claims] == ["dev-fake-cell-state", "dev-moto-state"]
+    up(capsys, world, "--detach")
+    code, out, _ = run(capsys, "k8s", "down", "--delete-data", "--project-root", str(world.root))
+    assert code == 0 and "deleted 2 PersistentVolumeClaim(s)" in out and claims not in world.api.claim_table
+
+
+def test_stop_forwarder_waits_for_the_process_to_be_gone():
+    child = subprocess.Popen(["sleep", "300"])
+    real_stop = k8s_cli.stop_forwarder  # no `world` fixture here: the real one
+    real_stop(child.pid)
+    assert child.wait(5) == -15
+    stubborn = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, "
+                                 "signal.SIG_IGN); print('ready', flush=True); time.sleep(300)"], stdout=subprocess.PIPE)
+    assert stubborn.stdout.readline().strip() == b"ready"
+    try:
+        with pytest.raises(K8sError, match=f"did not stop within 0.5s; `kill {stubborn.pid}`"):
+            real_stop(stubborn.pid, timeout=0.5)
+    finally:
+        stubborn.kill()
+        stubborn.wait(5)

@@ -15,20 +15,20 @@ from hippodrome_k8s.k8s.runner import FakeRunner
 def healthy() -> FakeRunner:
     runner = FakeRunner()
     runner.answer("docker", "version", stdout="27.3.1\n")
-    runner.answer("kind", "version", stdout="kind v0.24.0 go1.22.6 linux/amd64\n")
-    runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.31.2"}}))
+    runner.answer("kind", "version", stdout="kind v0.33.0 go1.26.1 linux/amd64\n")
+    runner.answer("kubectl", "version", stdout=json.dumps({"clientVersion": {"gitVersion": "v1.37.1"}}))
     runner.answer("helm", "version", stdout="v3.16.2+g13654a5\n")
     return runner
 
 
 def test_all_present_reports_versions():
     tools = preflight(healthy())
-    assert tools.summary() == "docker 27.3.1, kind v0.24.0, kubectl v1.31.2, helm v3.16.2+g13654a5"
+    assert tools.summary() == "docker 27.3.1, kind v0.33.0, kubectl v1.37.1, helm v3.16.2+g13654a5"
 
 
 @pytest.mark.parametrize("tool, hint", [
     ("docker", "https://docs.docker.com/engine/install/"),
-    ("kind", "go install sigs.k8s.io/kind@v0.24.0"),
+    ("kind", "go install sigs.k8s.io/kind@v0.33.0"),
     ("kubectl", "https://kubernetes.io/docs/tasks/tools/"),
     ("helm", "https://helm.sh/docs/intro/install/"),
 ])
@@ -82,7 +82,7 @@ def test_checks_run_concurrently():
     def slow(argv):
         time.sleep(0.3)
         from hippodrome_k8s.k8s.runner import Completed
-        return Completed(argv, 0, "v1.0.0")
+        return Completed(argv, 0, "kind v0.33.0" if argv[0] == "kind" else "v1.0.0")
 
     for prefix in (("docker", "version"), ("kind", "version"), ("kubectl", "version"), ("helm", "version")):
         runner.answer(*prefix, fn=slow)
@@ -106,3 +106,33 @@ def test_cli_exit_2_without_traceback(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("not found on PATH") == 4 and "Traceback" not in err
     assert time.monotonic() - started < 10
+
+
+@pytest.mark.parametrize("found", ["kind v0.24.0 go1.22.6 linux/amd64", "kind v0.34.1 go1.27 linux/amd64"])
+def test_another_kind_release_is_refused_naming_the_pinned_one(found):
+    runner = healthy()
+    runner.answer("kind", "version", stdout=found + "\n")
+    with pytest.raises(PreflightError) as info:
+        preflight(runner)
+    message = str(info.value)
+    assert "v0.33.0 is pinned" in message and "kindest/node:v1.37.0@sha256:" in message
+    assert "go install sigs.k8s.io/kind@v0.33.0" in message
+
+
+def test_kind_patch_releases_of_the_pinned_minor_are_accepted():
+    runner = healthy()
+    runner.answer("kind", "version", stdout="kind v0.33.2 go1.26 linux/amd64\n")
+    assert "kind v0.33.2" in preflight(runner).summary()
+
+
+def test_missing_python_packages_are_named_first_with_the_install_line():
+    from hippodrome_k8s.k8s.preflight import check_python_packages
+
+    def importer(name):
+        if name == "pyhelm3":
+            raise ModuleNotFoundError("No module named 'pyhelm3'")
+
+    with pytest.raises(PreflightError) as info:
+        check_python_packages(importer)
+    assert "missing: pyhelm3." in str(info.value) and "pip install -e '.[k8s]'" in str(info.value)
+    assert info.value.exit_code == 2

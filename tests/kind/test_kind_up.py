@@ -68,6 +68,15 @@ def test_kubectl_get_hippodromestacks(stack):
     assert out.returncode == 0 and "Ready" in out.stdout
 
 
+def test_the_stateful_fakes_keep_their_data_in_bound_claims(stack):
+    state = json.loads((ROOT / ".hippodrome/k8s/state.json").read_text())
+    out = subprocess.run(["kubectl", "--context", state["context"], "-n", state["namespace"], "get", "pvc", "-o",
+                          "jsonpath={range .items[*]}{.metadata.name}={.status.phase} {end}"],
+                         capture_output=True, text=True, timeout=30)
+    claims = dict(pair.split("=") for pair in out.stdout.split())
+    assert claims.get("dev-fake-cell-state") == "Bound" and claims.get("dev-moto-state") == "Bound", out.stdout
+
+
 def test_status_shows_forward_health(stack):
     out = hippodrome("status", timeout=60)
     assert out.returncode == 0 and "port-forwards (pid" in out.stdout and " ok " in out.stdout

@@ -119,6 +119,15 @@ def test_links_are_not_dependencies_but_render(stack):
     assert plan.service("controller").env["MARQO_ENDPOINT"] == "http://127.0.0.1:9005"
 
 
+def test_on_kubernetes_a_link_is_the_forwarded_address_not_a_cluster_name(stack):
+    from hippodrome_k8s.resolver import ClusterAddressing
+
+    plan = resolve(stack, ResolveOptions(seed="1", addressing=ClusterAddressing("hippodrome")))
+    assert plan.service("controller").env["MARQO_ENDPOINT"] == "http://127.0.0.1:9005"
+    assert plan.service("ecom_indexer").env["SEARCH_PROXY_URL"] == \
+        "http://dev-search-proxy.hippodrome.svc.cluster.local:9005"
+
+
 def test_aws_resources_are_rendered_with_prefix_and_seed(stack):
     import json
 

@@ -15,6 +15,9 @@ object store is too loose for kopf, so this subclass serves objects itself:
    and ``settings.scanning.disabled = True``;
 6. ``KopfThread`` runs ``kopf.operator()`` in its own thread with its own loop.
 
+``running_emulator`` serves it over HTTP and writes a kubeconfig naming it, so
+clients log in exactly as they would against a real cluster from outside.
+
 Deletion honours finalizers (``deletionTimestamp`` first, gone when the last
 finalizer is removed).  Not emulated: owner-reference garbage collection,
 label selectors (the operator also filters client-side), PUT.
@@ -23,19 +26,22 @@ label selectors (the operator also filters client-side), PUT.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import aiohttp.web
 import attrs
 import jsonpatch
 import kmock
+import yaml
 from kmock._internal import enums
 
 Key = tuple[str, str, str]  # group, version, plural
@@ -77,6 +83,8 @@ class Emulator(kmock.KubernetesEmulator):
     created_at: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)  # (plural, name) -> monotonic
     deleted_at: dict[tuple[str, str], float] = attrs.field(factory=dict, init=False)
     hooks: list[Callable[[str, Key, dict[str, Any]], None]] = attrs.field(factory=list, init=False)
+    # A test's stand-in for the API server's validation: return a message to answer 422 Invalid.
+    refuse: Callable[[Key, Mapping[str, Any]], str | None] | None = attrs.field(default=None, init=False)
     closing: bool = attrs.field(default=False, init=False)
 
     async def close_watches(self) -> None:
@@ -114,6 +122,8 @@ class Emulator(kmock.KubernetesEmulator):
         store_key = (key, meta.get("namespace"), name)
         if store_key in self.store:
             raise _Conflict(f"{key[2]} {name!r} already exists")
+        if self.refuse is not None and (reason := self.refuse(key, obj)):
+            raise _Unprocessable(reason)
         meta.update(uid=str(uuid.uuid4()), creationTimestamp=_now(), generation=1)
         self._bump(obj)
         self.store[store_key] = obj
@@ -141,6 +151,8 @@ class Emulator(kmock.KubernetesEmulator):
         new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
         if new == old:
             return old
+        if subresource is None and self.refuse is not None and (reason := self.refuse(key, new)):
+            raise _Unprocessable(reason)
         if subresource != "status" and new.get("spec") != old.get("spec"):
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         self._bump(new)
@@ -296,3 +308,29 @@ class KopfThread:
         await asyncio.to_thread(self.thread.join, 15)
         if self.thread.is_alive():
             raise RuntimeError("kopf did not stop within 15s")
+
+
+def write_kubeconfig(path: Path, server: str, namespace: str = "default") -> Path:
+    """A kubeconfig with one context naming ``server`` (plain HTTP, as the emulator serves)."""
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "emulator",
+        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
+        "users": [{"name": "tester", "user": {"token": "emulator-token"}}],
+        "contexts": [{"name": "emulator", "context": {"cluster": "emulator", "user": "tester", "namespace": namespace}}],
+    }))
+    return path
+
+
+@contextlib.asynccontextmanager
+async def running_emulator(directory: Path, with_crd: bool = True) -> AsyncIterator[tuple[Emulator, Path]]:
+    """The emulator (with the HippodromeStack CRD registered, unless not ``with_crd``), served over HTTP,
+    and a kubeconfig naming it."""
+    async with Emulator() as emu, kmock.Server(emu) as server:
+        emu.resources.load_bundled()
+        if with_crd:
+            emu.register_stack_crd()
+        kubeconfig = write_kubeconfig(directory / "kubeconfig", str(server.url).rstrip("/"))
+        try:
+            yield emu, kubeconfig
+        finally:
+            await emu.close_watches()

@@ -7,7 +7,7 @@ import json
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hippodrome_k8s.dashboard.cluster import ClusterStatusSource
+from hippodrome_k8s.dashboard.cluster import ClusterStatusSource, cluster_app
 from hippodrome_k8s.dashboard.server import TOKEN_HEADER, build_app
 
 HOST = {"Host": "127.0.0.1:9000"}  # what a port-forward sends; the server binds an ephemeral port here
@@ -38,7 +38,7 @@ async def client():
 
     source = ClusterStatusSource("dev", "ns", fetch, patch, token="t0k")
     await source.refresh()
-    async with TestClient(TestServer(build_app(source, 9000))) as c:
+    async with TestClient(TestServer(cluster_app(source, 9000))) as c:
         c.patches = patches
         yield c
 
@@ -91,3 +91,32 @@ async def test_stack_data_carries_the_published_port_forward_health() -> None:
     body["metadata"]["annotations"] = {"hippodrome.dev/forwards": "{not json"}
     await source.refresh()
     assert source.stack_json()["forwards"] is None
+
+
+@pytest.mark.parametrize("host, allowed", [
+    ("127.0.0.1:9000", True),
+    ("127.0.0.1:9010", True),       # the stack's dashboard.port forwarded to the pod's 9000 (regression: 403)
+    ("localhost:9017", True),
+    ("[::1]:9000", True),
+    ("evil.example:9000", False),   # DNS rebinding: another name
+    ("127.0.0.1.evil.example:9000", False),
+    ("10.0.0.7:9000", False),
+])
+async def test_the_cluster_dashboard_answers_loopback_on_any_forwarded_port(client, host, allowed) -> None:
+    response = await client.get("/api/status", headers={"Host": host})
+    assert (response.status == 200) is allowed, await response.text()
+
+
+async def test_a_control_request_from_the_forwarded_page_is_accepted_and_from_elsewhere_refused(client) -> None:
+    good = {"Host": "127.0.0.1:9010", "Origin": "http://127.0.0.1:9010", TOKEN_HEADER: "t0k"}
+    response = await client.post("/api/control/restart", json={"service": "moto"}, headers=good)
+    assert response.status == 200, await response.text()
+    bad = {**good, "Origin": "http://evil.example:9010"}
+    assert (await client.post("/api/control/restart", json={"service": "moto"}, headers=bad)).status == 403
+
+
+async def test_the_local_dashboard_still_answers_only_on_its_own_port() -> None:
+    source = ClusterStatusSource("dev", "ns", lambda: None, lambda body: None, token="t")
+    async with TestClient(TestServer(build_app(source, 9000))) as c:
+        assert (await c.get("/healthz", headers={"Host": "127.0.0.1:9000"})).status == 200
+        assert (await c.get("/healthz", headers={"Host": "127.0.0.1:9010"})).status == 403

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -67,7 +68,7 @@ async def test_profile_change_converges(cluster: Cluster) -> None:
                             {"spec": {"profile": "core"}})
     await cluster.wait_for(lambda: "console" not in cluster.deployments(), what="console removed")
     # the rest roll (their env says HIPPODROME_PROFILE=core and no longer has CONSOLE_URL), in layer order
-    env = lambda name: {e["name"]: e["value"] for e in  # noqa: E731
+    env = lambda name: {e["name"]: e.get("value") for e in  # noqa: E731
                         cluster.deployments()[name]["spec"]["template"]["spec"]["containers"][0]["env"]}
     await cluster.wait_for(lambda: env("moto")["HIPPODROME_PROFILE"] == "core", what="layer 0 rolled")
     assert env("controller")["HIPPODROME_PROFILE"] == "full", "layer 1 rolls after layer 0 is ready again"
@@ -90,7 +91,7 @@ async def test_changed_env_rolls_the_service(cluster: Cluster) -> None:
     services[2]["env"]["EXTRA"] = "1"
     await cluster.emu.patch(("hippodrome.dev", "v1alpha1", "hippodromestacks"), cluster.ns, "dev",
                             {"spec": {"services": services}})
-    env = lambda: {e["name"]: e["value"] for e in  # noqa: E731
+    env = lambda: {e["name"]: e.get("value") for e in  # noqa: E731
                    cluster.deployments()["controller"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     await cluster.wait_for(lambda: env().get("EXTRA") == "1", what="env rolled")
     await cluster.wait_for(lambda: cluster.stack()["status"]["services"]["controller"]["status"] == "starting")
@@ -106,6 +107,8 @@ async def test_deletion_tears_down_in_reverse_layer_order(cluster: Cluster) -> N
     gone = {n: cluster.emu.deleted_at[("deployments", f"dev-{n.replace('_', '-')}")] for n in LAYERS}
     assert max(gone["console"], 0) < min(gone["controller"], gone["exporters"])
     assert max(gone["controller"], gone["exporters"]) < min(gone["moto"], gone["fake_cell"])
+    claim = cluster.emu.get(("", "v1", "persistentvolumeclaims"), cluster.ns, "dev-fake-cell-state")
+    assert claim is not None, "deleting the stack keeps the stateful service's data"
 
 
 async def test_invalid_spec_fails_without_retry_storm(cluster: Cluster) -> None:
@@ -165,3 +168,34 @@ async def test_control_stop_start_restart(cluster: Cluster) -> None:
 
     result = await _control(cluster, "restart", "nope")
     assert result["result"].startswith("error: no selected service named 'nope'")
+
+
+async def test_a_refused_child_fails_the_stack_once_and_is_retried_on_the_next_spec_change(cluster: Cluster) -> None:
+    """Regression: a 4xx on create was retried forever with nothing in the status."""
+    def refuse(key, obj):
+        if key[2] == "services" and obj["metadata"]["labels"]["hippodrome.dev/service"] == "fake_cell":
+            return f"Service {obj['metadata']['name']!r} is invalid: spec.ports[0].port: Invalid value"
+        return None
+
+    cluster.emu.refuse = refuse
+    body = load_fixture()
+    await cluster.create_stack(body)
+    status = await cluster.wait_for(lambda: (s := cluster.stack().get("status") or {}).get("phase") == "Failed" and s,
+                                    what="Failed")
+    assert status["rejectedGeneration"] == cluster.stack()["metadata"]["generation"]
+    entry = status["services"]["fake_cell"]
+    assert entry["status"] == "failed" and "HTTP 422" in entry["message"] and "spec.ports[0].port" in entry["message"]
+    assert "fake_cell" in status["message"] and "nothing is retried until it changes" in status["message"]
+    rv, requests = cluster.stack()["metadata"]["resourceVersion"], len(cluster.emu._requests)
+    await asyncio.sleep(1.0)
+    assert cluster.stack()["metadata"]["resourceVersion"] == rv, "a refused stack must not be rewritten"
+    writes = [f"{r.method.name} {r.url.path}" for r in cluster.emu._requests[requests:] if r.method.name != "GET"]
+    assert writes == [], f"the refused request was retried: {writes}"
+
+    cluster.emu.refuse = None
+    body["spec"]["services"][1]["env"] = {"FIXED": "1"}
+    await cluster.emu.patch(("hippodrome.dev", "v1alpha1", "hippodromestacks"), cluster.ns, "dev",
+                            {"spec": {"services": body["spec"]["services"]}})
+    await cluster.wait_for(lambda: (cluster.stack().get("status") or {}).get("phase") in ("Pending", "Progressing")
+                           and "rejectedGeneration" not in cluster.stack()["status"], what="retried")
+    assert cluster.emu.get(("", "v1", "services"), cluster.ns, "dev-fake-cell") is not None

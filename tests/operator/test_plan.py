@@ -8,7 +8,7 @@ import pytest
 
 from hippodrome_operator import children
 from hippodrome_operator.desired import desired_from_body
-from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, teardown
+from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, rejected, teardown
 from hippodrome_operator.status import compute
 from operator_harness import load_fixture
 
@@ -20,18 +20,23 @@ def desired(profile: str = "full", **overrides) -> Desired:
     body["spec"]["profile"] = profile
     body["metadata"].update(namespace="ns", uid="uid-1", annotations=overrides.pop("annotations", {}))
     d = desired_from_body(body, now_iso="2030-01-01T00:00:00Z")
-    fields = {k: v for k, v in d.__dict__.items() if k != "manifests"}  # a cache, not an input
-    return Desired(**{**fields, **overrides})
+    return Desired(**{**_fields(d), **overrides})
+
+
+def _fields(d: Desired) -> dict:
+    return {k: v for k, v in d.__dict__.items() if k != "manifests"}  # a cache, not an input
 
 
 def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | None = None,
                  stale: set[str] = frozenset(), extra: dict[str, int] | None = None,
                  deleting: set[str] = frozenset(), last_control: str | None = None) -> Observed:
     """Children as if created from ``d``: ``present`` exist (default: all), ``ready`` are available."""
-    deps, svcs = {}, {}
+    deps, svcs, claims = {}, {}, set()
     for ps in d.services:
         if present is not None and ps.name not in present:
             continue
+        if ps.spec.stateful:
+            claims.add(ps.name)
         want = children.deployment(d.stack, ps, default_image=d.default_image,
                                    replicas=0 if ps.name in d.stopped else 1)
         h = "old" if ps.name in stale else want["metadata"]["annotations"][children.ANNOTATION_HASH]
@@ -43,7 +48,7 @@ def observed_for(d: Desired, ready: set[str] = frozenset(), present: set[str] | 
     for name, layer in (extra or {}).items():
         deps[name] = ChildState(f"dev-{name}", name, layer, "x", 1, 1, True)
         svcs[name] = ChildState(f"dev-{name}", name, layer, "x")
-    return Observed(deps, svcs, {}, last_control)
+    return Observed(deps, svcs, {}, last_control, claims=frozenset(claims))
 
 
 def summary(decision) -> list[str]:
@@ -186,6 +191,40 @@ def test_observe_reads_availability_for_the_current_generation() -> None:
     assert observe([dep], []).deployments["moto"].failure.startswith("ProgressDeadlineExceeded")
 
 
+def _deployment(generation: int, observed: int, replicas: int, updated: int, available: int, spec: int = 1) -> dict:
+    return {"metadata": {"name": "dev-moto", "generation": generation,
+                         "labels": {"hippodrome.dev/service": "moto", "hippodrome.dev/layer": "0"}},
+            "spec": {"replicas": spec},
+            "status": {"observedGeneration": observed, "replicas": replicas, "updatedReplicas": updated,
+                       "availableReplicas": available}}
+
+
+@pytest.mark.parametrize("generation, observed, replicas, updated, available, spec, ok", [
+    (2, 2, 1, 1, 1, 1, True),    # rolled out
+    (2, 2, 2, 1, 1, 1, False),   # mid rolling update: the available pod is the OLD one (regression)
+    (2, 2, 2, 2, 1, 2, False),   # two wanted, one available
+    (2, 1, 1, 1, 1, 1, False),   # the controller has not seen generation 2 yet
+    (2, 2, 1, 0, 1, 1, False),   # the only pod runs the old template
+    (2, 2, 1, 1, 0, 1, False),   # the new pod is not available yet
+    (2, 3, 1, 1, 1, 1, True),    # observed ahead of the cached generation
+    (2, 2, 0, 0, 0, 0, False),   # scaled to zero: nothing to gate on
+])
+def test_a_deployment_is_available_only_when_kubectl_would_call_it_rolled_out(
+        generation, observed, replicas, updated, available, spec, ok) -> None:
+    assert observe([_deployment(generation, observed, replicas, updated, available, spec)], []) \
+        .deployments["moto"].available is ok
+
+
+def test_layer_1_waits_while_layer_0_is_mid_rollout() -> None:
+    d = desired()
+    obs = observed_for(d, ready=LAYER0, present=LAYER0)
+    mid = {**obs.deployments, "moto": observe([_deployment(2, 2, 2, 1, 1)], []).deployments["moto"]}
+    mid["moto"] = ChildState(obs.deployments["moto"].name, "moto", 0, obs.deployments["moto"].spec_hash, 1, 2,
+                             mid["moto"].available)
+    decision = plan(d, Observed(mid, obs.services, {}, None))
+    assert decision.gated_from == 1 and not [a for a in decision.actions if a.layer == 1]
+
+
 def test_children_manifests() -> None:
     d = desired()
     ps = next(s for s in d.services if s.name == "fake_cell")
@@ -195,7 +234,7 @@ def test_children_manifests() -> None:
     assert labels["app.kubernetes.io/managed-by"] == "hippodrome-operator"
     assert dep["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    env = {e["name"]: e["value"] for e in c["env"]}
+    env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HOST"] == "0.0.0.0"
     assert env["CONTROLLER_URL"] == "http://dev-controller.ns.svc.cluster.local:9002"
     assert c["image"] == "hippodrome/fakes:dev" and c["command"] == ["python", "-m", "fakes.fake_cell"]
@@ -209,16 +248,70 @@ def test_children_manifests() -> None:
 
 
 def test_the_reconciler_reuses_a_desired_until_its_generation_or_controls_change():
-    from hippodrome_operator.reconcile import desired_for
+    from hippodrome_operator.reconcile import Config, desired_for
 
     body = load_fixture()
     body["metadata"].update(namespace="ns", uid="uid-cache", generation=1, annotations={})
-    first = desired_for(body, "img:1", "t1")
-    assert desired_for(body, "img:1", "t2") is first
+    img1, img2 = Config(default_image="img:1"), Config(default_image="img:2")
+    first = desired_for(body, img1, "t1")
+    assert desired_for(body, img1, "t2") is first
     assert plan(first, observe([], [])).actions == plan(desired_from_body(body, default_image="img:1"), observe([], [])).actions
     body["metadata"]["generation"] = 2
-    second = desired_for(body, "img:1", "t3")
+    second = desired_for(body, img1, "t3")
     assert second is not first
     body["metadata"]["annotations"] = {"hippodrome.dev/stopped": "console"}
-    assert desired_for(body, "img:1", "t4") is not second
-    assert desired_for(body, "img:2", "t4").default_image == "img:2"
+    third = desired_for(body, img1, "t4")
+    assert third is not second
+    body["metadata"]["annotations"]["hippodrome.dev/encryption-secret-hash"] = "abc"
+    assert desired_for(body, img1, "t4") is not third and desired_for(body, img1, "t5").secret_hash == "abc"
+    assert desired_for(body, img2, "t4").default_image == "img:2"
+    assert desired_for(body, Config(state_storage="emptyDir"), "t4").state_storage == "emptyDir"
+
+
+@pytest.mark.parametrize("http_status, refused", [
+    (400, True), (403, True), (422, True),          # the request itself is wrong: retrying cannot help
+    (404, False), (409, False),                     # gone / already there: the next round sees the truth
+    (408, False), (429, False),                     # timeout / throttled: retry
+    (500, False), (503, False), (None, False),      # the server or the network: retry with backoff
+])
+def test_which_api_errors_are_not_retried(http_status, refused) -> None:
+    assert rejected(http_status) is refused
+
+
+def test_a_refused_generation_plans_nothing_until_the_spec_changes() -> None:
+    d = desired()
+    held = plan(Desired(**{**_fields(d), "generation": 3}), Observed(rejected_generation=3))
+    assert held.actions == () and held.held
+    again = plan(Desired(**{**_fields(d), "generation": 4}), Observed(rejected_generation=3))
+    assert not again.held and {a.name for a in again.actions if a.kind == "Deployment"} == {"dev-moto", "dev-fake-cell"}
+
+
+def test_refused_requests_become_a_failed_status_named_per_service() -> None:
+    d = desired(generation=2)
+    obs = observed_for(d, present=set())
+    decision = plan(d, obs)
+    refused = {"fake_cell": "create Service/dev-fake-cell: HTTP 422 Service \"dev-fake-cell\" is invalid"}
+    status = compute(d, obs, decision, previous=None, generation=2, now=1.0, now_iso="t", refused=refused)
+    assert status["phase"] == "Failed" and status["rejectedGeneration"] == 2
+    assert status["services"]["fake_cell"]["status"] == "failed" and "HTTP 422" in status["services"]["fake_cell"]["message"]
+    assert status["services"]["moto"]["status"] == "pending"
+    assert "fake_cell: create Service/dev-fake-cell: HTTP 422" in status["message"]
+    held = plan(d, observe([], [], [], status))
+    assert held.held
+    assert compute(d, observe([], [], [], status), held, previous=status, generation=2, now=5.0, now_iso="t2") == status
+
+
+def test_the_children_are_tagged_with_their_service() -> None:
+    d = desired()
+    assert {(a.kind, a.service) for a in plan(d, observed_for(d, present=set())).actions} == {
+        ("Deployment", "moto"), ("Service", "moto"), ("Deployment", "fake_cell"), ("Service", "fake_cell"),
+        ("PersistentVolumeClaim", "fake_cell")}
+
+
+@pytest.mark.parametrize("name", ["9lives", "-dev", "Dev", "dev_1"])
+def test_a_stack_name_a_service_cannot_carry_is_refused_before_any_request(name) -> None:
+    body = load_fixture()
+    body["metadata"].update(name=name, namespace="ns", uid="u")
+    d = desired_from_body(body)
+    assert d.error and "metadata.name" in d.error and d.services == ()
+    assert plan(d, Observed()).actions == ()

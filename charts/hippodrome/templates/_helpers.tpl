@@ -51,10 +51,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "%s:%s" .repository .tag }}
 {{- end }}
 
-{{/* A restricted-profile container securityContext. */}}
+{{/* A restricted-profile container securityContext (with liveUpdate, Tilt may write the synced source). */}}
 {{- define "hippodrome.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
+readOnlyRootFilesystem: {{ not .Values.liveUpdate }}
 runAsNonRoot: true
 runAsUser: 10001
 capabilities:
