@@ -395,7 +395,8 @@ def env(project_root, stack_file, offline, profile, cell, table_prefix) -> None:
 @cli.command()
 @_root_option
 @_file_option
-def seed(project_root, stack_file) -> None:
+@click.option("--json", "as_json", is_flag=True, help='Print {"seed": ..., "source": ...} (the Tiltfile reads this).')
+def seed(project_root, stack_file, as_json) -> None:
     """Print the seed this project runs with (recording a new one if it has none yet).
 
     The same choice as `up`: HIPPODROME_RANDOM_SEED, then spec.seed, then the seed the last run
@@ -408,7 +409,7 @@ def seed(project_root, stack_file) -> None:
     assert choice is not None  # a new seed is always allowed here
     if choice.source == "new":
         record_seed(paths, choice.seed)
-    click.echo(choice.seed)
+    click.echo(json.dumps({"seed": choice.seed, "source": choice.source}) if as_json else choice.seed)
 
 
 @cli.command()

@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from ..errors import K8sError, UsageError
+from ..project import ProjectPaths, record_seed
 from ..local.logs import new_run_dir
 from ..model import Cell, Profile
 from . import driver
@@ -202,6 +203,7 @@ def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, con
     if pid is not None and not detach:
         raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
                          "use --detach, or `hippodrome k8s down` first")
+    record_seed(ProjectPaths(root), plan.seed)  # the seed the cluster's fakes now hold; Tilt reads it too
     options = driver.UpOptions(cluster=cluster, build=not no_build, wait=WaitOptions(timeout=wait_timeout))
     before = driver.specs_of(driver.read_state(root)) if driver.state_path(root).exists() else ()
     result = driver.up(stack, plan, root, options, make_seams(_echo))

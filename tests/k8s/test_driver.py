@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hippodrome_k8s.cli.main import main
 from hippodrome_k8s.errors import K8sError
@@ -426,3 +427,22 @@ def test_stop_forwarder_waits_for_the_process_to_be_gone():
     finally:
         stubborn.kill()
         stubborn.wait(5)
+
+
+def test_up_uses_and_records_the_projects_seed(world, capsys, monkeypatch):
+    """The Kubernetes engine uses the seed the local engine recorded (and records its own), so Tilt,
+    `hippodrome up` and `hippodrome k8s up` agree on the seed data."""
+    monkeypatch.delenv("HIPPODROME_RANDOM_SEED")
+    stack = yaml.safe_load((world.root / "hippodrome.yaml").read_text())
+    stack["spec"].pop("seed", None)
+    (world.root / "hippodrome.yaml").write_text(yaml.safe_dump(stack))
+    (world.root / ".hippodrome" / "state").mkdir(parents=True)
+    (world.root / ".hippodrome" / "state" / "seed").write_text("777\n")
+    code, _, err = up(capsys, world, "--detach")
+    assert code == 0, err
+    assert world.api.stacks[("hippodrome", "dev")]["spec"]["seed"] == "777"
+    assert "seed: 777 (from the last run;" in err
+    monkeypatch.setenv("HIPPODROME_RANDOM_SEED", "9")
+    code, _, err = up(capsys, world, "--detach")
+    assert code == 0, err
+    assert (world.root / ".hippodrome" / "state" / "seed").read_text().strip() == "9"

@@ -33,9 +33,15 @@ os = struct(getenv = _getenv, path = struct(exists = _exists))
 """
 
 
-def load(env: dict[str, str], tiltfile: Path = TILTFILE) -> Tilt:
-    """Load a Tiltfile as Tilt would: run it, then assemble the resources (which may refuse it too)."""
-    tilt = Tilt(env)
+TEST_SEED = "1"
+
+
+def load(env: dict[str, str], tiltfile: Path = TILTFILE, root: Path = ROOT, seed: str | None = TEST_SEED) -> Tilt:
+    """Load a Tiltfile as Tilt would: run it, then assemble the resources (which may refuse it too).
+
+    HIPPODROME_RANDOM_SEED defaults to TEST_SEED: the Tiltfile runs `hippodrome seed`, which would
+    otherwise record a seed in the repository's own .hippodrome/state."""
+    tilt = Tilt({**({"HIPPODROME_RANDOM_SEED": seed} if seed else {}), **env}, root=root)
     module = sl.Module()
     for name, fn in tilt.builtins().items():
         module.add_callable(name, fn)
@@ -59,7 +65,7 @@ def run_tilt(stack: Path, profile: str | None = None, cell: str | None = None, *
 
 def expected(stack_path: Path, profile: str, cell: str = "local"):
     stack = load_stack(stack_path)
-    return resolve(stack, ResolveOptions(profile=Profile(profile), cell=Cell(cell), seed="1", git_branch="main"))
+    return resolve(stack, ResolveOptions(profile=Profile(profile), cell=Cell(cell), seed=TEST_SEED, git_branch="main"))
 
 
 # --- the stubs refuse what Tilt refuses ----------------------------------------------------------------
@@ -319,3 +325,19 @@ def test_the_stack_tilt_applies_is_a_valid_custom_resource():
     stack = next(o.body for o in tilt.objects if o.kind == "HippodromeStack")
     errors = list(jsonschema.Draft7Validator(draft7(openapi_schema(crd))).iter_errors(yaml.safe_load(yaml.safe_dump(stack))))
     assert not errors, errors[0]
+
+
+def test_the_tiltfile_uses_the_projects_recorded_seed(tmp_path):
+    """Regression: the Tiltfile defaulted to seed 42 whatever `hippodrome up` had recorded. It runs the real
+    `hippodrome seed` (Tilt's local()) in a project whose last run recorded 4242."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Tiltfile", "charts", "fakes", "operator", "examples", "pyproject.toml"):
+        (project / name).symlink_to(ROOT / name)
+    (project / "hippodrome.yaml").write_text((ROOT / "hippodrome.yaml").read_text())
+    (project / ".hippodrome" / "state").mkdir(parents=True)
+    (project / ".hippodrome" / "state" / "seed").write_text("4242\n")
+    tilt = load({"HIPPODROME_STACK_FILE": str(project / "hippodrome.yaml")}, project / "Tiltfile", root=project, seed=None)
+    [stack] = [o for o in tilt.objects if o.kind == "HippodromeStack"]
+    assert stack.body["spec"]["seed"] == "4242"
+    assert ["hippodrome", "seed", "--json", "-f", str(project / "hippodrome.yaml")] == tilt.by("local")[0]["command"]

@@ -109,6 +109,11 @@ SIGNATURES: dict[str, tuple[Param, ...]] = {
     "read_yaml": (P("path", "str"), P("default", "any", default=None)),
     "encode_yaml": (P("obj", "dict", "list"),),
     "decode_yaml": (P("yaml", "str", "blob"),),
+    "decode_json": (P("json", "str", "blob"),),
+    "local": (P("command", "str", "list[str]"), P("quiet", "bool", default=False),
+              P("command_bat", "str", "list[str]", default=""), P("echo_off", "bool", default=False),
+              P("env", "dict[str,str]", default={}), P("dir", "str", default=""),
+              P("stdin", "str", "blob", "none", default=None)),
     "fail": (P("msg", "str"),),
     "watch_file": (P("file_path", "str"),),
     "allow_k8s_contexts": (P("contexts", "str", "list[str]"),),
@@ -278,6 +283,30 @@ class Tilt:
 
     def _decode_yaml(self, yaml: Any) -> Any:
         return pyyaml.safe_load(yaml["text"] if tag_of(yaml) == "blob" else yaml)
+
+    def _decode_json(self, json: Any) -> Any:
+        import json as jsonlib
+
+        return jsonlib.loads(json["text"] if tag_of(json) == "blob" else json)
+
+    def _local(self, command: Any, quiet: bool, command_bat: Any, echo_off: bool, env: dict[str, str], dir: str,
+               stdin: Any) -> dict[str, Any]:
+        """Runs the command for real, as Tilt does: on the host, in the Tiltfile's directory, with Tilt's own
+        env (here: this test's) plus ``env``; a non-zero exit fails the load. The project's CLI is found
+        beside the interpreter running the tests (its virtual environment's bin/)."""
+        import os
+        import sys
+
+        argv = ["sh", "-c", command] if isinstance(command, str) else list(command)
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        full_env = {**{k: v for k, v in os.environ.items() if not k.startswith("HIPPODROME_")}, **self.env,
+                    **env, "PATH": path}
+        text = stdin["text"] if tag_of(stdin) == "blob" else stdin
+        done = subprocess.run(argv, cwd=self.path(dir) if dir else self.root, env=full_env, input=text,
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise TiltError(f"local: command {argv!r} failed with exit {done.returncode}: {done.stderr.strip()}")
+        return tagged("blob", text=done.stdout, source="local")
 
     def _fail(self, msg: str) -> None:
         raise TiltError(msg)
