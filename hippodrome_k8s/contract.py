@@ -86,9 +86,15 @@ class ControlAction(str, Enum):
 CONTROL_ANNOTATION = f"{GROUP}/control"  # a ControlRequest, as JSON, set by the CLI / dashboard
 STOPPED_ANNOTATION = f"{GROUP}/stopped"  # services stopped on request (comma-separated), kept by the operator
 FORWARDS_ANNOTATION = f"{GROUP}/forwards"  # port-forward health published by the CLI
+SECRET_HASH_ANNOTATION = f"{GROUP}/encryption-secret-hash"  # on the stack and pod templates: a new secret rolls pods
+SPEC_HASH_ANNOTATION = f"{GROUP}/spec-hash"  # on a child: the hash of the spec it was made from
+RESTARTED_AT_ANNOTATION = f"{GROUP}/restartedAt"  # on a pod template: a restart request rolls the pods
 STACK_LABEL = f"{GROUP}/stack"
 SERVICE_LABEL = f"{GROUP}/service"
 LAYER_LABEL = f"{GROUP}/layer"
+ENCRYPTION_SECRET = "hippodrome-encryption"  # the Secret (in the stack's namespace) holding the key below
+ENCRYPTION_SECRET_KEY = "HIPPODROME_ENCRYPTION_SECRET"
+CONDITION_TYPES = ("Ready", "Progressing", "Degraded")
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,7 @@ class ControlRequest:
 
     @classmethod
     def decode(cls, raw: str | None) -> "ControlRequest | None":
-        """None when absent; ValueError (naming the annotation) when malformed."""
+        """None when absent; ValueError (naming the annotation) when malformed. See ``invalid``."""
         if not raw:
             return None
         try:
@@ -115,6 +121,14 @@ class ControlRequest:
         if service is not None and not isinstance(service, str):
             raise ValueError(f"{CONTROL_ANNOTATION}: service must be a string or null")
         return cls(data["id"], str(data.get("action")), service)
+
+
+    @classmethod
+    def invalid(cls, raw: str) -> "ControlRequest":
+        """A stand-in for a malformed annotation, with a stable id, so its error is reported once."""
+        import hashlib
+
+        return cls("invalid-" + hashlib.sha256(raw.encode()).hexdigest()[:12], "")
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ JSON Schema it cannot prune):
   refused) is still caught by the model's validators: the CLI refuses such a
   file and the operator reports ``Failed``.
 
-The status schema is the operator's contract (``hippodrome_operator.status``)
-and is written out here by hand, beside the printer columns that read it.
+The status schema is the operator's contract: its service entries are generated
+from ``contract.ServiceView`` (what `/api/status` serves) and its phases come from
+``contract.StackPhase``; the rest is written here, beside the printer columns that read it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from .contract import CONDITION_TYPES, StackPhase, service_view_schema
 from .model import API_VERSION, KIND, HippodromeStack
 
 GROUP, VERSION = API_VERSION.split("/")
@@ -34,13 +36,8 @@ CRD_NAME = f"{PLURAL}.{GROUP}"
 CRD_PATH = "charts/hippodrome/crds/hippodromestacks.yaml"
 
 # Names the CLI (and the Tiltfile) and the operator agree on, beside the CRD.
-ENCRYPTION_SECRET = "hippodrome-encryption"  # a Secret in the stack's namespace: HIPPODROME_ENCRYPTION_SECRET
-ENCRYPTION_SECRET_KEY = "HIPPODROME_ENCRYPTION_SECRET"
-ANNOTATION_SECRET_HASH = f"{GROUP}/encryption-secret-hash"  # on the stack: a changed secret rolls the pods
 
-PHASES = ["Pending", "Progressing", "Ready", "Degraded", "Terminating", "Failed"]
-SERVICE_STATES = ["pending", "starting", "running", "stopping", "stopped", "failed", "disabled"]
-CONDITION_TYPES = ["Ready", "Progressing", "Degraded"]
+PHASES = StackPhase.cr_values()
 
 PRINTER_COLUMNS = [
     {"name": "Profile", "type": "string", "jsonPath": ".spec.profile", "description": "Selected profile."},
@@ -117,7 +114,7 @@ def _condition_schema() -> dict[str, Any]:
         "type": "object",
         "required": ["type", "status"],
         "properties": {
-            "type": {"type": "string", "enum": CONDITION_TYPES},
+            "type": {"type": "string", "enum": list(CONDITION_TYPES)},
             "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
             "reason": {"type": "string"},
             "message": {"type": "string"},
@@ -127,22 +124,8 @@ def _condition_schema() -> dict[str, Any]:
 
 
 def _service_status_schema() -> dict[str, Any]:
-    """One value of ``status.services``: the same shape as the local ``/api/status`` values."""
-    return {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string", "enum": SERVICE_STATES},
-            "layer": {"type": "integer"},
-            "port": {"type": "integer"},
-            "url": {"type": "string"},
-            "blocking": {"type": "boolean"},
-            "ready": {"type": "boolean"},
-            "restarts": {"type": "integer"},
-            "pid": {"type": "integer", "nullable": True},
-            "since": {"type": "number", "description": "Unix time of the last state change."},
-            "message": {"type": "string"},
-        },
-    }
+    """One value of ``status.services``: a ``contract.ServiceView``, as the local ``/api/status`` values are."""
+    return service_view_schema()
 
 
 def status_schema() -> dict[str, Any]:

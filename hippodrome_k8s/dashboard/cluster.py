@@ -30,12 +30,10 @@ from typing import Any
 
 from aiohttp import web
 
+from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from ..crd import GROUP, PLURAL, VERSION
 from ..errors import ControlError, K8sError
 from .server import build_app
-
-CONTROL_ANNOTATION = f"{GROUP}/control"
-FORWARDS_ANNOTATION = f"{GROUP}/forwards"  # written by `hippodrome k8s` port-forwards
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
 
@@ -120,20 +118,20 @@ class ClusterStatusSource:
         }
 
     async def control(self, action: str, service: str | None = None) -> dict[str, Any]:
-        if action == "shutdown":
+        if action == ControlAction.shutdown:
             raise ControlError("shutdown is not available in the cluster; run `hippodrome k8s down`")
-        control_id = str(uuid.uuid4())
-        request = {"id": control_id, "action": action, "service": service}
-        await self._patch({"metadata": {"annotations": {CONTROL_ANNOTATION: json.dumps(request)}}})
+        request = ControlRequest(str(uuid.uuid4()), action, service)
+        await self._patch({"metadata": {"annotations": {CONTROL_ANNOTATION: request.encode()}}})
         deadline = time.monotonic() + self.control_timeout
         while time.monotonic() < deadline:
             await self.refresh()
             last = self._status().get("lastControl") or {}
-            if last.get("id") == control_id:
-                result = str(last.get("result", ""))
-                if result.startswith("error"):
-                    raise ControlError(result)
-                return {"ok": True, "action": action, "service": service, "id": control_id, "result": result}
+            if last.get("id") == request.id:
+                result = ControlResult.from_status(last)
+                if not result.ok:
+                    raise ControlError(result.message)
+                return {"ok": True, "action": action, "service": service, "id": request.id,
+                        "result": ControlResult.OK}
             await asyncio.sleep(0.2)
         raise ControlError(f"the operator did not acknowledge {action} within {self.control_timeout:.0f}s")
 

@@ -23,12 +23,13 @@ from typing import Any
 
 import click
 
-from ..errors import K8sError, UsageError
+from ..errors import ControlError, K8sError, UsageError
 from ..project import ProjectPaths, record_seed
 from ..local.logs import new_run_dir
 from ..model import Cell, Profile
 from . import driver
-from .api import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, KubeApi, selector
+from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
+from .api import KubeApi, selector
 from .cluster import DEFAULT_CLUSTER, KindCluster
 from .helm import NAMESPACE, PyHelmInstaller
 from .portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
@@ -290,7 +291,7 @@ def logs(service, follow, lines, project_root) -> None:
 
 
 @k8s.command()
-@click.argument("action", type=click.Choice(["restart", "stop", "start"]))
+@click.argument("action", type=click.Choice([a.value for a in ControlAction.for_cluster()]))
 @click.argument("service", required=False)
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @_root_option
@@ -299,23 +300,21 @@ def control(action, service, timeout, project_root) -> None:
     root = _root(project_root)
     state = driver.read_state(root)
     api = make_api(state["context"])
-    request_id = str(uuid.uuid4())
-    api.annotate_stack(state["namespace"], state["stack"],
-                       {CONTROL_ANNOTATION: json.dumps({"id": request_id, "action": action, "service": service})})
-    result = wait_control(api, state, request_id, timeout)
-    outcome = result.get("result", "")
-    if outcome and outcome not in ("ok", "done", "succeeded", "Succeeded"):
-        raise K8sError(f"{action} {service or 'all services'}: {outcome}")
-    click.echo(f"{action}: {service or 'all services'}: {outcome or 'done'}")
+    request = ControlRequest(str(uuid.uuid4()), action, service)
+    api.annotate_stack(state["namespace"], state["stack"], {CONTROL_ANNOTATION: request.encode()})
+    result = wait_control(api, state, request.id, timeout)
+    if not result.ok:
+        raise ControlError(f"{action} {service or 'all services'}: {result.message}")
+    click.echo(f"{action}: {service or 'all services'}: {ControlResult.OK}")
 
 
 def wait_control(api: KubeApi, state: dict[str, Any], request_id: str, timeout: float,
-                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+                 sleep: Callable[[float], None] = time.sleep) -> ControlResult:
     deadline = time.monotonic() + timeout
     while True:
         last = (_stack(api, state).get("status") or {}).get("lastControl") or {}
         if last.get("id") == request_id:
-            return last
+            return ControlResult.from_status(last)
         if time.monotonic() >= deadline:
             raise K8sError(f"the operator did not acknowledge control request {request_id} within {timeout:g}s")
         sleep(0.5)

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..crd import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
+from ..contract import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
 from ..errors import K8sError
 from ..model import HippodromeStack
 from ..resolver import Plan, dns_name

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from ..crd import ANNOTATION_SECRET_HASH
+from ..contract import SECRET_HASH_ANNOTATION
 from ..model import API_VERSION, KIND, HippodromeStack
 from ..resolver import Plan
 
@@ -35,7 +35,7 @@ def stack_resource(stack: HippodromeStack, plan: Plan, namespace: str,
             "name": stack.metadata.name,
             "namespace": namespace,
             "labels": {"app.kubernetes.io/managed-by": "hippodrome-cli", "app.kubernetes.io/part-of": "hippodrome"},
-            "annotations": {ANNOTATION_SECRET_HASH: secret_hash(plan.encryption_secret)},
+            "annotations": {SECRET_HASH_ANNOTATION: secret_hash(plan.encryption_secret)},
         },
         "spec": spec,
     }

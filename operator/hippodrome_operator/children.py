@@ -24,17 +24,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH, ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY, GROUP, VERSION
+from hippodrome_k8s.contract import (ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY, LAYER_LABEL, RESTARTED_AT_ANNOTATION,
+                                     SECRET_HASH_ANNOTATION, SERVICE_LABEL, SPEC_HASH_ANNOTATION, STACK_LABEL)
+from hippodrome_k8s.crd import GROUP, VERSION
 from hippodrome_k8s.model import KIND
 from hippodrome_k8s.resolver import PlannedService, dns_name
 
 MANAGED_BY = "hippodrome-operator"
 PART_OF = "hippodrome"
-LABEL_STACK = f"{GROUP}/stack"
-LABEL_SERVICE = f"{GROUP}/service"
-LABEL_LAYER = f"{GROUP}/layer"
-ANNOTATION_HASH = f"{GROUP}/spec-hash"
-ANNOTATION_RESTARTED_AT = f"{GROUP}/restartedAt"
+LABEL_STACK, LABEL_SERVICE, LABEL_LAYER = STACK_LABEL, SERVICE_LABEL, LAYER_LABEL  # short names, from the contract
+ANNOTATION_HASH, ANNOTATION_RESTARTED_AT = SPEC_HASH_ANNOTATION, RESTARTED_AT_ANNOTATION
 STATE_DIR = "/var/lib/hippodrome"  # the resolver's state dir inside containers (a claim or an emptyDir)
 STATE_STORAGE = ("pvc", "emptyDir")
 PROJECT_ROOT = "/app"  # where the images put the project
@@ -168,7 +167,7 @@ def deployment(stack: StackRef, ps: PlannedService, *, default_image: str, repli
     meta_labels = labels(stack, ps)
     template_meta: dict[str, Any] = {"labels": meta_labels}
     if secret_hash:
-        template_meta["annotations"] = {ANNOTATION_SECRET_HASH: secret_hash}  # a new secret rolls the pods
+        template_meta["annotations"] = {SECRET_HASH_ANNOTATION: secret_hash}  # a new secret rolls the pods
     spec: dict[str, Any] = {
         "selector": {"matchLabels": selector(stack, ps.name)},
         "revisionHistoryLimit": 2,

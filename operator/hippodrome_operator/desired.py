@@ -18,14 +18,14 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH
+from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION, ControlRequest
 from hippodrome_k8s.errors import HippodromeError, StackFileError
 from hippodrome_k8s.loader import load_stack_data
 from hippodrome_k8s.model import API_VERSION, KIND
 from hippodrome_k8s.resolver import ClusterAddressing, ResolveOptions, resolve
 
 from .children import PROJECT_ROOT, STATE_DIR, StackRef
-from .plan import ANNOTATION_CONTROL, ANNOTATION_STOPPED, Desired, parse_control, parse_stopped
+from .plan import Desired, parse_stopped
 
 DEFAULT_IMAGE = "hippodrome/fakes:dev"
 
@@ -51,11 +51,15 @@ def desired_from_body(body: Mapping[str, Any], *, default_image: str = DEFAULT_I
                       state_storage: str = "pvc", state_size: str = "1Gi") -> Desired:
     ref = stack_ref(body)
     annotations = body.get("metadata", {}).get("annotations") or {}
-    control = parse_control(annotations.get(ANNOTATION_CONTROL))
-    stopped = parse_stopped(annotations.get(ANNOTATION_STOPPED))
+    raw_control = annotations.get(CONTROL_ANNOTATION)
+    try:
+        control, control_error = ControlRequest.decode(raw_control), None
+    except ValueError as e:  # reported once in status.lastControl, not dropped (the CLI would only time out)
+        control, control_error = ControlRequest.invalid(raw_control or ""), str(e)
+    stopped = parse_stopped(annotations.get(STOPPED_ANNOTATION))
     base = dict(stack=ref, stopped=stopped, default_image=default_image, now=now_iso, live_update=live_update,
-                state_storage=state_storage, state_size=state_size, secret_hash=annotations.get(ANNOTATION_SECRET_HASH),
-                control=control if not isinstance(control, str) else None,
+                state_storage=state_storage, state_size=state_size, secret_hash=annotations.get(SECRET_HASH_ANNOTATION),
+                control=control, control_error=control_error,
                 generation=int(body.get("metadata", {}).get("generation") or 0))
     document = {
         "apiVersion": API_VERSION,

@@ -26,46 +26,23 @@ Rules (the issue's, in one place):
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from hippodrome_k8s.contract import STOPPED_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from hippodrome_k8s.resolver import PlannedService
 
 from . import children
 from .children import ANNOTATION_HASH, ANNOTATION_RESTARTED_AT, LABEL_LAYER, LABEL_SERVICE, StackRef
 
-ANNOTATION_CONTROL = "hippodrome.dev/control"
-ANNOTATION_STOPPED = "hippodrome.dev/stopped"
-ACTIONS = ("restart", "stop", "start")
+ACTIONS = tuple(a.value for a in ControlAction.for_cluster())
 
 Verb = Literal["create", "patch", "delete"]
 Kind = Literal["Deployment", "Service", "PersistentVolumeClaim", "HippodromeStack"]
 
 
 # --- inputs ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Control:
-    id: str
-    action: str
-    service: str | None
-
-
-def parse_control(raw: str | None) -> Control | None | str:
-    """The control annotation: a Control, None when absent, or an error message."""
-    if not raw:
-        return None
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return f"{ANNOTATION_CONTROL} is not JSON"
-    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
-        return f"{ANNOTATION_CONTROL} must be an object with a string id"
-    service = data.get("service")
-    return Control(data["id"], str(data.get("action")), service if isinstance(service, str) else None)
 
 
 def parse_stopped(raw: str | None) -> frozenset[str]:
@@ -82,7 +59,8 @@ class Desired:
     services: tuple[PlannedService, ...] = ()  # selected, in layer order
     error: str | None = None  # the spec fails the model's validators / cannot be resolved
     stopped: frozenset[str] = frozenset()
-    control: Control | None = None
+    control: ControlRequest | None = None
+    control_error: str | None = None  # the control annotation is malformed (``control`` is then a stand-in)
     default_image: str = "hippodrome/fakes:dev"
     live_update: bool = False  # Tilt's dev mode: reloading services run under a reloader (children.command_of)
     state_storage: str = "pvc"  # stateful services' state: "pvc" (a claim) or "emptyDir"
@@ -229,7 +207,7 @@ class Action:
 class Decision:
     actions: tuple[Action, ...] = ()
     stopped: frozenset[str] = frozenset()
-    control_result: Mapping[str, Any] | None = None  # for status.lastControl, when a control was applied
+    control_result: ControlResult | None = None  # for status.lastControl, when a control was applied
     gated_from: int | None = None  # the first layer held back by the gate (None: none)
     hashes: Mapping[str, str] = field(default_factory=dict)  # service -> wanted Deployment spec hash
     held: bool = False  # nothing planned: the API server refused this generation (see ``rejected``)
@@ -240,22 +218,27 @@ def is_ready(ps: PlannedService, observed: Observed, want_hash: str) -> bool:
     return bool(d and d.available and not d.deleting and d.spec_hash == want_hash)
 
 
-def _apply_control(desired: Desired, observed: Observed) -> tuple[frozenset[str], list[Action], dict[str, Any] | None]:
+def _apply_control(desired: Desired, observed: Observed) -> tuple[frozenset[str], list[Action], ControlResult | None]:
     control = desired.control
     if control is None or control.id == observed.last_control_id:
         return desired.stopped, [], None
-    result: dict[str, Any] = {"id": control.id, "action": control.action, "service": control.service}
+
+    def refused(message: str) -> tuple[frozenset[str], list[Action], ControlResult]:
+        return desired.stopped, [], ControlResult(control.id, control.action, control.service, False, message)
+
     selected = [s.name for s in desired.services]
+    if desired.control_error is not None:
+        return refused(desired.control_error)
     if control.action not in ACTIONS:
-        return desired.stopped, [], {**result, "result": f"error: unknown action {control.action!r} (allowed: {', '.join(ACTIONS)})"}
+        return refused(f"unknown action {control.action!r} (allowed: {', '.join(ACTIONS)})")
     if control.service is not None and control.service not in selected:
-        return desired.stopped, [], {**result, "result": f"error: no selected service named {control.service!r}"}
+        return refused(f"no selected service named {control.service!r}")
     targets = [control.service] if control.service else selected
     stopped = set(desired.stopped)
     actions: list[Action] = []
-    if control.action == "stop":
+    if control.action == ControlAction.stop:
         stopped |= set(targets)
-    elif control.action == "start":
+    elif control.action == ControlAction.start:
         stopped -= set(targets)
     else:  # restart: a new pod template annotation rolls the pods; a stopped service starts again
         stopped -= set(targets)
@@ -265,9 +248,9 @@ def _apply_control(desired: Desired, observed: Observed) -> tuple[frozenset[str]
                 patch = {"spec": {"template": {"metadata": {"annotations": {ANNOTATION_RESTARTED_AT: desired.now}}}}}
                 actions.append(Action("patch", "Deployment", d.name, ps.layer, patch, "restart requested", ps.name))
     if stopped != desired.stopped:
-        patch = {"metadata": {"annotations": {ANNOTATION_STOPPED: format_stopped(stopped)}}}
+        patch = {"metadata": {"annotations": {STOPPED_ANNOTATION: format_stopped(stopped)}}}
         actions.append(Action("patch", "HippodromeStack", desired.stack.name, 0, patch, f"{control.action} {', '.join(targets)}"))
-    return frozenset(stopped), actions, {**result, "result": "ok"}
+    return frozenset(stopped), actions, ControlResult(control.id, control.action, control.service, True)
 
 
 def _removals(desired: Desired, observed: Observed) -> list[Action]:

@@ -19,7 +19,7 @@ from itertools import groupby
 
 from . import plan as planning
 from . import status as statuses
-from hippodrome_k8s.crd import ANNOTATION_SECRET_HASH
+from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION
 
 from .apply import KubeApi, KubeApiError
 from .desired import DEFAULT_IMAGE, desired_from_body
@@ -85,8 +85,8 @@ def desired_for(body: Mapping[str, Any], config: Config, now_iso: str) -> planni
     resolved plan nor the children's manifests need building again."""
     meta = body.get("metadata") or {}
     annotations = meta.get("annotations") or {}
-    key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(planning.ANNOTATION_CONTROL),
-           annotations.get(planning.ANNOTATION_STOPPED), annotations.get(ANNOTATION_SECRET_HASH), config)
+    key = (meta.get("namespace"), meta.get("name"), meta.get("uid"), meta.get("generation"), annotations.get(CONTROL_ANNOTATION),
+           annotations.get(STOPPED_ANNOTATION), annotations.get(SECRET_HASH_ANNOTATION), config)
     desired = _desired_cache.get(key)
     if desired is None:
         desired = desired_from_body(body, default_image=config.default_image, now_iso=now_iso,

@@ -13,29 +13,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hippodrome_k8s.contract import ServiceState, ServiceView, StackPhase
+
 from .plan import Decision, Desired, Observed, is_ready
 
 PENDING, PROGRESSING, READY, DEGRADED, TERMINATING, FAILED = (
-    "Pending", "Progressing", "Ready", "Degraded", "Terminating", "Failed")
+    StackPhase.PENDING.cr, StackPhase.STARTING.cr, StackPhase.RUNNING.cr, StackPhase.DEGRADED.cr,
+    StackPhase.STOPPING.cr, StackPhase.FAILED.cr)
+S = ServiceState
 
 
-def _service_entry(desired: Desired, observed: Observed, decision: Decision, ps: Any) -> tuple[str, bool, str]:
+def _service_entry(desired: Desired, observed: Observed, decision: Decision, ps: Any) -> tuple[ServiceState, bool, str]:
     d = observed.deployments.get(ps.name)
     stopped = ps.name in decision.stopped
     if d is None:
         if decision.gated_from is not None and ps.layer >= decision.gated_from:
-            return "pending", False, f"waiting for layer {ps.layer - 1} to be ready"
-        return "pending", False, "creating"
+            return S.pending, False, f"waiting for layer {ps.layer - 1} to be ready"
+        return S.pending, False, "creating"
     if d.deleting:
-        return "stopping", False, "being deleted"
+        return S.stopping, False, "being deleted"
     if stopped:
-        return ("stopped", False, "stopped on request") if d.pods == 0 and d.replicas == 0 else ("stopping", False, "scaling to 0")
+        return (S.stopped, False, "stopped on request") if d.pods == 0 and d.replicas == 0 else (S.stopping, False, "scaling to 0")
     if d.failure:
-        return "failed", False, d.failure
+        return S.failed, False, d.failure
     want_hash = decision.hashes.get(ps.name)  # None: its layer is gated, so it cannot be ready yet
     if want_hash is not None and is_ready(ps, observed, want_hash):
-        return "running", True, ""
-    return "starting", False, "rolling out" if d.spec_hash else "waiting for readiness"
+        return S.running, True, ""
+    return S.starting, False, "rolling out" if d.spec_hash else "waiting for readiness"
 
 
 def _condition(kind: str, ok: bool, reason: str, message: str, previous: Mapping[str, Any], now_iso: str) -> dict[str, Any]:
@@ -78,21 +82,19 @@ def compute(desired: Desired, observed: Observed, decision: Decision, *, previou
     for ps in desired.services:
         state, ready, message = _service_entry(desired, observed, decision, ps)
         old = prev_services.get(ps.name) or {}
-        since = old.get("since") if old.get("status") == state and old.get("since") else now
-        services[ps.name] = {
-            "status": state, "layer": ps.layer, "port": ps.port, "url": ps.url, "blocking": ps.blocking,
-            "ready": ready, "restarts": observed.restarts.get(ps.name, 0), "pid": None,
-            "since": since, "message": message,
-        }
+        since = old.get("since") if old.get("status") == state.value and old.get("since") else now
+        services[ps.name] = _entry(ServiceView(
+            status=state, layer=ps.layer, port=ps.port, url=ps.url, blocking=ps.blocking, ready=ready,
+            restarts=observed.restarts.get(ps.name, 0), pid=None, since=since, message=message))
 
-    selected = [s for s in services.values() if s["status"] not in ("stopped", "stopping")]
+    selected = [s for s in services.values() if s["status"] not in (S.stopped, S.stopping)]
     ready_count = sum(1 for s in services.values() if s["ready"])
     layers = [ps.layer for ps in desired.services if ps.name in observed.deployments]
-    failed = sorted(n for n, s in services.items() if s["status"] == "failed")
+    failed = sorted(n for n, s in services.items() if s["status"] == S.failed)
     was_ready = {n for n, s in prev_services.items() if isinstance(s, Mapping) and s.get("ready")}
-    lost = sorted(n for n, s in services.items() if n in was_ready and not s["ready"] and s["status"] == "starting"
+    lost = sorted(n for n, s in services.items() if n in was_ready and not s["ready"] and s["status"] == S.starting
                   and not decision.actions)
-    busy = bool(decision.actions) or any(s["status"] in ("pending", "starting", "stopping") for s in services.values())
+    busy = bool(decision.actions) or any(s["status"] in (S.pending, S.starting, S.stopping) for s in services.values())
 
     if deleting:
         phase, message = TERMINATING, "tearing down in reverse layer order"
@@ -111,7 +113,7 @@ def compute(desired: Desired, observed: Observed, decision: Decision, *, previou
     if refused:
         for name, error in refused.items():
             if name in services:
-                services[name].update(status="failed", ready=False, message=f"refused by the API server: {error}")
+                services[name].update(status=S.failed.value, ready=False, message=f"refused by the API server: {error}")
         ready_count = sum(1 for s in services.values() if s["ready"])
         phase = FAILED
         message = ("the API server refused the spec (fix it; nothing is retried until it changes): "
@@ -133,10 +135,18 @@ def compute(desired: Desired, observed: Observed, decision: Decision, *, previou
         ],
     })
     if decision.control_result is not None:
-        status["lastControl"] = dict(decision.control_result)
+        status["lastControl"] = decision.control_result.to_status()
     elif previous.get("lastControl"):
         status["lastControl"] = previous["lastControl"]
     return status
+
+
+def _entry(view: ServiceView) -> dict[str, Any]:
+    """A ServiceView as the CR stores it: the local /api/status fields the cluster has (no exitCode, uptime, name)."""
+    data = view.to_json()
+    for absent in ("exitCode", "uptime", "name"):
+        data.pop(absent)
+    return data
 
 
 def _value(desired: Desired, attr: str) -> str:

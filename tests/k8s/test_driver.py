@@ -309,6 +309,18 @@ def test_control_sets_the_annotation_and_waits_for_the_ack(world, capsys):
     assert request["action"] == "restart" and request["service"] == "controller" and len(request["id"]) == 36
 
 
+def test_a_refused_control_request_is_an_error_naming_the_reason(world, capsys):
+    up(capsys, world, "--detach")
+
+    def operator(api, obj):
+        request = json.loads(obj["metadata"]["annotations"][CONTROL_ANNOTATION])
+        obj["status"]["lastControl"] = dict(request, result="error: no selected service named 'nope'")
+
+    world.api.on_annotate = operator
+    code, _, err = run(capsys, "k8s", "control", "stop", "nope", "--project-root", str(world.root))
+    assert code == 1 and "stop nope: no selected service named 'nope'" in err
+
+
 def test_logs_are_printed_and_mirrored_into_the_run_dir(world, capsys):
     up(capsys, world, "--detach")
     world.api.pod_table[selector("dev", "controller")] = [PodInfo("dev-controller-1", "Running", True, created="a")]

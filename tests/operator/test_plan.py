@@ -8,7 +8,8 @@ import pytest
 
 from hippodrome_operator import children
 from hippodrome_operator.desired import desired_from_body
-from hippodrome_operator.plan import ChildState, Control, Desired, Observed, observe, plan, rejected, teardown
+from hippodrome_k8s.contract import ControlRequest
+from hippodrome_operator.plan import ChildState, Desired, Observed, observe, plan, rejected, teardown
 from hippodrome_operator.status import compute
 from operator_harness import load_fixture
 
@@ -123,17 +124,29 @@ def test_changed_image_rolls_only_that_service() -> None:
     ("explode", None, []),
 ])
 def test_control(action, service, expect) -> None:
-    d = desired(control=Control("c1", action, service))
+    d = desired(control=ControlRequest("c1", action, service))
     decision = plan(d, observed_for(d, ready=ALL))
     assert sorted(summary(decision)) == sorted(expect)
-    assert decision.control_result["id"] == "c1"
-    assert decision.control_result["result"] == ("ok" if action != "explode" else decision.control_result["result"])
+    result = decision.control_result.to_status()
+    assert result["id"] == "c1"
     if action == "explode":
-        assert decision.control_result["result"].startswith("error: unknown action")
+        assert result["result"].startswith("error: unknown action 'explode' (allowed: restart, stop, start)")
+    else:
+        assert result["result"] == "ok"
+
+
+def test_a_malformed_control_annotation_is_reported_once_not_dropped() -> None:
+    """Regression: the parse error was dropped, so `hippodrome k8s control` only timed out."""
+    d = desired(annotations={"hippodrome.dev/control": "{not json"})
+    decision = plan(d, observed_for(d, ready=ALL))
+    assert decision.actions == ()
+    result = decision.control_result.to_status()
+    assert result["result"] == "error: hippodrome.dev/control is not JSON" and result["id"].startswith("invalid-")
+    assert plan(d, observed_for(d, ready=ALL, last_control=result["id"])).control_result is None
 
 
 def test_control_is_applied_once_per_id() -> None:
-    d = desired(control=Control("c1", "restart", "controller"))
+    d = desired(control=ControlRequest("c1", "restart", "controller"))
     assert plan(d, observed_for(d, ready=ALL, last_control="c1")).actions == ()
 
 
