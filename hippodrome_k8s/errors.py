@@ -13,7 +13,16 @@ place with the error's ``exit_code``::
     ├── ServiceFailedError          a blocking service failed to become healthy
     ├── BootstrapError              an AWS resource could not be created
     └── K8sError                    the Kubernetes engine failed a step
-        └── PreflightError          exit 2: a tool the k8s engine needs is missing
+        ├── PreflightError          exit 2: a tool the k8s engine needs is missing
+        └── KubeApiError            a call to the Kubernetes API failed; ``status`` is its HTTP status
+            ├── KubeUnreachable     no answer: no kubeconfig, a transport error, a timeout (status None)
+            ├── KubeForbidden       401, 403: not authenticated, or RBAC refused it
+            ├── KubeNotFound        404
+            ├── KubeConflict        409: exists already, or a stale resourceVersion
+            └── KubeInvalid         422: the API server refused the object
+
+The Kubernetes ones are raised only by the one adapter (``hippodrome_k8s.kube``), from
+``kube_api_error``, so callers branch on the class, never on a message.
 """
 
 from __future__ import annotations
@@ -76,3 +85,40 @@ class K8sError(HippodromeError):
 
 class PreflightError(K8sError):
     exit_code = 2
+
+
+class KubeApiError(K8sError):
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class KubeUnreachable(KubeApiError):
+    pass
+
+
+class KubeForbidden(KubeApiError):
+    pass
+
+
+class KubeNotFound(KubeApiError):
+    pass
+
+
+class KubeConflict(KubeApiError):
+    pass
+
+
+class KubeInvalid(KubeApiError):
+    pass
+
+
+_KUBE_BY_STATUS: dict[int, type[KubeApiError]] = {401: KubeForbidden, 403: KubeForbidden, 404: KubeNotFound,
+                                                 409: KubeConflict, 422: KubeInvalid}
+
+
+def kube_api_error(what: str, status: int | None, reason: str) -> KubeApiError:
+    """The one mapping from an API answer (or none: ``status`` None) to the error tree."""
+    if status is None:
+        return KubeUnreachable(f"{what}: {reason}", None)
+    return _KUBE_BY_STATUS.get(status, KubeApiError)(f"{what}: HTTP {status}: {reason}", status)

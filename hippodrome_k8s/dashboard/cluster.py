@@ -32,7 +32,7 @@ from aiohttp import web
 
 from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from ..crd import GROUP, PLURAL, VERSION
-from ..errors import ControlError, K8sError
+from ..errors import ControlError, K8sError, KubeNotFound
 from .server import build_app
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -137,35 +137,21 @@ class ClusterStatusSource:
 
 
 def kubernetes_accessors(name: str, namespace: str) -> tuple[Fetch, Patch]:
-    """Fetch/patch the CR with the official client (in-cluster config, else kubeconfig)."""
-    import kubernetes
-    from kubernetes.client.exceptions import ApiException
+    """Fetch/patch the CR through the one adapter (in a pod its service account, else ``$KUBECONFIG``)."""
+    from ..kube import Kube
 
-    try:
-        kubernetes.config.load_incluster_config()
-    except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
-    api = kubernetes.client.CustomObjectsApi()
+    kube = Kube.connect(in_cluster_first=True, timeout=10)
 
     async def fetch() -> Mapping[str, Any] | None:
         try:
-            return await asyncio.to_thread(api.get_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name,
-                                           _request_timeout=10)
-        except ApiException as e:
-            if e.status == 404:
-                return None
-            raise K8sError(f"get {PLURAL}/{name}: HTTP {e.status} {e.reason}") from None
-        except Exception as e:  # noqa: BLE001 - urllib3/transport errors: reported, retried next round
-            raise K8sError(f"get {PLURAL}/{name}: {type(e).__name__}: {e}") from None
+            return await kube.acall(f"get {PLURAL}/{name}", kube.custom.get_namespaced_custom_object,
+                                    GROUP, VERSION, namespace, PLURAL, name)
+        except KubeNotFound:
+            return None
 
     async def patch(body: Mapping[str, Any]) -> None:
-        try:
-            await asyncio.to_thread(api.patch_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name, body,
-                                    _content_type="application/merge-patch+json", _request_timeout=10)
-        except ApiException as e:
-            raise K8sError(f"patch {PLURAL}/{name}: HTTP {e.status} {e.reason}") from None
-        except Exception as e:  # noqa: BLE001
-            raise K8sError(f"patch {PLURAL}/{name}: {type(e).__name__}: {e}") from None
+        await kube.acall(f"patch {PLURAL}/{name}", kube.custom.patch_namespaced_custom_object, GROUP, VERSION,
+                         namespace, PLURAL, name, body, _content_type="application/merge-patch+json")
 
     return fetch, patch
 

@@ -3,7 +3,7 @@
 Layers, each importing only the ones above it::
 
     runner.py     run a command (subprocess with timeouts) | FakeRunner
-    api.py        the Kubernetes API the CLI needs (kubernetes client adapter) | FakeApi
+    api.py        the Kubernetes API the CLI needs (kubernetes client adapter) | FakeClusterApi
     helm.py       install/upgrade the chart (pyhelm3 adapter) | FakeHelm
     preflight.py  the k8s extra's packages, then docker/kind (pinned)/kubectl/helm, with install hints
     cluster.py    kind cluster create/reuse (API ready) from kind/kind-config.yaml; kind load (or via an archive)

@@ -1,9 +1,8 @@
-"""The Kubernetes API as the CLI needs it: a protocol, the kubernetes-client adapter, a fake.
+"""The Kubernetes API as the CLI needs it: a protocol, its implementation over the one adapter, a fake.
 
-The adapter is the only module importing ``kubernetes``; every library error
-(``ApiException``, urllib3 connection errors, kubeconfig errors) becomes a
-``K8sError`` naming what was being done.  ``FakeApi`` is an in-memory stand-in
-the driver, progress and CLI tests drive directly.
+``KubernetesClusterApi`` talks to a cluster through ``hippodrome_k8s.kube`` (answers as dicts,
+errors as the project's ``KubeApiError`` tree); ``FakeClusterApi`` is an in-memory stand-in the
+driver, progress and CLI tests drive directly.
 """
 
 from __future__ import annotations
@@ -14,16 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import K8sError
-
-GROUP = "hippodrome.dev"
-VERSION = "v1alpha1"
-PLURAL = "hippodromestacks"
-KIND = "HippodromeStack"
-CONTROL_ANNOTATION = "hippodrome.dev/control"
-FORWARDS_ANNOTATION = "hippodrome.dev/forwards"  # the CLI's port-forward health, shown by the in-cluster dashboard
-STACK_LABEL = "hippodrome.dev/stack"
-SERVICE_LABEL = "hippodrome.dev/service"
+from ..contract import SERVICE_LABEL, STACK_LABEL
+from ..crd import GROUP, KIND, PLURAL, VERSION
+from ..errors import KubeConflict, KubeNotFound, kube_api_error
+from ..kube import Kube
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,7 @@ class PodTarget:
         return f"{self.pod}:{self.port}"
 
 
-class KubeApi(Protocol):
+class ClusterApi(Protocol):
     def get_stack(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def apply_stack(self, body: Mapping[str, Any]) -> dict[str, Any]: ...
@@ -83,75 +76,55 @@ def selector(stack: str, service: str | None = None) -> str:
     return f"{STACK_LABEL}={stack}" + (f",{SERVICE_LABEL}={service}" if service else "")
 
 
-# --- the real adapter -------------------------------------------------------------------------
+# --- over the adapter -------------------------------------------------------------------------
 
 
-def _pod_info(pod: Any) -> PodInfo:
-    statuses = pod.status.container_statuses or []
-    restarts = sum(s.restart_count or 0 for s in statuses)
+def _pod_info(pod: Mapping[str, Any]) -> PodInfo:
+    meta, status = pod.get("metadata") or {}, pod.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
     state = ""
     for s in statuses:
-        if s.state and s.state.waiting:
-            w = s.state.waiting
-            state = f"waiting: {w.reason}" + (f" ({w.message[:160]})" if w.message else "")
-        elif s.state and s.state.terminated:
-            t = s.state.terminated
-            state = f"terminated: {t.reason} (exit {t.exit_code})"
-        if not state and s.last_state and s.last_state.terminated:
-            t = s.last_state.terminated
-            state = f"last terminated: {t.reason} (exit {t.exit_code})"
-    ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
-    created = pod.metadata.creation_timestamp.isoformat() if pod.metadata.creation_timestamp else ""
-    return PodInfo(pod.metadata.name, pod.status.phase or "Unknown", ready, pod.metadata.deletion_timestamp is not None,
-                   restarts, state, created)
+        current, last = s.get("state") or {}, s.get("lastState") or {}
+        if current.get("waiting"):
+            w = current["waiting"]
+            state = f"waiting: {w.get('reason')}" + (f" ({w['message'][:160]})" if w.get("message") else "")
+        elif current.get("terminated"):
+            t = current["terminated"]
+            state = f"terminated: {t.get('reason')} (exit {t.get('exitCode')})"
+        if not state and last.get("terminated"):
+            t = last["terminated"]
+            state = f"last terminated: {t.get('reason')} (exit {t.get('exitCode')})"
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+    return PodInfo(meta.get("name", ""), status.get("phase") or "Unknown", ready, meta.get("deletionTimestamp") is not None,
+                   restarts, state, meta.get("creationTimestamp") or "")
 
 
-class KubernetesApi:
-    """kubernetes-client adapter for one kubeconfig context."""
+class KubernetesClusterApi:
+    """ClusterApi for one kubeconfig context."""
 
-    def __init__(self, context: str | None = None, request_timeout: float = 15.0):
-        try:
-            from kubernetes import client, config
-            from kubernetes.config.config_exception import ConfigException
-        except ImportError:
-            from .preflight import check_python_packages
+    def __init__(self, context: str | None = None, kube: Kube | None = None):
+        if kube is None:
+            try:
+                kube = Kube.connect(context)
+            except ImportError:
+                from .preflight import check_python_packages
 
-            check_python_packages()  # names the missing `k8s` extra and how to install it
-            raise
-
-        try:
-            api_client = config.new_client_from_config(context=context)
-        except (ConfigException, OSError, TypeError) as e:
-            raise K8sError(f"cannot load kubeconfig context {context!r}: {e} (is the kind cluster up? "
-                           "`hippodrome k8s up`)") from None
-        self.context = context
-        self.timeout = request_timeout
-        self.custom = client.CustomObjectsApi(api_client)
-        self.core = client.CoreV1Api(api_client)
+                check_python_packages()  # names the missing `k8s` extra and how to install it
+                raise
+        self.kube, self.context = kube, context
+        self.custom, self.core = kube.custom, kube.core
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, missing_ok: bool = False, **kwargs: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        kwargs.setdefault("_request_timeout", self.timeout)
         try:
-            return fn(*args, **kwargs)
-        except ApiException as e:
-            if missing_ok and e.status == 404:
+            return self.kube.call(what, fn, *args, **kwargs)
+        except KubeNotFound:
+            if missing_ok:
                 return None
-            reason = e.reason or ""
-            try:
-                import json
-
-                reason = json.loads(e.body).get("message", reason)
-            except (TypeError, ValueError, AttributeError):
-                pass
-            raise K8sError(f"{what}: HTTP {e.status}: {reason}") from None
-        except HTTPError as e:
-            raise K8sError(f"{what}: cannot reach the Kubernetes API (context {self.context}): {e}") from None
+            raise
 
     def get_stack(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._call(f"reading HippodromeStack {namespace}/{name}", self.custom.get_namespaced_custom_object,
+        return self._call(f"reading {KIND} {namespace}/{name}", self.custom.get_namespaced_custom_object,
                           GROUP, VERSION, namespace, PLURAL, name, missing_ok=True)
 
     def apply_stack(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,28 +133,25 @@ class KubernetesApi:
         for _attempt in range(3):
             current = self.get_stack(namespace, name)
             if current is None:
-                return self._call(f"creating HippodromeStack {namespace}/{name}",
-                                  self.custom.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                  dict(body))
+                return self._call(f"creating {KIND} {namespace}/{name}", self.custom.create_namespaced_custom_object,
+                                  GROUP, VERSION, namespace, PLURAL, dict(body))
             updated = copy.deepcopy(current)
             updated["spec"] = copy.deepcopy(body["spec"])
             updated["metadata"].setdefault("labels", {}).update(meta.get("labels", {}))
             updated["metadata"].setdefault("annotations", {}).update(meta.get("annotations", {}))
             try:
-                return self._call(f"updating HippodromeStack {namespace}/{name}",
-                                  self.custom.replace_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL,
-                                  name, updated)
-            except K8sError as e:
-                if "HTTP 409" not in str(e):
-                    raise
-        raise K8sError(f"updating HippodromeStack {namespace}/{name}: kept conflicting with another writer")
+                return self._call(f"updating {KIND} {namespace}/{name}", self.custom.replace_namespaced_custom_object,
+                                  GROUP, VERSION, namespace, PLURAL, name, updated)
+            except KubeConflict:
+                continue  # another writer came between our read and our write: read again
+        raise kube_api_error(f"updating {KIND} {namespace}/{name}", 409, "kept conflicting with another writer")
 
     def annotate_stack(self, namespace: str, name: str, annotations: Mapping[str, str]) -> dict[str, Any]:
-        return self._call(f"annotating HippodromeStack {namespace}/{name}", self.custom.patch_namespaced_custom_object,
+        return self._call(f"annotating {KIND} {namespace}/{name}", self.custom.patch_namespaced_custom_object,
                           GROUP, VERSION, namespace, PLURAL, name, {"metadata": {"annotations": dict(annotations)}})
 
     def delete_stack(self, namespace: str, name: str) -> bool:
-        result = self._call(f"deleting HippodromeStack {namespace}/{name}", self.custom.delete_namespaced_custom_object,
+        result = self._call(f"deleting {KIND} {namespace}/{name}", self.custom.delete_namespaced_custom_object,
                             GROUP, VERSION, namespace, PLURAL, name, missing_ok=True)
         return result is not None
 
@@ -202,7 +172,7 @@ class KubernetesApi:
     def claims(self, namespace: str, selector: str) -> list[str]:
         result = self._call(f"listing PersistentVolumeClaims {selector!r} in {namespace}",
                             self.core.list_namespaced_persistent_volume_claim, namespace, label_selector=selector)
-        return sorted(c.metadata.name for c in result.items)
+        return sorted(c["metadata"]["name"] for c in result.get("items") or [])
 
     def delete_claims(self, namespace: str, selector: str) -> list[str]:
         names = self.claims(namespace, selector)
@@ -214,54 +184,48 @@ class KubernetesApi:
     def pods(self, namespace: str, selector: str) -> list[PodInfo]:
         result = self._call(f"listing pods {selector!r} in {namespace}", self.core.list_namespaced_pod, namespace,
                             label_selector=selector)
-        return [_pod_info(p) for p in result.items]
+        return [_pod_info(p) for p in result.get("items") or []]
 
     def ready_target(self, namespace: str, service: str, port: int) -> PodTarget | None:
         svc = self._call(f"reading Service {namespace}/{service}", self.core.read_namespaced_service, service,
                          namespace, missing_ok=True)
-        if svc is None or not svc.spec.selector:
+        spec = (svc or {}).get("spec") or {}
+        if not spec.get("selector"):
             return None
         target: int | str = port
-        for p in svc.spec.ports or []:
-            if p.port == port:
-                target = p.target_port if p.target_port is not None else port
-        sel = ",".join(f"{k}={v}" for k, v in sorted(svc.spec.selector.items()))
+        for p in spec.get("ports") or []:
+            if p.get("port") == port:
+                target = p.get("targetPort", port)
+        sel = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"].items()))
         pods = self._call(f"listing pods of Service {service}", self.core.list_namespaced_pod, namespace,
-                          label_selector=sel).items
-        ready = [p for p in pods if _pod_info(p).ready and p.metadata.deletion_timestamp is None]
+                          label_selector=sel).get("items") or []
+        ready = [p for p in pods if _pod_info(p).ready and not (p.get("metadata") or {}).get("deletionTimestamp")]
         if not ready:
             return None
-        ready.sort(key=lambda p: p.metadata.creation_timestamp or 0, reverse=True)
+        ready.sort(key=lambda p: (p.get("metadata") or {}).get("creationTimestamp") or "", reverse=True)
         pod = ready[0]
         if isinstance(target, str) and not target.isdigit():
-            named = [cp.container_port for c in pod.spec.containers for cp in (c.ports or []) if cp.name == target]
+            named = [cp.get("containerPort") for c in (pod.get("spec") or {}).get("containers") or []
+                     for cp in c.get("ports") or [] if cp.get("name") == target]
             if not named:
                 return None
             target = named[0]
-        return PodTarget(pod.metadata.name, int(target))
+        return PodTarget(pod["metadata"]["name"], int(target))
 
     def pod_logs(self, namespace: str, pod: str, tail_lines: int) -> str:
         return self._call(f"reading logs of pod {pod}", self.core.read_namespaced_pod_log, pod, namespace,
-                          tail_lines=tail_lines) or ""
+                          tail_lines=tail_lines, text=True) or ""
 
     def follow_pod_logs(self, namespace: str, pod: str, tail_lines: int) -> Iterator[str]:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        try:
-            response = self.core.read_namespaced_pod_log(pod, namespace, follow=True, tail_lines=tail_lines,
-                                                         _preload_content=False)
-            for chunk in response.stream():
-                yield chunk.decode("utf-8", errors="replace")
-        except (ApiException, HTTPError) as e:
-            raise K8sError(f"following logs of pod {pod}: {e}") from None
+        return self.kube.stream(f"following logs of pod {pod}", self.core.read_namespaced_pod_log, pod, namespace,
+                                follow=True, tail_lines=tail_lines)
 
 
 # --- the fake ---------------------------------------------------------------------------------
 
 
 @dataclass
-class FakeApi:
+class FakeClusterApi:
     """In-memory HippodromeStacks, pods and forward targets.
 
     ``on_apply(api, body)`` runs after each apply, standing in for the operator;
@@ -275,8 +239,8 @@ class FakeApi:
     status_script: list[dict[str, Any]] = field(default_factory=list)
     secrets: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     claim_table: dict[str, list[str]] = field(default_factory=dict)  # by selector
-    on_apply: Callable[[FakeApi, dict[str, Any]], None] | None = None
-    on_annotate: Callable[[FakeApi, dict[str, Any]], None] | None = None
+    on_apply: Callable[[FakeClusterApi, dict[str, Any]], None] | None = None
+    on_annotate: Callable[[FakeClusterApi, dict[str, Any]], None] | None = None
     calls: list[str] = field(default_factory=list)
 
     def get_stack(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -306,7 +270,7 @@ class FakeApi:
         self.calls.append(f"annotate {namespace}/{name}")
         obj = self.stacks.get((namespace, name))
         if obj is None:
-            raise K8sError(f"annotating HippodromeStack {namespace}/{name}: HTTP 404: not found")
+            raise kube_api_error(f"annotating {KIND} {namespace}/{name}", 404, "not found")
         obj["metadata"].setdefault("annotations", {}).update(annotations)
         if self.on_annotate:
             self.on_annotate(self, obj)

@@ -29,7 +29,7 @@ from ..local.logs import new_run_dir
 from ..model import Cell, Profile
 from . import driver
 from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
-from .api import KubeApi, selector
+from .api import ClusterApi, selector
 from .cluster import DEFAULT_CLUSTER, KindCluster
 from .helm import NAMESPACE, PyHelmInstaller
 from .portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
@@ -40,10 +40,10 @@ from .runner import SubprocessRunner
 # --- seams (replaced in tests) ----------------------------------------------------------------
 
 
-def make_api(context: str) -> KubeApi:
-    from .api import KubernetesApi
+def make_api(context: str) -> ClusterApi:
+    from .api import KubernetesClusterApi
 
-    return KubernetesApi(context)
+    return KubernetesClusterApi(context)
 
 
 def make_seams(echo: Callable[[str], None]) -> driver.Seams:
@@ -154,7 +154,7 @@ def _forwarder_pid(root: Path) -> int | None:
     return int(data["pid"]) if data and data.get("pid") != os.getpid() else None
 
 
-def _stack(api: KubeApi, state: dict[str, Any]) -> dict[str, Any]:
+def _stack(api: ClusterApi, state: dict[str, Any]) -> dict[str, Any]:
     obj = api.get_stack(state["namespace"], state["stack"])
     if obj is None:
         raise K8sError(f"HippodromeStack {state['namespace']}/{state['stack']} does not exist "
@@ -308,7 +308,7 @@ def control(action, service, timeout, project_root) -> None:
     click.echo(f"{action}: {service or 'all services'}: {ControlResult.OK}")
 
 
-def wait_control(api: KubeApi, state: dict[str, Any], request_id: str, timeout: float,
+def wait_control(api: ClusterApi, state: dict[str, Any], request_id: str, timeout: float,
                  sleep: Callable[[float], None] = time.sleep) -> ControlResult:
     deadline = time.monotonic() + timeout
     while True:

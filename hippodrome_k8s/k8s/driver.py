@@ -24,7 +24,7 @@ from ..contract import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
 from ..errors import K8sError
 from ..model import HippodromeStack
 from ..resolver import Plan, dns_name
-from .api import KubeApi
+from .api import ClusterApi
 from .cluster import DEFAULT_CLUSTER, KindCluster
 from .helm import CHART_DIR, NAMESPACE, RELEASE, ChartInstaller
 from .images import HIPPODROME_REPOSITORY, OPERATOR_REPOSITORY, ImageBuilder, images_for
@@ -51,7 +51,7 @@ class UpOptions:
 class Seams:
     runner: Runner
     helm_for: Callable[[str], ChartInstaller]  # kube context -> installer
-    api_for: Callable[[str], KubeApi]  # kube context -> API
+    api_for: Callable[[str], ClusterApi]  # kube context -> API
     echo: Callable[[str], None] = print
     preflight: Callable[[Runner], Tools] = preflight
     sleep: Callable[[float], None] | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import K8sError
-from .api import KubeApi, selector
+from .api import ClusterApi, selector
 
 LOG_LINES = 20
 
@@ -74,7 +74,7 @@ def is_ready(status: Mapping[str, Any], generation: int) -> bool:
     return status.get("phase") == "Ready" and (status.get("observedGeneration") or 0) >= generation
 
 
-def diagnose(api: KubeApi, namespace: str, stack: str, failure: Failure, log_lines: int = LOG_LINES) -> str:
+def diagnose(api: ClusterApi, namespace: str, stack: str, failure: Failure, log_lines: int = LOG_LINES) -> str:
     if failure.service is None:
         return f"stack {stack!r} failed: {failure.reason}"
     text = [f"service {failure.service!r} of stack {stack!r} is failing: {failure.reason}"]
@@ -98,7 +98,7 @@ def diagnose(api: KubeApi, namespace: str, stack: str, failure: Failure, log_lin
     return "\n".join(text)
 
 
-def wait_ready(api: KubeApi, namespace: str, name: str, generation: int, echo: Callable[[str], None],
+def wait_ready(api: ClusterApi, namespace: str, name: str, generation: int, echo: Callable[[str], None],
                options: WaitOptions = WaitOptions(), clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     deadline = clock() + options.timeout

@@ -9,7 +9,7 @@ Layers (each imports only those above it)::
     children.py  PlannedService -> Deployment / Service / PersistentVolumeClaim manifests          pure
     plan.py      plan(desired, observed) -> Decision; teardown(observed); rejected(status)     pure
     status.py    compute(desired, observed, decision) -> status                                pure
-    apply.py     KubeApi: the only module calling the API server (errors -> K8sError)
+    apply.py     OperatorApi: what the operator asks of the API server, over hippodrome_k8s.kube
     reconcile.py one round: fetch -> plan -> apply -> write status (only if it changed)
     handlers.py  kopf: logins; events wake a per-stack reconciler daemon; the finalizer tears down
     __main__.py  ``python -m hippodrome_operator`` (the chart's command): settings, wait for the CRD, run

@@ -29,7 +29,7 @@ import kopf
 from hippodrome_k8s.crd import GROUP, PLURAL
 from hippodrome_k8s.errors import HippodromeError
 
-from .apply import KubeApi
+from .apply import OperatorApi
 from .children import STATE_STORAGE
 from .desired import DEFAULT_IMAGE
 from .handlers import build_registry, configure
@@ -51,7 +51,7 @@ def main() -> int:
         return 2
     port = int(os.environ.get("HIPPODROME_LIVENESS_PORT", "8080"))
     try:
-        api = KubeApi.from_environment()
+        api = OperatorApi.from_environment()
     except HippodromeError as e:
         print(f"Error: {e}", file=sys.stderr)
         return e.exit_code
@@ -71,7 +71,7 @@ def main() -> int:
     return 0
 
 
-async def _await_crd(api: KubeApi, timeout: float, poll: float = 1.0) -> str | None:
+async def _await_crd(api: OperatorApi, timeout: float, poll: float = 1.0) -> str | None:
     """None once HippodromeStacks are served; else why not, after ``timeout`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

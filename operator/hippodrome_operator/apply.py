@@ -1,85 +1,50 @@
-"""The Kubernetes API adapter: the only module that talks to the API server.
+"""What the operator asks of the API server, over the one adapter (``hippodrome_k8s.kube``).
 
-It wraps the official ``kubernetes`` client (sync; each call runs in a worker
-thread so kopf's loop never blocks) and returns plain dicts.  Library
-exceptions stop here: an ``ApiException`` or a transport error becomes
-``KubeApiError`` (a ``K8sError``), carrying the HTTP status.  Every patch is a
-JSON merge patch, never a strategic merge: a removed env var must go away.
+Answers are plain dicts; errors are the project's (``KubeNotFound``, ``KubeConflict``, ... from
+``hippodrome_k8s.errors``), carrying the HTTP status. Every patch is a JSON merge patch, never a
+strategic merge: a removed env var must go away.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
-import kubernetes
-import urllib3
-from kubernetes.client.exceptions import ApiException
-
 from hippodrome_k8s.crd import GROUP, PLURAL, VERSION
-from hippodrome_k8s.errors import K8sError
+from hippodrome_k8s.errors import KubeConflict, KubeNotFound
+from hippodrome_k8s.kube import Kube
 
 from .children import LABEL_STACK, MANAGED_BY
 from .plan import Action
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
-TIMEOUT = 15  # seconds per API call
 
 
-class KubeApiError(K8sError):
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
-        self.status = status
-
-
-class KubeApi:
-    def __init__(self, api_client: kubernetes.client.ApiClient):
-        self.client = api_client
-        self.apps = kubernetes.client.AppsV1Api(api_client)
-        self.core = kubernetes.client.CoreV1Api(api_client)
-        self.custom = kubernetes.client.CustomObjectsApi(api_client)
+class OperatorApi:
+    def __init__(self, kube: Kube):
+        self.kube = kube
+        self.apps, self.core, self.custom = kube.apps, kube.core, kube.custom
 
     @classmethod
-    def from_environment(cls) -> "KubeApi":
-        """In a pod, its service account; outside, ``$KUBECONFIG`` (read now: the client reads it once, at import)."""
-        try:
-            kubernetes.config.load_incluster_config()
-        except kubernetes.config.ConfigException:
-            try:
-                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None)
-            except (kubernetes.config.ConfigException, OSError) as e:
-                raise KubeApiError(f"no in-cluster config and no usable kubeconfig: {e}") from None
-        return cls(kubernetes.client.ApiClient())
+    def from_environment(cls) -> "OperatorApi":
+        """In a pod, its service account; outside, ``$KUBECONFIG``."""
+        return cls(Kube.connect(in_cluster_first=True))
 
     @classmethod
-    def for_url(cls, url: str) -> "KubeApi":
-        config = kubernetes.client.Configuration(host=url)
-        return cls(kubernetes.client.ApiClient(config))
+    def for_url(cls, url: str) -> "OperatorApi":
+        return cls(Kube.for_url(url))
 
     async def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        def run() -> Any:
-            response = fn(*args, _preload_content=False, _request_timeout=TIMEOUT, **kwargs)
-            data = response.data
-            return json.loads(data) if data else {}
-        try:
-            return await asyncio.to_thread(run)
-        except ApiException as e:
-            raise KubeApiError(f"{what}: HTTP {e.status} {_reason(e)}", e.status) from None
-        except (urllib3.exceptions.HTTPError, OSError, json.JSONDecodeError) as e:
-            raise KubeApiError(f"{what}: {type(e).__name__}: {e}") from None
+        return await self.kube.acall(what, fn, *args, **kwargs)
 
     async def stacks_served(self) -> bool:
         """Whether the API server serves HippodromeStacks yet (their CRD applied and established)."""
         try:
             data = await self._call(f"discover {GROUP}/{VERSION}", self.custom.get_api_resources, GROUP, VERSION)
-        except KubeApiError as e:
-            if e.status == 404:
-                return False
-            raise
+        except KubeNotFound:
+            return False
         return any(r.get("name") == PLURAL for r in data.get("resources") or [])
 
     # --- the stack ------------------------------------------------------------------------
@@ -88,10 +53,8 @@ class KubeApi:
         try:
             return await self._call(f"get {PLURAL}/{name}", self.custom.get_namespaced_custom_object,
                                     GROUP, VERSION, namespace, PLURAL, name)
-        except KubeApiError as e:
-            if e.status == 404:
-                return None
-            raise
+        except KubeNotFound:
+            return None
 
     async def patch_stack(self, namespace: str, name: str, patch: Mapping[str, Any]) -> None:
         await self._call(f"patch {PLURAL}/{name}", self.custom.patch_namespaced_custom_object,
@@ -149,32 +112,10 @@ class KubeApi:
                 # Foreground: the Deployment stays until its pods are gone, so layers really go in order.
                 await self._call(what, getattr(api, f"delete_{suffix}"), action.name, namespace,
                                  propagation_policy="Foreground")
-        except KubeApiError as e:
+        except (KubeConflict, KubeNotFound) as e:
             # Someone (or our previous round) got there first: the next round sees the truth.
-            if (action.verb == "create" and e.status == 409) or (action.verb == "delete" and e.status == 404):
+            if (action.verb == "create" and isinstance(e, KubeConflict)) or \
+                    (action.verb == "delete" and isinstance(e, KubeNotFound)):
                 return
             raise
 
-
-def _reason(e: ApiException) -> str:
-    try:
-        return json.loads(e.body or "{}").get("message") or e.reason or ""
-    except (ValueError, AttributeError):
-        return e.reason or ""
-
-
-def merge_patch(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON merge patch turning ``old`` into ``new`` (``{}`` when equal): removed keys map to None."""
-    patch: dict[str, Any] = {}
-    for key in old:
-        if key not in new:
-            patch[key] = None
-    for key, value in new.items():
-        before = old.get(key)
-        if isinstance(value, Mapping) and isinstance(before, Mapping):
-            sub = merge_patch(before, value)
-            if sub:
-                patch[key] = sub
-        elif key not in old or before != value:
-            patch[key] = value
-    return patch

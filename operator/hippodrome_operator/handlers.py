@@ -26,7 +26,7 @@ import kopf
 from hippodrome_k8s.crd import GROUP, PLURAL, VERSION
 from hippodrome_k8s.errors import K8sError
 
-from .apply import KubeApi
+from .apply import OperatorApi
 from .children import LABEL_STACK, MANAGED_BY
 from .reconcile import Config, reconcile, teardown
 
@@ -45,7 +45,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
 
 
-def build_registry(api: KubeApi, config: Config = Config()) -> kopf.OperatorRegistry:
+def build_registry(api: OperatorApi, config: Config = Config()) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     wakeups: dict[tuple[str, str], asyncio.Event] = {}
 

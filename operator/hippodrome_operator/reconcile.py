@@ -1,7 +1,7 @@
 """One reconcile round and the teardown loop: fetch, plan, apply, report.
 
 No decision is taken here: ``desired_from_body`` + ``plan`` decide, ``status.compute``
-describes, and ``KubeApi`` acts.  A round whose status would not change writes
+describes, and ``OperatorApi`` acts.  A round whose status would not change writes
 nothing, so a quiet stack (or a Failed one) produces no API traffic and no
 events: that is what keeps an invalid spec from becoming a retry storm.
 """
@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import groupby
 
+from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION
+from hippodrome_k8s.errors import KubeApiError
+
 from . import plan as planning
 from . import status as statuses
-from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION
-
-from .apply import KubeApi, KubeApiError
+from .apply import OperatorApi
 from .desired import DEFAULT_IMAGE, desired_from_body
 from .plan import Action
 
@@ -50,7 +51,7 @@ class Round:
     wrote_status: bool
 
 
-async def _apply_all(api: KubeApi, namespace: str, actions: tuple[Action, ...]) -> dict[str, str]:
+async def _apply_all(api: OperatorApi, namespace: str, actions: tuple[Action, ...]) -> dict[str, str]:
     """Deletes go highest layer first, the rest in layer order; one layer's calls run concurrently.
 
     Returns the requests the API server refused (``plan.rejected``), by service: retrying those cannot
@@ -98,7 +99,7 @@ def desired_for(body: Mapping[str, Any], config: Config, now_iso: str) -> planni
     return desired
 
 
-async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Config(),
+async def reconcile(api: OperatorApi, namespace: str, name: str, config: Config = Config(),
                     clock: Callable[[], float] = time.time) -> Round:
     body = await api.get_stack(namespace, name)
     if body is None or body.get("metadata", {}).get("deletionTimestamp"):
@@ -121,7 +122,7 @@ async def reconcile(api: KubeApi, namespace: str, name: str, config: Config = Co
     return Round(decision.actions, new["phase"], changed)
 
 
-async def teardown(api: KubeApi, namespace: str, name: str, config: Config = Config(),
+async def teardown(api: OperatorApi, namespace: str, name: str, config: Config = Config(),
                    clock: Callable[[], float] = time.time) -> None:
     """Delete the children in reverse layer order, waiting for each layer to be gone."""
     deadline = time.monotonic() + config.teardown_timeout_seconds

@@ -103,3 +103,22 @@ def namespace(control_plane, request):
     control_plane.kubectl_run("create", "namespace", name)
     yield name
     control_plane.kubectl_run("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def crd(control_plane):
+    """The chart's CRD applied and Established (`kubectl wait` fails at once while the CRD has no
+    conditions yet, so wait for them first)."""
+    import time
+
+    from hd_testing import REPO
+
+    control_plane.kubectl_run("apply", "--server-side", "-f", str(REPO / "charts/hippodrome/crds/hippodromestacks.yaml"))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done = control_plane.kubectl_run("wait", "--for=condition=Established", "crd/hippodromestacks.hippodrome.dev",
+                                         "--timeout=30s", check=False, timeout=60)
+        if done.returncode == 0:
+            return control_plane
+        time.sleep(0.2)
+    raise AssertionError(f"the CRD was not Established within 60 s: {done.stderr}")

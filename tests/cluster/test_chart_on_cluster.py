@@ -24,10 +24,8 @@ def _crd_spec_fields() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def crd_installed(control_plane):
-    control_plane.kubectl_run("apply", "--server-side", "-f", str(CRD))
-    control_plane.kubectl_run("wait", "--for=condition=Established", f"crd/{CRD_NAME}", "--timeout=60s", timeout=90)
-    return control_plane
+def crd_installed(crd):
+    return crd
 
 
 def test_the_crd_is_accepted_and_served(crd_installed):

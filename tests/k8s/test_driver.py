@@ -18,7 +18,8 @@ from hippodrome_k8s.cli.main import main
 from hippodrome_k8s.errors import K8sError
 from hippodrome_k8s.k8s import cli as k8s_cli
 from hippodrome_k8s.k8s import driver
-from hippodrome_k8s.k8s.api import CONTROL_ANNOTATION, FakeApi, PodInfo, selector
+from hippodrome_k8s.contract import CONTROL_ANNOTATION
+from hippodrome_k8s.k8s.api import FakeClusterApi, PodInfo, selector
 from hippodrome_k8s.k8s.helm import FakeHelm
 from hippodrome_k8s.k8s.preflight import preflight
 from hippodrome_k8s.k8s.runner import Completed, FakeRunner
@@ -52,7 +53,7 @@ class World:
         self.runner.answer("kind", "get", "clusters", stdout=clusters)
         self.runner.answer("docker", "image", "inspect", stdout=IMAGE_ID)
         self.helm = FakeHelm()
-        self.api = FakeApi()
+        self.api = FakeClusterApi()
         if ready:
             self.api.on_apply = lambda api, obj: obj.__setitem__(
                 "status", ready_status(obj, [s["name"] for s in obj["spec"]["services"]]))

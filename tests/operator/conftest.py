@@ -14,7 +14,7 @@ from pathlib import Path
 import kopf
 import pytest
 
-from hippodrome_operator.apply import KubeApi
+from hippodrome_operator.apply import OperatorApi
 from hippodrome_operator.handlers import build_registry, configure
 from hippodrome_operator.reconcile import Config
 from kmock_emulator import KopfThread, running_emulator
@@ -26,7 +26,7 @@ async def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncItera
     logging.getLogger("kopf").setLevel(logging.WARNING)
     async with running_emulator(tmp_path) as (emu, kubeconfig):
         monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
-        api = KubeApi.from_environment()
+        api = OperatorApi.from_environment()
         registry = build_registry(api, Config(resync_seconds=5.0, teardown_poll_seconds=0.05))
         settings = kopf.OperatorSettings()
         configure(settings)
