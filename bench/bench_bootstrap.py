@@ -22,7 +22,7 @@ CHILD = r"""
 import json, os, sys, threading, time
 from fakes.fake_aws.server import Readiness, make_moto_server
 from fakes.fake_aws import bootstrap as b
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.host.ports import free_port
 mode, resources = sys.argv[1], json.loads(sys.argv[2])
 port = free_port(); os.environ["MOTO_PORT"] = str(port)
 server = make_moto_server("127.0.0.1", port, Readiness())
@@ -45,8 +45,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
-    from hippodrome_k8s.loader import load_stack
-    from hippodrome_k8s.resolver import ResolveOptions, resolve
+    from hippodrome_k8s.core.loader import load_stack
+    from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
     plan = resolve(load_stack(REPO / "hippodrome.yaml"), ResolveOptions(seed="1", table_prefix="b-"))
     resources = plan.service("moto").env["HIPPODROME_AWS_RESOURCES"]

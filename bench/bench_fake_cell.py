@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from fakes.fake_cell import search as cell_search  # noqa: E402
 from fakes.fake_cell.store import Store, connect, lexical_sql  # noqa: E402
-from hippodrome_k8s.local.ports import free_port  # noqa: E402
+from hippodrome_k8s.host.ports import free_port  # noqa: E402
 
 INDEX = "bench"
 BATCH = 100

@@ -32,7 +32,7 @@ import aiohttp
 import boto3
 import psutil
 import requests
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 COGNITO_LOCAL_VERSION = "5.3.0"

@@ -30,7 +30,7 @@ import psutil
 import requests
 import yaml
 
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.host.ports import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"

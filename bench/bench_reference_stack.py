@@ -34,10 +34,10 @@ sys.path.append(str(REPO / "tests"))
 from hd_testing import free_ports  # noqa: E402
 
 from examples.common.naming import cell_index_name  # noqa: E402
-from hippodrome_k8s.loader import load_stack  # noqa: E402
-from hippodrome_k8s.resolver import ResolveOptions, resolve  # noqa: E402
+from hippodrome_k8s.core.loader import load_stack  # noqa: E402
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve  # noqa: E402
 from hippodrome_k8s.local.launcher import with_own_python  # noqa: E402
-from hippodrome_k8s.smoke import build_checks, run_checks  # noqa: E402
+from hippodrome_k8s.cli.smoke import build_checks, run_checks  # noqa: E402
 
 
 def project(tmp: Path) -> Path:

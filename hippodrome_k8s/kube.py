@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .errors import KubeApiError, kube_api_error
+from hippodrome_k8s.core.errors import KubeApiError, kube_api_error
 
 TIMEOUT = 15.0  # seconds per API call
 

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from hippodrome_k8s.errors import BootstrapError
+from hippodrome_k8s.core.errors import BootstrapError
 
 from .bootstrap import bootstrap
 from .server import Readiness, make_moto_server

@@ -29,7 +29,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hippodrome_k8s.errors import BootstrapError
+from hippodrome_k8s.core.errors import BootstrapError
 
 MOTO_ACCOUNT_ID = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/hippodrome-states"

@@ -15,7 +15,7 @@ import time
 import uuid
 from typing import Any, Callable
 
-from hippodrome_k8s import ids
+from hippodrome_k8s.core import ids
 
 from . import params as P
 from .errors import CognitoError, invalid, not_found, user_not_found

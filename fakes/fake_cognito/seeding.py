@@ -20,7 +20,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from hippodrome_k8s import ids
+from hippodrome_k8s.core import ids
 
 from .backend import Backend
 from .config import DeclaredPool

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
-from ..contract import ControlAction, ServiceState, StackPhase
-from ..errors import HippodromeError, NotRunningError, UsageError
-from ..loader import load_stack
-from ..local.ports import check_ports_free
-from ..local.runfile import hippodrome_dir, process_alive, read_run_info, remove_run_info, write_run_info
-from ..model import Cell, Profile
-from ..project import ProjectPaths, choose_seed, find_project_root, new_seed, read_recorded_seed, record_seed
-from ..resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
-from ..schema import render_schema
-from . import format as fmt
-from .logs_cmd import logs
-from ..k8s.cli import k8s
+from hippodrome_k8s import __version__
+from hippodrome_k8s.core.contract import ControlAction, ServiceState, StackPhase
+from hippodrome_k8s.core.errors import HippodromeError, NotRunningError, UsageError
+from hippodrome_k8s.core.loader import load_stack
+from hippodrome_k8s.host.ports import check_ports_free
+from hippodrome_k8s.local.runfile import process_alive, read_run_info, remove_run_info, write_run_info
+from hippodrome_k8s.core.model import Cell, Profile
+from hippodrome_k8s.host.project import ProjectPaths, choose_seed, find_project_root, new_seed, read_recorded_seed, record_seed
+from hippodrome_k8s.core.resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
+from hippodrome_k8s.core.schema import render_schema
+from hippodrome_k8s.cli import format as fmt
+from hippodrome_k8s.cli.logs import logs
+from hippodrome_k8s.cli.k8s import k8s
 
 CHILD_ENV = "HIPPODROME_SUPERVISOR_CHILD"
 
@@ -68,7 +68,7 @@ def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, ce
     the recorded seed is about to be removed), "recorded" (``env --offline``: never make one up).
     The seed is recorded by the caller, once the run really starts (``record_seed``).
     """
-    from ..gitinfo import current_branch
+    from hippodrome_k8s.host.gitinfo import current_branch
 
     stack = load_stack(stack_file_of(root, stack_file))
     chosen_cell = Cell(cell) if cell else stack.spec.cell
@@ -214,7 +214,7 @@ KILLED = 130
 
 
 def _run_foreground(root: Path, plan: Plan) -> int:
-    from ..local.supervisor import Supervisor
+    from hippodrome_k8s.local.supervisor import Supervisor
 
     async def main() -> int:
         supervisor = Supervisor(plan, project_root=root, console=sys.stdout)
@@ -244,7 +244,7 @@ def _run_foreground(root: Path, plan: Plan) -> int:
 
 
 def _detach(root: Path, plan: Plan) -> int:
-    log_path = hippodrome_dir(root) / "supervisor.log"
+    log_path = ProjectPaths(root).supervisor_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
     argv = [a for a in sys.argv[1:] if a not in ("--detach", "--fresh", "--yes", "-y")]  # the parent did those
     env = dict(os.environ, **{CHILD_ENV: "1", "HIPPODROME_RANDOM_SEED": plan.seed, "NO_COLOR": "1"})
@@ -261,7 +261,7 @@ def _wait_timeout() -> float:
 
 
 def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: float) -> int:
-    from ..client import DashboardClient
+    from hippodrome_k8s.cli.client import DashboardClient
 
     deadline = time.monotonic() + timeout
     seen: dict[str, str] = {}
@@ -269,8 +269,8 @@ def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: flo
     while time.monotonic() < deadline:
         if child.poll() is not None:
             click.echo(f"Error: the supervisor exited with code {child.returncode}; see "
-                       f"{hippodrome_dir(root) / 'supervisor.log'}", err=True)
-            _tail(hippodrome_dir(root) / "supervisor.log")
+                       f"{ProjectPaths(root).supervisor_log}", err=True)
+            _tail(ProjectPaths(root).supervisor_log)
             return 1
         try:
             client = client or DashboardClient.for_project(root)
@@ -321,7 +321,7 @@ def _tail(path: Path, lines: int = 20) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print /api/status as JSON.")
 def status(project_root, as_json) -> None:
     """Show every service: layer, status, readiness, port, restarts, uptime."""
-    from ..client import DashboardClient
+    from hippodrome_k8s.cli.client import DashboardClient
 
     client = DashboardClient.for_project(project_root_of(project_root))
     data = client.status()
@@ -342,7 +342,7 @@ def control(action, service, project_root) -> None:
     Without SERVICE, stop goes in reverse layer order and start in layer order,
     gated by health checks. shutdown stops everything and waits for the supervisor to exit.
     """
-    from ..client import DashboardClient
+    from hippodrome_k8s.cli.client import DashboardClient
 
     root = project_root_of(project_root)
     if action == ControlAction.shutdown and service:
@@ -441,8 +441,8 @@ def schema(output) -> None:
 @_root_option
 def smoke(project_root) -> None:
     """Run light, read-only checks of every running service and of the seeded data (safe beside other work)."""
-    from ..client import DashboardClient
-    from ..smoke import build_checks, format_results, run_checks
+    from hippodrome_k8s.cli.client import DashboardClient
+    from hippodrome_k8s.cli.smoke import build_checks, format_results, run_checks
 
     root = project_root_of(project_root)
     info = read_run_info(root)

@@ -30,10 +30,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
-from ..crd import GROUP, PLURAL, VERSION
-from ..errors import ControlError, K8sError, KubeNotFound
-from .server import build_app
+from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
+from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
+from hippodrome_k8s.core.errors import ControlError, K8sError, KubeNotFound
+from hippodrome_k8s.dashboard.server import build_app
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
 
@@ -138,7 +138,7 @@ class ClusterStatusSource:
 
 def kubernetes_accessors(name: str, namespace: str) -> tuple[Fetch, Patch]:
     """Fetch/patch the CR through the one adapter (in a pod its service account, else ``$KUBECONFIG``)."""
-    from ..kube import Kube
+    from hippodrome_k8s.kube import Kube
 
     kube = Kube.connect(in_cluster_first=True, timeout=10)
 

@@ -22,8 +22,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from ..contract import ControlAction
-from ..errors import HippodromeError, PortInUseError
+from hippodrome_k8s.core.contract import ControlAction
+from hippodrome_k8s.core.errors import HippodromeError, PortInUseError
 
 TOKEN_HEADER = "X-Hippodrome-Token"
 ACTIONS = tuple(a.value for a in ControlAction)
@@ -183,7 +183,7 @@ async def start_dashboard(supervisor: Any) -> RunningDashboard:
         await site.start()
     except OSError as e:
         await runner.cleanup()
-        from ..local.ports import holder_of
+        from hippodrome_k8s.host.ports import holder_of
 
         raise PortInUseError(f"the dashboard cannot listen on {host}:{port}: {e.strerror or e}; "
                              f"{holder_of(port).describe()}") from None

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..contract import SERVICE_LABEL, STACK_LABEL
-from ..crd import GROUP, KIND, PLURAL, VERSION
-from ..errors import KubeConflict, KubeNotFound, kube_api_error
-from ..kube import Kube
+from hippodrome_k8s.core.contract import SERVICE_LABEL, STACK_LABEL
+from hippodrome_k8s.core.crd import GROUP, KIND, PLURAL, VERSION
+from hippodrome_k8s.core.errors import KubeConflict, KubeNotFound, kube_api_error
+from hippodrome_k8s.kube import Kube
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class KubernetesClusterApi:
             try:
                 kube = Kube.connect(context)
             except ImportError:
-                from .preflight import check_python_packages
+                from hippodrome_k8s.k8s.preflight import check_python_packages
 
                 check_python_packages()  # names the missing `k8s` extra and how to install it
                 raise

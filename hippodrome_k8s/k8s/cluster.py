@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import K8sError
-from .runner import Completed, Runner
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.k8s.runner import Completed, Runner
 
 DEFAULT_CLUSTER = "hippodrome"
 CONFIG_PATH = Path(__file__).resolve().parents[2] / "kind" / "kind-config.yaml"

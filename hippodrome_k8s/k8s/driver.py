@@ -15,24 +15,25 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..contract import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
-from ..errors import K8sError
-from ..model import HippodromeStack
-from ..resolver import Plan, dns_name
-from .api import ClusterApi
-from .cluster import DEFAULT_CLUSTER, KindCluster
-from .helm import CHART_DIR, NAMESPACE, RELEASE, ChartInstaller
-from .images import HIPPODROME_REPOSITORY, OPERATOR_REPOSITORY, ImageBuilder, images_for
-from .portforward import ForwardSpec
-from .preflight import Tools, preflight
-from .progress import WaitOptions, wait_ready
-from .runner import Runner
-from .stackres import stack_resource
+from hippodrome_k8s.core.contract import ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.core.model import HippodromeStack
+from hippodrome_k8s.core.resolver import Plan, dns_name
+from hippodrome_k8s.host.project import ProjectPaths, write_atomic
+from hippodrome_k8s.k8s.api import ClusterApi
+from hippodrome_k8s.k8s.cluster import DEFAULT_CLUSTER, KindCluster
+from hippodrome_k8s.k8s.helm import CHART_DIR, NAMESPACE, RELEASE, ChartInstaller
+from hippodrome_k8s.k8s.images import HIPPODROME_REPOSITORY, OPERATOR_REPOSITORY, ImageBuilder, images_for
+from hippodrome_k8s.k8s.portforward import ForwardSpec
+from hippodrome_k8s.k8s.preflight import Tools, preflight
+from hippodrome_k8s.k8s.progress import WaitOptions, wait_ready
+from hippodrome_k8s.k8s.runner import Runner
+from hippodrome_k8s.k8s.stackres import stack_resource
 
 DASHBOARD_SERVICE = "hippodrome-dashboard"
 DASHBOARD_PORT = 9000
@@ -149,43 +150,59 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
 # --- state for later commands -----------------------------------------------------------------
 
 
-def k8s_dir(root: Path) -> Path:
-    return root / ".hippodrome" / "k8s"
+@dataclass(frozen=True)
+class RunState:
+    """What `hippodrome k8s up` brought up, for the later commands (``.hippodrome/k8s/state.json``)."""
+
+    cluster: str
+    context: str
+    namespace: str
+    stack: str
+    profile: str
+    cell: str
+    seed: str
+    tablePrefix: str
+    runDir: str
+    testEnv: dict[str, str]
+    forwards: tuple[ForwardSpec, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["forwards"] = [asdict(f) for f in self.forwards]
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "RunState":
+        values = {f.name: data[f.name] for f in fields(cls) if f.name != "forwards"}
+        return cls(**values, forwards=tuple(ForwardSpec(**f) for f in data.get("forwards", [])))
 
 
 def state_path(root: Path) -> Path:
-    return k8s_dir(root) / "state.json"
+    return ProjectPaths(root).k8s_state
 
 
 def forwards_path(root: Path) -> Path:
-    return k8s_dir(root) / "forwards.json"
+    return ProjectPaths(root).k8s_forwards
 
 
 def write_state(root: Path, result: UpResult, plan: Plan, run_dir: Path) -> None:
-    path = state_path(root)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = {
-        "cluster": result.cluster, "context": result.context, "namespace": result.namespace, "stack": result.stack,
-        "profile": plan.profile.value, "cell": plan.cell.value, "seed": plan.seed, "tablePrefix": plan.table_prefix,
-        "runDir": str(run_dir), "testEnv": dict(plan.test_env),
-        "forwards": [asdict(f) for f in result.forwards],
-    }
-    tmp = path.with_name(f".state.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    state = RunState(cluster=result.cluster, context=result.context, namespace=result.namespace, stack=result.stack,
+                     profile=plan.profile.value, cell=plan.cell.value, seed=plan.seed, tablePrefix=plan.table_prefix,
+                     runDir=str(run_dir), testEnv=dict(plan.test_env), forwards=tuple(result.forwards))
+    write_atomic(state_path(root), json.dumps(state.to_json(), indent=2))
 
 
-def read_state(root: Path) -> dict[str, Any]:
+def read_state(root: Path) -> RunState:
     try:
-        return json.loads(state_path(root).read_text())
+        return RunState.from_json(json.loads(state_path(root).read_text()))
     except FileNotFoundError:
         raise K8sError(f"no k8s stack was brought up from {root} (run `hippodrome k8s up` first)") from None
-    except (OSError, ValueError) as e:
-        raise K8sError(f"cannot read {state_path(root)}: {e}") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise K8sError(f"cannot read {state_path(root)}: {e} (run `hippodrome k8s up` again)") from None
 
 
-def specs_of(state: dict[str, Any]) -> tuple[ForwardSpec, ...]:
-    return tuple(ForwardSpec(**f) for f in state.get("forwards", []))
+def specs_of(state: RunState) -> tuple[ForwardSpec, ...]:
+    return state.forwards
 
 
 def forwards_changed(running: tuple[ForwardSpec, ...], wanted: tuple[ForwardSpec, ...]) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import K8sError
+from hippodrome_k8s.core.errors import K8sError
 
 CHART_DIR = Path(__file__).resolve().parents[2] / "charts" / "hippodrome"
 RELEASE = "hippodrome"

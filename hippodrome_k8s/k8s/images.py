@@ -32,9 +32,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import K8sError
-from ..resolver import Plan
-from .runner import Runner
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.core.resolver import Plan
+from hippodrome_k8s.k8s.runner import Runner
 
 BUILD_TIMEOUT = 1800.0
 OPERATOR_REPOSITORY = "hippodrome/operator"

@@ -51,9 +51,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import K8sError
-from ..local.policy import RestartPolicy, restart_delay
-from ..local.ports import holder_of
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.core.backoff import RestartPolicy, restart_delay
+from hippodrome_k8s.host.ports import holder_of
+from hippodrome_k8s.host.project import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -413,11 +414,8 @@ class ForwardSet:
 
 
 def write_health_file(path: Path, health: Mapping[str, ForwardHealth]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps({"pid": os.getpid(), "updatedAt": time.time(),
-                               "forwards": {k: v.to_json() for k, v in health.items()}}, indent=2))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps({"pid": os.getpid(), "updatedAt": time.time(),
+                                   "forwards": {k: v.to_json() for k, v in health.items()}}, indent=2), mode=0o644)
 
 
 def read_health_file(path: Path) -> dict[str, Any] | None:

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..errors import K8sError, PreflightError
-from .cluster import KIND_VERSION, node_image
-from .runner import Runner
+from hippodrome_k8s.core.errors import K8sError, PreflightError
+from hippodrome_k8s.k8s.cluster import KIND_VERSION, node_image
+from hippodrome_k8s.k8s.runner import Runner
 
 CHECK_TIMEOUT = 5.0
 K8S_PACKAGES = ("kubernetes", "pyhelm3", "kopf")  # pyproject.toml's `k8s` extra

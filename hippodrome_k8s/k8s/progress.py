@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import K8sError
-from .api import ClusterApi, selector
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.k8s.api import ClusterApi, selector
 
 LOG_LINES = 20
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..errors import K8sError
+from hippodrome_k8s.core.errors import K8sError
 
 
 @dataclass(frozen=True)

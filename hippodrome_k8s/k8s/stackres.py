@@ -13,9 +13,9 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from ..contract import SECRET_HASH_ANNOTATION
-from ..model import API_VERSION, KIND, HippodromeStack
-from ..resolver import Plan
+from hippodrome_k8s.core.contract import SECRET_HASH_ANNOTATION
+from hippodrome_k8s.core.model import API_VERSION, KIND, HippodromeStack
+from hippodrome_k8s.core.resolver import Plan
 
 
 def stack_resource(stack: HippodromeStack, plan: Plan, namespace: str,

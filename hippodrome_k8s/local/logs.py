@@ -9,13 +9,15 @@ from collections import deque
 from pathlib import Path
 from typing import TextIO
 
+from hippodrome_k8s.host.project import ProjectPaths
+
 COLOURS = [36, 32, 33, 35, 34, 92, 93, 94, 95, 96]  # no red: red reads as an error
 SUPERVISOR = "hippodrome"  # the supervisor's own log: bold, not a colour, and timestamped in its file
 TAIL_LINES = 200
 
 
 def new_run_dir(project_root: str | Path, now: float | None = None) -> Path:
-    logs = Path(project_root) / ".hippodrome" / "logs"
+    logs = ProjectPaths(Path(project_root)).logs_dir
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     run_dir = logs / stamp
     suffix = 1

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from urllib.parse import urlsplit
 
-from ..model import HealthCheck
+from hippodrome_k8s.core.model import HealthCheck
 
 
 class Verdict(Enum):

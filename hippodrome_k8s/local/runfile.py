@@ -7,40 +7,17 @@ per-run control token.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from ..errors import NotRunningError
-
-
-def hippodrome_dir(project_root: str | Path) -> Path:
-    return Path(project_root) / ".hippodrome"
+from hippodrome_k8s.core.errors import NotRunningError
+from hippodrome_k8s.host.project import ProjectPaths, write_atomic
 
 
 def run_file(project_root: str | Path) -> Path:
-    return hippodrome_dir(project_root) / "run.json"
-
-
-def write_atomic(path: Path, data: str, mode: int = 0o600) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    return ProjectPaths(Path(project_root)).run_file
 
 
 def write_run_info(project_root: str | Path, info: dict[str, Any]) -> None:

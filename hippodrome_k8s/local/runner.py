@@ -12,13 +12,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..contract import ServiceState
-from ..resolver import PlannedService
-from .effects import ProcessHandle, ProcessLauncher, Prober
-from .logs import ServiceLog
-from .policy import RestartPolicy, failures_after_healthy, restart_delay
-from .probe import ProbeTracker, Verdict
-from .store import Exited, Failed, Healthy, Note, Spawned, Stopped, StopRequested, Store, Unready
+from hippodrome_k8s.core.contract import ServiceState
+from hippodrome_k8s.core.resolver import PlannedService
+from hippodrome_k8s.local.effects import ProcessHandle, ProcessLauncher, Prober
+from hippodrome_k8s.local.logs import ServiceLog
+from hippodrome_k8s.core.backoff import RestartPolicy, failures_after_healthy, restart_delay
+from hippodrome_k8s.local.probe import ProbeTracker, Verdict
+from hippodrome_k8s.local.store import Exited, Failed, Healthy, Note, Spawned, Stopped, StopRequested, Store, Unready
 
 
 class ServiceRunner:

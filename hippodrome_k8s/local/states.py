@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..contract import ServiceState, ServiceView
+from hippodrome_k8s.core.contract import ServiceState, ServiceView
 
 
 

@@ -13,8 +13,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ..contract import ServiceState, StackPhase
-from .states import ServiceStatus, can_move
+from hippodrome_k8s.core.contract import ServiceState, StackPhase
+from hippodrome_k8s.local.states import ServiceStatus, can_move
 
 
 @dataclass(frozen=True)

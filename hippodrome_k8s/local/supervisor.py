@@ -18,19 +18,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..contract import ControlAction, StackPhase
-from ..errors import ControlError, ServiceFailedError
-from ..resolver import Plan
-from .effects import ProcessLauncher, Prober
-from .launcher import Launcher
-from .logs import ServiceLog, new_run_dir, open_service_logs
-from .policy import RestartPolicy
-from .reload import watch_for_changes
-from .probe import HttpProber
-from .runner import ServiceRunner
-from ..contract import ServiceState
-from .states import ServiceStatus
-from .store import Store
+from hippodrome_k8s.core.contract import ControlAction, StackPhase
+from hippodrome_k8s.core.errors import ControlError, ServiceFailedError
+from hippodrome_k8s.core.resolver import Plan
+from hippodrome_k8s.local.effects import ProcessLauncher, Prober
+from hippodrome_k8s.local.launcher import Launcher
+from hippodrome_k8s.local.logs import ServiceLog, new_run_dir, open_service_logs
+from hippodrome_k8s.core.backoff import RestartPolicy
+from hippodrome_k8s.local.reload import watch_for_changes
+from hippodrome_k8s.local.probe import HttpProber
+from hippodrome_k8s.local.runner import ServiceRunner
+from hippodrome_k8s.core.contract import ServiceState
+from hippodrome_k8s.local.states import ServiceStatus
+from hippodrome_k8s.local.store import Store
 
 
 class Supervisor:
@@ -145,7 +145,7 @@ class Supervisor:
 
     async def run(self, on_started: Callable[[], None] | None = None) -> int:
         """The whole life of a stack: start, serve until shutdown, stop.  Returns the exit code."""
-        from ..dashboard.server import start_dashboard  # the dashboard depends on us, not the reverse
+        from hippodrome_k8s.dashboard.server import start_dashboard  # the dashboard depends on us, not the reverse
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -26,14 +26,14 @@ import sys
 
 import kopf
 
-from hippodrome_k8s.crd import GROUP, PLURAL
-from hippodrome_k8s.errors import HippodromeError
+from hippodrome_k8s.core.crd import GROUP, PLURAL
+from hippodrome_k8s.core.errors import HippodromeError
 
-from .apply import OperatorApi
-from .children import STATE_STORAGE
-from .desired import DEFAULT_IMAGE
-from .handlers import build_registry, configure
-from .reconcile import Config
+from hippodrome_operator.apply import OperatorApi
+from hippodrome_operator.children import STATE_STORAGE
+from hippodrome_operator.desired import DEFAULT_IMAGE
+from hippodrome_operator.handlers import build_registry, configure
+from hippodrome_operator.reconcile import Config
 
 
 def main() -> int:

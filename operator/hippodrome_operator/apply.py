@@ -1,7 +1,7 @@
 """What the operator asks of the API server, over the one adapter (``hippodrome_k8s.kube``).
 
 Answers are plain dicts; errors are the project's (``KubeNotFound``, ``KubeConflict``, ... from
-``hippodrome_k8s.errors``), carrying the HTTP status. Every patch is a JSON merge patch, never a
+``hippodrome_k8s.core.errors``), carrying the HTTP status. Every patch is a JSON merge patch, never a
 strategic merge: a removed env var must go away.
 """
 
@@ -11,12 +11,12 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from hippodrome_k8s.crd import GROUP, PLURAL, VERSION
-from hippodrome_k8s.errors import KubeConflict, KubeNotFound
+from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
+from hippodrome_k8s.core.errors import KubeConflict, KubeNotFound
 from hippodrome_k8s.kube import Kube
 
-from .children import LABEL_STACK, MANAGED_BY
-from .plan import Action
+from hippodrome_operator.children import LABEL_STACK, MANAGED_BY
+from hippodrome_operator.plan import Action
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

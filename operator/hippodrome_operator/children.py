@@ -24,11 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hippodrome_k8s.contract import (ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY, LAYER_LABEL, RESTARTED_AT_ANNOTATION,
+from hippodrome_k8s.core.contract import (ENCRYPTION_SECRET, ENCRYPTION_SECRET_KEY, LAYER_LABEL, RESTARTED_AT_ANNOTATION,
                                      SECRET_HASH_ANNOTATION, SERVICE_LABEL, SPEC_HASH_ANNOTATION, STACK_LABEL)
-from hippodrome_k8s.crd import GROUP, VERSION
-from hippodrome_k8s.model import KIND
-from hippodrome_k8s.resolver import PlannedService, dns_name
+from hippodrome_k8s.core.crd import GROUP, VERSION
+from hippodrome_k8s.core.model import KIND
+from hippodrome_k8s.core.resolver import PlannedService, dns_name
 
 MANAGED_BY = "hippodrome-operator"
 PART_OF = "hippodrome"

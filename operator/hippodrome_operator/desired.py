@@ -18,14 +18,14 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION, ControlRequest
-from hippodrome_k8s.errors import HippodromeError, StackFileError
-from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.model import API_VERSION, KIND
-from hippodrome_k8s.resolver import ClusterAddressing, ResolveOptions, resolve
+from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION, ControlRequest
+from hippodrome_k8s.core.errors import HippodromeError, StackFileError
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.model import API_VERSION, KIND
+from hippodrome_k8s.core.resolver import ClusterAddressing, ResolveOptions, resolve
 
-from .children import PROJECT_ROOT, STATE_DIR, StackRef
-from .plan import Desired, parse_stopped
+from hippodrome_operator.children import PROJECT_ROOT, STATE_DIR, StackRef
+from hippodrome_operator.plan import Desired, parse_stopped
 
 DEFAULT_IMAGE = "hippodrome/fakes:dev"
 

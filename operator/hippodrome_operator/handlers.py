@@ -23,12 +23,12 @@ from typing import Any
 
 import kopf
 
-from hippodrome_k8s.crd import GROUP, PLURAL, VERSION
-from hippodrome_k8s.errors import K8sError
+from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
+from hippodrome_k8s.core.errors import K8sError
 
-from .apply import OperatorApi
-from .children import LABEL_STACK, MANAGED_BY
-from .reconcile import Config, reconcile, teardown
+from hippodrome_operator.apply import OperatorApi
+from hippodrome_operator.children import LABEL_STACK, MANAGED_BY
+from hippodrome_operator.reconcile import Config, reconcile, teardown
 
 FINALIZER = f"{GROUP}/finalizer"
 BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)

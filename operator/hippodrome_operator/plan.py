@@ -30,11 +30,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from hippodrome_k8s.contract import STOPPED_ANNOTATION, ControlAction, ControlRequest, ControlResult
-from hippodrome_k8s.resolver import PlannedService
+from hippodrome_k8s.core.contract import STOPPED_ANNOTATION, ControlAction, ControlRequest, ControlResult
+from hippodrome_k8s.core.resolver import PlannedService
 
-from . import children
-from .children import ANNOTATION_HASH, ANNOTATION_RESTARTED_AT, LABEL_LAYER, LABEL_SERVICE, StackRef
+from hippodrome_operator import children
+from hippodrome_operator.children import ANNOTATION_HASH, ANNOTATION_RESTARTED_AT, LABEL_LAYER, LABEL_SERVICE, StackRef
 
 ACTIONS = tuple(a.value for a in ControlAction.for_cluster())
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import groupby
 
-from hippodrome_k8s.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION
-from hippodrome_k8s.errors import KubeApiError
+from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, SECRET_HASH_ANNOTATION, STOPPED_ANNOTATION
+from hippodrome_k8s.core.errors import KubeApiError
 
-from . import plan as planning
-from . import status as statuses
-from .apply import OperatorApi
-from .desired import DEFAULT_IMAGE, desired_from_body
-from .plan import Action
+from hippodrome_operator import plan as planning
+from hippodrome_operator import status as statuses
+from hippodrome_operator.apply import OperatorApi
+from hippodrome_operator.desired import DEFAULT_IMAGE, desired_from_body
+from hippodrome_operator.plan import Action
 
 log = logging.getLogger("hippodrome_operator")
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from hippodrome_k8s.contract import ServiceState, ServiceView, StackPhase
+from hippodrome_k8s.core.contract import ServiceState, ServiceView, StackPhase
 
-from .plan import Decision, Desired, Observed, is_ready
+from hippodrome_operator.plan import Decision, Desired, Observed, is_ready
 
 PENDING, PROGRESSING, READY, DEGRADED, TERMINATING, FAILED = (
     StackPhase.PENDING.cr, StackPhase.STARTING.cr, StackPhase.RUNNING.cr, StackPhase.DEGRADED.cr,

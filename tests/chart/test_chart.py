@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from hippodrome_k8s.k8s.cluster import kubernetes_minor, node_image
-from hippodrome_k8s.crd import PRINTER_COLUMNS, draft7, openapi_schema
+from hippodrome_k8s.core.crd import PRINTER_COLUMNS, draft7, openapi_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = kubernetes_minor(node_image())  # the pinned kind node image's minor: 1.37
@@ -113,7 +113,7 @@ def test_stack_from_values(helm: Path, tmp_path: Path) -> None:
     controller = next(s for s in stack["spec"]["services"] if s["name"] == "controller")
     assert controller["image"] == {"repository": "registry.local/controller", "tag": "abc"}
     # the rendered stack is also a valid stack file for the model (and so for the operator)
-    from hippodrome_k8s.loader import load_stack_data
+    from hippodrome_k8s.core.loader import load_stack_data
     load_stack_data(stack, "rendered")
     assert "${aws.resources}" in str(stack["spec"]), "Helm must not mangle ${...} references"
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hippodrome_k8s.k8s.cluster import kubernetes_minor, node_image
-from hippodrome_k8s.crd import CRD_PATH, draft7, openapi_schema, render_crd
+from hippodrome_k8s.core.crd import CRD_PATH, draft7, openapi_schema, render_crd
 
 ROOT = Path(__file__).resolve().parents[2]
 KUBERNETES = kubernetes_minor(node_image())  # the pinned kind node image's minor: 1.37
@@ -18,7 +18,7 @@ KUBERNETES = kubernetes_minor(node_image())  # the pinned kind node image's mino
 
 def test_committed_crd_is_not_stale() -> None:
     committed = (ROOT / CRD_PATH).read_text()
-    assert committed == render_crd(), "regenerate: python -m hippodrome_k8s.crd > " + CRD_PATH
+    assert committed == render_crd(), "regenerate: python -m hippodrome_k8s.core.crd > " + CRD_PATH
 
 
 def test_crd_is_a_valid_structural_crd() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hippodrome_k8s.errors import KubeConflict, KubeInvalid, KubeNotFound, KubeUnreachable
+from hippodrome_k8s.core.errors import KubeConflict, KubeInvalid, KubeNotFound, KubeUnreachable
 from hippodrome_k8s.k8s.api import KubernetesClusterApi
 from hippodrome_k8s.kube import Kube
 

@@ -6,7 +6,7 @@ import time
 
 import requests
 
-from hippodrome_k8s.smoke import build_checks, format_results, run_checks
+from hippodrome_k8s.cli.smoke import build_checks, format_results, run_checks
 
 
 def test_smoke_suite_passes_quickly(stack):

@@ -26,8 +26,8 @@ import requests
 import yaml
 
 from hd_testing import free_ports
-from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.resolver import Plan, ResolveOptions, resolve
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.resolver import Plan, ResolveOptions, resolve
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = "4242"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hippodrome_k8s.errors import K8sError
+from hippodrome_k8s.core.errors import K8sError
 from hippodrome_k8s.k8s.cluster import CONFIG_PATH, KIND_VERSION, KindCluster, kubernetes_minor, needs_archive, node_image
 from hippodrome_k8s.k8s.runner import Completed, FakeRunner
 

@@ -15,16 +15,16 @@ import pytest
 import yaml
 
 from hippodrome_k8s.cli.main import main
-from hippodrome_k8s.errors import K8sError
-from hippodrome_k8s.k8s import cli as k8s_cli
+from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.cli import k8s as k8s_cli
 from hippodrome_k8s.k8s import driver
-from hippodrome_k8s.contract import CONTROL_ANNOTATION
+from hippodrome_k8s.core.contract import CONTROL_ANNOTATION
 from hippodrome_k8s.k8s.api import FakeClusterApi, PodInfo, selector
 from hippodrome_k8s.k8s.helm import FakeHelm
 from hippodrome_k8s.k8s.preflight import preflight
 from hippodrome_k8s.k8s.runner import Completed, FakeRunner
-from hippodrome_k8s.loader import load_stack
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core.loader import load_stack
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
 FIXTURE = Path(__file__).parent / "fixtures" / "stack.yaml"
 IMAGE_ID = "sha256:0123456789abcdef0123456789abcdef"
@@ -58,7 +58,7 @@ class World:
             self.api.on_apply = lambda api, obj: obj.__setitem__(
                 "status", ready_status(obj, [s["name"] for s in obj["spec"]["services"]]))
         self.steps: list[str] = []
-        self.forwarded: list[dict] = []
+        self.forwarded: list = []  # the RunState each foreground `up` forwarded
         self.spawned: list[Path] = []
         self.stopped: list[int] = []
         self.processes: list[subprocess.Popen] = []
@@ -148,7 +148,7 @@ def test_up_runs_every_step_in_order_then_forwards_in_the_foreground(world, caps
     assert set(tags.values()) == {pinned}
     assert "stack: Ready" in out
     (state,), = [world.forwarded]
-    forwards = {f["name"]: (f["service"], f["local_port"]) for f in state["forwards"]}
+    forwards = {f.name: (f.service, f.local_port) for f in state.forwards}
     assert forwards == {
         "dashboard": ("hippodrome-dashboard", 9000), "moto": ("dev-moto", 9003), "fake_cognito": ("dev-fake-cognito", 9012),
         "fake_cell": ("dev-fake-cell", 9001), "controller": ("dev-controller", 9002),
@@ -214,7 +214,7 @@ def test_cell_prod_with_the_confirmation_warns_and_runs(world, capsys):
     assert code == 0 and "PRODUCTION" in err
     cr = world.api.stacks[("hippodrome", "dev")]
     assert cr["spec"]["cell"] == "prod"
-    assert "fake_cell" not in {f["name"] for f in world.forwarded[0]["forwards"]}
+    assert "fake_cell" not in {f.name for f in world.forwarded[0].forwards}
 
 
 def test_preflight_failure_stops_before_the_cluster(world, capsys):

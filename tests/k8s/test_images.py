@@ -13,7 +13,7 @@ import pytest
 
 from dockerfiles import parse
 from hippodrome_k8s.k8s.images import PLATFORM_IMAGES
-from hippodrome_k8s.loader import load_stack
+from hippodrome_k8s.core.loader import load_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -53,7 +53,8 @@ def test_the_other_k8s_commands_name_the_extra_too(tmp_path: Path) -> None:
     (project / ".hippodrome" / "k8s").mkdir(parents=True)
     (project / ".hippodrome" / "k8s" / "state.json").write_text(
         '{"cluster": "hippodrome", "context": "kind-hippodrome", "namespace": "hippodrome", "stack": "dev", '
-        '"profile": "full", "cell": "local", "forwards": [], "testEnv": {}}')
+        '"profile": "full", "cell": "local", "seed": "42", "tablePrefix": "dev-", "runDir": "", "forwards": [], '
+        '"testEnv": {}}')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")]))
     result = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "status", "--project-root",
                              str(project)], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)

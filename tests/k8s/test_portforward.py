@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from hippodrome_k8s.errors import K8sError
+from hippodrome_k8s.core.errors import K8sError
 from hippodrome_k8s.k8s.portforward import (
     FakeSource,
     Forward,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hippodrome_k8s.errors import K8sError, PreflightError
+from hippodrome_k8s.core.errors import K8sError, PreflightError
 from hippodrome_k8s.k8s.preflight import preflight
 from hippodrome_k8s.k8s.runner import FakeRunner
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hippodrome_k8s.k8s.cli import k8s
+from hippodrome_k8s.cli.k8s import k8s
 from hippodrome_k8s.k8s.cluster import KIND_VERSION, node_image
 from hippodrome_k8s.k8s.preflight import INSTALL_EXTRA
 

@@ -17,10 +17,10 @@ import yaml
 
 sl = pytest.importorskip("starlark")
 
-from hippodrome_k8s.loader import load_stack  # noqa: E402
+from hippodrome_k8s.core.loader import load_stack  # noqa: E402
 from hippodrome_operator.children import live_reloads  # noqa: E402
-from hippodrome_k8s.model import Cell, Profile  # noqa: E402
-from hippodrome_k8s.resolver import ResolveOptions, dns_name, resolve  # noqa: E402
+from hippodrome_k8s.core.model import Cell, Profile  # noqa: E402
+from hippodrome_k8s.core.resolver import ResolveOptions, dns_name, resolve  # noqa: E402
 from tilt_stubs import SIGNATURES, Tilt, TiltError, bind  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -318,7 +318,7 @@ def _object(tilt: Tilt, kind: str, name: str) -> dict[str, Any]:
 def test_the_stack_tilt_applies_is_a_valid_custom_resource():
     import jsonschema
 
-    from hippodrome_k8s.crd import draft7, openapi_schema
+    from hippodrome_k8s.core.crd import draft7, openapi_schema
 
     tilt = run_tilt(ROOT / "hippodrome.yaml" if (ROOT / "hippodrome.yaml").exists() else FIXTURE, "full")
     crd = _object(tilt, "CustomResourceDefinition", "hippodromestacks.hippodrome.dev")

@@ -114,7 +114,7 @@ def test_the_seeds_readiness_script_passes_through_the_forwards(stack):
 
 
 def test_the_smoke_suite_passes_through_the_forwards(stack):
-    from hippodrome_k8s.smoke import build_checks, format_results, run_checks
+    from hippodrome_k8s.cli.smoke import build_checks, format_results, run_checks
 
     status = wait_all_ready()
     env_out = hippodrome("env", timeout=60)

@@ -9,9 +9,9 @@ import pytest
 
 from hd_testing import free_ports, stack_doc, svc
 from hippodrome_k8s.dashboard.server import start_dashboard
-from hippodrome_k8s.loader import load_stack_data
+from hippodrome_k8s.core.loader import load_stack_data
 from hippodrome_k8s.local.supervisor import Supervisor
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ async def test_a_taken_dashboard_port_is_a_clear_error(tmp_path):
     import os
     import socket
 
-    from hippodrome_k8s.errors import PortInUseError
+    from hippodrome_k8s.core.errors import PortInUseError
 
     dash, port = free_ports(2)
     holder = socket.socket()

@@ -14,12 +14,12 @@ import psutil
 import pytest
 
 from hd_testing import free_ports, stack_doc, svc
-from hippodrome_k8s.errors import ServiceFailedError
-from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.local.policy import RestartPolicy
-from hippodrome_k8s.contract import ServiceState
+from hippodrome_k8s.core.errors import ServiceFailedError
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.backoff import RestartPolicy
+from hippodrome_k8s.core.contract import ServiceState
 from hippodrome_k8s.local.supervisor import Supervisor
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
 FAST = RestartPolicy(initial=0.1, factor=2, cap=1.0, reset_after=60, start_attempts=3)
 

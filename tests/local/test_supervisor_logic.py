@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from hippodrome_k8s.contract import ServiceState, StackPhase
-from hippodrome_k8s.errors import ServiceFailedError
-from hippodrome_k8s.loader import load_stack_data
+from hippodrome_k8s.core.contract import ServiceState, StackPhase
+from hippodrome_k8s.core.errors import ServiceFailedError
+from hippodrome_k8s.core.loader import load_stack_data
 from hippodrome_k8s.local.fakes import SIGKILL_CODE, FakeLauncher, FakeProber, Script
-from hippodrome_k8s.local.policy import RestartPolicy
+from hippodrome_k8s.core.backoff import RestartPolicy
 from hippodrome_k8s.local.supervisor import Supervisor
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 from hd_testing import stack_doc
 
 FAST = RestartPolicy(initial=0.1, factor=2, cap=1.0, reset_after=60, start_attempts=3)

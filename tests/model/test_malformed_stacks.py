@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hippodrome_k8s.errors import StackFileError
-from hippodrome_k8s.loader import load_stack_text
+from hippodrome_k8s.core.errors import StackFileError
+from hippodrome_k8s.core.loader import load_stack_text
 
 BASE = """\
 apiVersion: hippodrome.dev/v1alpha1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from hippodrome_k8s.local.policy import RestartPolicy, failures_after_healthy, restart_delay
-from hippodrome_k8s.contract import ServiceState
+from hippodrome_k8s.core.backoff import RestartPolicy, failures_after_healthy, restart_delay
+from hippodrome_k8s.core.contract import ServiceState
 from hippodrome_k8s.local.states import ServiceStatus, can_move
 from hippodrome_k8s.local.store import (
     Exited,
@@ -105,7 +105,7 @@ def test_plain_python_runs_under_hippodromes_own_interpreter(command, expected):
 
 
 def _health(**kw):
-    from hippodrome_k8s.model import HealthCheck
+    from hippodrome_k8s.core.model import HealthCheck
 
     return HealthCheck(**{"startingPeriodSeconds": 0.1, "periodSeconds": 1, "failureThreshold": 2,
                           "startTimeoutSeconds": 10, **kw})

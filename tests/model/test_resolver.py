@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from hippodrome_k8s import ids
-from hippodrome_k8s.errors import UsageError
-from hippodrome_k8s.loader import load_stack
-from hippodrome_k8s.model import Cell, Profile
-from hippodrome_k8s.resolver import (
+from hippodrome_k8s.core import ids
+from hippodrome_k8s.core.errors import UsageError
+from hippodrome_k8s.core.loader import load_stack
+from hippodrome_k8s.core.model import Cell, Profile
+from hippodrome_k8s.core.resolver import (
     ClusterAddressing,
     ResolveOptions,
     default_table_prefix,
@@ -120,7 +120,7 @@ def test_links_are_not_dependencies_but_render(stack):
 
 
 def test_on_kubernetes_a_link_is_the_forwarded_address_not_a_cluster_name(stack):
-    from hippodrome_k8s.resolver import ClusterAddressing
+    from hippodrome_k8s.core.resolver import ClusterAddressing
 
     plan = resolve(stack, ResolveOptions(seed="1", addressing=ClusterAddressing("hippodrome")))
     assert plan.service("controller").env["MARQO_ENDPOINT"] == "http://127.0.0.1:9005"
@@ -159,7 +159,7 @@ def test_cluster_addressing_uses_dns_names(stack):
 
 
 def test_precedence_contract_then_stack_env_then_service_env():
-    from hippodrome_k8s.loader import load_stack_data
+    from hippodrome_k8s.core.loader import load_stack_data
 
     doc = {
         "apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "p"},
@@ -176,7 +176,7 @@ def test_precedence_contract_then_stack_env_then_service_env():
 
 
 def test_no_seed_is_a_usage_error(stack):
-    from hippodrome_k8s.loader import load_stack_data
+    from hippodrome_k8s.core.loader import load_stack_data
 
     doc = stack.model_dump(mode="json")
     doc["spec"]["seed"] = None
@@ -185,7 +185,7 @@ def test_no_seed_is_a_usage_error(stack):
 
 
 def test_remote_cell_without_url_is_a_usage_error():
-    from hippodrome_k8s.loader import load_stack_data
+    from hippodrome_k8s.core.loader import load_stack_data
 
     doc = {"apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "p"},
            "spec": {"services": [{"name": "one", "port": 9001, "layer": 0, "run": {"command": ["x"]}}]}}

@@ -9,8 +9,8 @@ import jsonschema
 import pytest
 import yaml
 
-from hippodrome_k8s.schema import SCHEMA_PATH, render_schema
-from hippodrome_k8s.templating import UnknownReference, references, render
+from hippodrome_k8s.core.schema import SCHEMA_PATH, render_schema
+from hippodrome_k8s.core.templating import UnknownReference, references, render
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hippodrome_k8s import ids
+from hippodrome_k8s.core import ids
 from hippodrome_operator import children
 from hippodrome_operator.desired import desired_from_body
 from hippodrome_operator.plan import Observed, observe, plan, teardown

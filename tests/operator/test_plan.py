@@ -8,7 +8,7 @@ import pytest
 
 from hippodrome_operator import children
 from hippodrome_operator.desired import desired_from_body
-from hippodrome_k8s.contract import ControlRequest
+from hippodrome_k8s.core.contract import ControlRequest
 from hippodrome_operator.plan import ChildState, Desired, Observed, observe, plan, rejected, teardown
 from hippodrome_operator.status import compute
 from operator_harness import load_fixture

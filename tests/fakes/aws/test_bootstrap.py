@@ -13,8 +13,8 @@ import requests
 
 from fakes.fake_aws.bootstrap import bootstrap
 from fakes.fake_aws.server import Readiness, make_moto_server
-from hippodrome_k8s.errors import BootstrapError
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.core.errors import BootstrapError
+from hippodrome_k8s.host.ports import free_port
 
 MACHINE = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}
 RESOURCES = {

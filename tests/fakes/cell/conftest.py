@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from hd_testing import wait_healthy
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 ADMIN_SECRET = "test-secret-0123456789"

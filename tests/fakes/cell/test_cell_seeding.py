@@ -10,9 +10,9 @@ import marqo
 import pytest
 
 from fakes.fake_cell.seeding import Ledger, SeedAccount, SeededKey, parse_seed_config, plan_changes
-from hippodrome_k8s import ids
-from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core import ids
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
 from hd_testing import REPO as ROOT
 

@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from hd_testing import wait_healthy
-from hippodrome_k8s.local.ports import free_port
+from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # tests import fakes.fake_cognito in-process too, even when not pip-installed

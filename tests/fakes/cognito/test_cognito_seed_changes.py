@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fakes.fake_cognito.seeding import Ledger, Removals, plan_removals
-from hippodrome_k8s.loader import load_stack_data
-from hippodrome_k8s.resolver import ResolveOptions, resolve
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
 USERS = [{"username": "alice@example.com", "email": "alice@example.com", "password": "Passw0rd!x", "groups": ["admins"]},
          {"username": "bob@example.com", "email": "bob@example.com", "password": "Passw0rd!y"}]

@@ -14,10 +14,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .errors import Problem, StackFileError
-from .model import HippodromeStack
-from .placeholders import repaired
-from .validators import VALIDATORS
+from hippodrome_k8s.core.errors import Problem, StackFileError
+from hippodrome_k8s.core.model import HippodromeStack
+from hippodrome_k8s.core.placeholders import repaired
+from hippodrome_k8s.core.validators import VALIDATORS
 
 Lines = dict[tuple[Any, ...], int]
 

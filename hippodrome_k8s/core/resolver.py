@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Protocol
 
-from . import ids
-from .errors import UsageError
-from .model import Cell, HealthCheck, HippodromeStack, Profile, Service
-from .templating import render, render_value
+from hippodrome_k8s.core import ids
+from hippodrome_k8s.core.errors import UsageError
+from hippodrome_k8s.core.model import Cell, HealthCheck, HippodromeStack, Profile, Service
+from hippodrome_k8s.core.templating import render, render_value
 
 MOTO_ACCOUNT_ID = "123456789012"
 DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"  # the seed's documented fallback

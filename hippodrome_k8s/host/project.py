@@ -14,13 +14,33 @@ records the seed it used, because that is the seed the project's state now holds
 
 from __future__ import annotations
 
+import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .local.runfile import write_atomic
 
 MARKERS = ("hippodrome.yaml", ".hippodrome")
+
+
+def write_atomic(path: Path, data: str, mode: int = 0o600) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -51,6 +71,34 @@ class ProjectPaths:
     @property
     def stack_file(self) -> Path:
         return self.root / "hippodrome.yaml"
+
+    @property
+    def run_file(self) -> Path:
+        """The running local supervisor: pid, dashboard URL, control token (mode 0600)."""
+        return self.hippodrome_dir / "run.json"
+
+    @property
+    def supervisor_log(self) -> Path:
+        return self.hippodrome_dir / "supervisor.log"
+
+    @property
+    def logs_dir(self) -> Path:
+        """One directory per run (``<YYYYmmdd-HHMMSS>/<service>.log``) and ``latest``, a link to the newest."""
+        return self.hippodrome_dir / "logs"
+
+    @property
+    def k8s_dir(self) -> Path:
+        return self.hippodrome_dir / "k8s"
+
+    @property
+    def k8s_state(self) -> Path:
+        """What `hippodrome k8s up` brought up (the cluster, context, namespace, stack, forwards)."""
+        return self.k8s_dir / "state.json"
+
+    @property
+    def k8s_forwards(self) -> Path:
+        """The background port-forwards' health, written by their process."""
+        return self.k8s_dir / "forwards.json"
 
 
 @dataclass(frozen=True)

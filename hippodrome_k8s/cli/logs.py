@@ -7,13 +7,12 @@ from pathlib import Path
 
 import click
 
-from ..errors import UsageError
-from ..local.runfile import hippodrome_dir
-from ..project import find_project_root
+from hippodrome_k8s.core.errors import UsageError
+from hippodrome_k8s.host.project import ProjectPaths, find_project_root
 
 
 def _latest(root: Path) -> Path:
-    latest = hippodrome_dir(root) / "logs" / "latest"
+    latest = ProjectPaths(root).logs_dir / "latest"
     if not latest.exists():
         raise UsageError(f"no logs yet under {latest.parent} (start a stack with `hippodrome up`)")
     return latest.resolve()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .model import HippodromeStack
+from hippodrome_k8s.core.model import HippodromeStack
 
 SCHEMA_ID = "https://hippodrome.dev/schema/hippodrome-stack.schema.json"
 SCHEMA_PATH = "schema/hippodrome-stack.schema.json"

@@ -19,7 +19,7 @@ import boto3
 import requests
 from botocore.config import Config
 
-from .contract import ServiceState
+from hippodrome_k8s.core.contract import ServiceState
 
 TIMEOUT = 2.0
 

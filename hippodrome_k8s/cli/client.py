@@ -7,9 +7,9 @@ from typing import Any
 
 import requests
 
-from .dashboard.server import TOKEN_HEADER
-from .errors import ControlError, NotRunningError
-from .local.runfile import read_run_info
+from hippodrome_k8s.dashboard.server import TOKEN_HEADER
+from hippodrome_k8s.core.errors import ControlError, NotRunningError
+from hippodrome_k8s.local.runfile import read_run_info
 
 
 class DashboardClient:

@@ -23,25 +23,25 @@ from typing import Any
 
 import click
 
-from ..errors import ControlError, K8sError, UsageError
-from ..project import ProjectPaths, record_seed
-from ..local.logs import new_run_dir
-from ..model import Cell, Profile
-from . import driver
-from ..contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
-from .api import ClusterApi, selector
-from .cluster import DEFAULT_CLUSTER, KindCluster
-from .helm import NAMESPACE, PyHelmInstaller
-from .portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
-from .progress import WaitOptions
-from .runner import SubprocessRunner
+from hippodrome_k8s.core.errors import ControlError, K8sError, UsageError
+from hippodrome_k8s.host.project import ProjectPaths, record_seed
+from hippodrome_k8s.local.logs import new_run_dir
+from hippodrome_k8s.core.model import Cell, Profile
+from hippodrome_k8s.k8s import driver
+from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
+from hippodrome_k8s.k8s.api import ClusterApi, selector
+from hippodrome_k8s.k8s.cluster import DEFAULT_CLUSTER, KindCluster
+from hippodrome_k8s.k8s.helm import NAMESPACE, PyHelmInstaller
+from hippodrome_k8s.k8s.portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
+from hippodrome_k8s.k8s.progress import WaitOptions
+from hippodrome_k8s.k8s.runner import SubprocessRunner
 
 
 # --- seams (replaced in tests) ----------------------------------------------------------------
 
 
 def make_api(context: str) -> ClusterApi:
-    from .api import KubernetesClusterApi
+    from hippodrome_k8s.k8s.api import KubernetesClusterApi
 
     return KubernetesClusterApi(context)
 
@@ -51,17 +51,17 @@ def make_seams(echo: Callable[[str], None]) -> driver.Seams:
                         api_for=lambda ctx: make_api(ctx), echo=echo)
 
 
-def run_forwards(root: Path, state: dict[str, Any], echo: Callable[[str], None]) -> int:
+def run_forwards(root: Path, state: driver.RunState, echo: Callable[[str], None]) -> int:
     """Run every forward in the foreground until Ctrl-C / SIGTERM (the cluster keeps running)."""
-    api = make_api(state["context"])
+    api = make_api(state.context)
     specs = driver.specs_of(state)
 
     async def main() -> int:
         def publish(summary: dict[str, Any]) -> Awaitable[Any]:
             note = {FORWARDS_ANNOTATION: json.dumps({"updatedAt": time.time(), "forwards": summary})}
-            return asyncio.to_thread(api.annotate_stack, state["namespace"], state["stack"], note)
+            return asyncio.to_thread(api.annotate_stack, state.namespace, state.stack, note)
 
-        forwards = ForwardSet(specs, lambda s: KubectlSource(api, state["namespace"], s, state["context"]),
+        forwards = ForwardSet(specs, lambda s: KubectlSource(api, state.namespace, s, state.context),
                               health_path=driver.forwards_path(root), publish=publish)
         await forwards.start()
         stop = asyncio.Event()
@@ -139,7 +139,7 @@ def _echo(line: str) -> None:
 
 
 def _root(project_root: Path | None) -> Path:
-    from ..cli.main import project_root_of
+    from hippodrome_k8s.cli.main import project_root_of
 
     return project_root_of(project_root)
 
@@ -154,10 +154,10 @@ def _forwarder_pid(root: Path) -> int | None:
     return int(data["pid"]) if data and data.get("pid") != os.getpid() else None
 
 
-def _stack(api: ClusterApi, state: dict[str, Any]) -> dict[str, Any]:
-    obj = api.get_stack(state["namespace"], state["stack"])
+def _stack(api: ClusterApi, state: driver.RunState) -> dict[str, Any]:
+    obj = api.get_stack(state.namespace, state.stack)
     if obj is None:
-        raise K8sError(f"HippodromeStack {state['namespace']}/{state['stack']} does not exist "
+        raise K8sError(f"HippodromeStack {state.namespace}/{state.stack} does not exist "
                        "(`hippodrome k8s up` creates it)")
     return obj
 
@@ -194,8 +194,8 @@ def k8s() -> None:
 def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, confirm_prod, stack_file,
        project_root) -> None:
     """Bring the stack up on kind and port-forward its ports (9000-9019) to 127.0.0.1."""
-    from ..cli.main import plan_from_flags, stack_file_of
-    from ..loader import load_stack
+    from hippodrome_k8s.cli.main import plan_from_flags, stack_file_of
+    from hippodrome_k8s.core.loader import load_stack
 
     root = _root(project_root)
     plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod)
@@ -228,19 +228,19 @@ def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, con
 @click.option("--json", "as_json", is_flag=True, help="Print the stack status and forward health as JSON.")
 def status(project_root, as_json) -> None:
     """The stack's status (from the HippodromeStack) and the health of every port-forward."""
-    from ..cli import format as fmt
+    from hippodrome_k8s.cli import format as fmt
 
     root = _root(project_root)
     state = driver.read_state(root)
-    obj = _stack(make_api(state["context"]), state)
+    obj = _stack(make_api(state.context), state)
     st = obj.get("status") or {}
     health = read_health_file(driver.forwards_path(root))
     if as_json:
         click.echo(json.dumps({"stack": st, "forwards": (health or {}).get("forwards", {})}, indent=2))
         return
-    click.echo(f"{state['stack']}: {st.get('phase', 'Pending')} · {st.get('readyServices', '-')} ready · "
-               f"layer {st.get('currentLayer', '-')} · profile {state['profile']} · cell {state['cell']} · "
-               f"cluster {state['cluster']} · namespace {state['namespace']}")
+    click.echo(f"{state.stack}: {st.get('phase', 'Pending')} · {st.get('readyServices', '-')} ready · "
+               f"layer {st.get('currentLayer', '-')} · profile {state.profile} · cell {state.cell} · "
+               f"cluster {state.cluster} · namespace {state.namespace}")
     click.echo(fmt.status_table(st.get("services") or {}))
     click.echo("")
     click.echo(forward_table(health))
@@ -270,17 +270,17 @@ def logs(service, follow, lines, project_root) -> None:
     """Print SERVICE's pod log; also appended to .hippodrome/logs/<run>/<service>.log."""
     root = _root(project_root)
     state = driver.read_state(root)
-    api = make_api(state["context"])
-    pods = api.pods(state["namespace"], selector(state["stack"], service))
+    api = make_api(state.context)
+    pods = api.pods(state.namespace, selector(state.stack, service))
     if not pods:
-        raise UsageError(f"no pod for service {service!r} of stack {state['stack']!r} "
+        raise UsageError(f"no pod for service {service!r} of stack {state.stack!r} "
                          "(`hippodrome k8s status` lists the services)")
     pod = max(pods, key=lambda p: p.created)
-    run_dir = Path(state.get("runDir") or new_run_dir(root))
+    run_dir = Path(state.runDir or new_run_dir(root))
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir / f"{service}.log", "a", encoding="utf-8") as mirror:
-        chunks = api.follow_pod_logs(state["namespace"], pod.name, lines) if follow else \
-            [api.pod_logs(state["namespace"], pod.name, lines)]
+        chunks = api.follow_pod_logs(state.namespace, pod.name, lines) if follow else \
+            [api.pod_logs(state.namespace, pod.name, lines)]
         try:
             for chunk in chunks:
                 mirror.write(chunk)
@@ -299,16 +299,16 @@ def control(action, service, timeout, project_root) -> None:
     """Restart, stop or start SERVICE (every service when omitted), through the operator."""
     root = _root(project_root)
     state = driver.read_state(root)
-    api = make_api(state["context"])
+    api = make_api(state.context)
     request = ControlRequest(str(uuid.uuid4()), action, service)
-    api.annotate_stack(state["namespace"], state["stack"], {CONTROL_ANNOTATION: request.encode()})
+    api.annotate_stack(state.namespace, state.stack, {CONTROL_ANNOTATION: request.encode()})
     result = wait_control(api, state, request.id, timeout)
     if not result.ok:
         raise ControlError(f"{action} {service or 'all services'}: {result.message}")
     click.echo(f"{action}: {service or 'all services'}: {ControlResult.OK}")
 
 
-def wait_control(api: ClusterApi, state: dict[str, Any], request_id: str, timeout: float,
+def wait_control(api: ClusterApi, state: driver.RunState, request_id: str, timeout: float,
                  sleep: Callable[[float], None] = time.sleep) -> ControlResult:
     deadline = time.monotonic() + timeout
     while True:
@@ -351,28 +351,28 @@ def down(delete_cluster, delete_data, timeout, project_root) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         click.echo(f"port-forwards stopped (pid {pid})")
-    api = make_api(state["context"])
-    if api.delete_stack(state["namespace"], state["stack"]):
-        click.echo(f"deleting HippodromeStack {state['namespace']}/{state['stack']} (reverse layer order)...")
+    api = make_api(state.context)
+    if api.delete_stack(state.namespace, state.stack):
+        click.echo(f"deleting HippodromeStack {state.namespace}/{state.stack} (reverse layer order)...")
         deadline = time.monotonic() + timeout
-        while api.get_stack(state["namespace"], state["stack"]) is not None:
+        while api.get_stack(state.namespace, state.stack) is not None:
             if time.monotonic() >= deadline:
                 raise K8sError(f"the stack still exists after {timeout:g}s (is the operator running?)")
             time.sleep(1)
         click.echo("stack deleted.")
-    claims = selector(state["stack"]) + ",app.kubernetes.io/managed-by=hippodrome-operator"
+    claims = selector(state.stack) + ",app.kubernetes.io/managed-by=hippodrome-operator"
     if delete_data and not delete_cluster:
-        deleted = api.delete_claims(state["namespace"], claims)
+        deleted = api.delete_claims(state.namespace, claims)
         click.echo(f"deleted {len(deleted)} PersistentVolumeClaim(s) with the stateful services' data"
                    + (f": {', '.join(deleted)}" if deleted else ""))
     elif not delete_cluster:
-        kept = api.claims(state["namespace"], claims)
+        kept = api.claims(state.namespace, claims)
         if kept:
             click.echo(f"kept {len(kept)} PersistentVolumeClaim(s) with the stateful services' data ({', '.join(kept)}); "
                        "`hippodrome k8s down --delete-data` removes them")
     if delete_cluster:
-        KindCluster(make_seams(_echo).runner, state["cluster"]).delete()
-        click.echo(f"kind cluster {state['cluster']!r} deleted.")
+        KindCluster(make_seams(_echo).runner, state.cluster).delete()
+        click.echo(f"kind cluster {state.cluster!r} deleted.")
     driver.state_path(root).unlink(missing_ok=True)
 
 
@@ -380,10 +380,10 @@ def down(delete_cluster, delete_data, timeout, project_root) -> None:
 @_root_option
 def env(project_root) -> None:
     """Print the env an E2E suite needs (URLs on 127.0.0.1 through the forwards) as KEY=VALUE."""
-    from ..cli import format as fmt
+    from hippodrome_k8s.cli import format as fmt
 
     state = driver.read_state(_root(project_root))
-    click.echo(fmt.env_lines(state["testEnv"]))
+    click.echo(fmt.env_lines(state.testEnv))
 
 
 __all__: Sequence[str] = ["k8s", "forward_table", "wait_control", "ForwardSpec", "NAMESPACE"]

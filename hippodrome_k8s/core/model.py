@@ -3,11 +3,11 @@
 The same document runs on both engines: ``hippodrome up`` (local processes) and
 ``hippodrome k8s up`` (a kopf operator on kind).  The JSON Schema for editors
 and the CRD's openAPIV3Schema are generated from these classes
-(``hippodrome_k8s.schema``); nothing here knows how a service is run.
+(``hippodrome_k8s.core.schema``); nothing here knows how a service is run.
 
 Field names are camelCase, as in every Kubernetes object, so one file is both
 a stack file and a custom resource.  Cross-field rules (unique names, ports,
-layers, references) live in ``hippodrome_k8s.validators``.
+layers, references) live in ``hippodrome_k8s.core.validators``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psutil
 
-from ..errors import PortInUseError
+from hippodrome_k8s.core.errors import PortInUseError
 
 
 @dataclass(frozen=True)

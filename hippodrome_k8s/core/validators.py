@@ -11,9 +11,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 
-from .errors import Problem
-from .model import ENV_NAME_PATTERN, PORT_RANGE, HippodromeStack
-from .templating import references, strings_in
+from hippodrome_k8s.core.errors import Problem
+from hippodrome_k8s.core.model import ENV_NAME_PATTERN, PORT_RANGE, HippodromeStack
+from hippodrome_k8s.core.templating import references, strings_in
 
 Validator = Callable[[HippodromeStack], list[Problem]]
 
@@ -100,8 +100,8 @@ def env_names_valid(stack: HippodromeStack) -> list[Problem]:
 
 def references_exist(stack: HippodromeStack) -> list[Problem]:
     """Every ``${...}`` resolves, checked against the same context the resolver renders with."""
-    from .resolver import LocalAddressing, ResolveOptions, build_context  # late: resolver imports us indirectly
-    from .templating import UnknownReference, lookup
+    from hippodrome_k8s.core.resolver import LocalAddressing, ResolveOptions, build_context  # late: resolver imports us indirectly
+    from hippodrome_k8s.core.templating import UnknownReference, lookup
 
     cell_url = "http://cell.invalid"
     context = build_context(

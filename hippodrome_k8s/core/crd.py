@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from .contract import CONDITION_TYPES, StackPhase, service_view_schema
-from .model import API_VERSION, KIND, HippodromeStack
+from hippodrome_k8s.core.contract import CONDITION_TYPES, StackPhase, service_view_schema
+from hippodrome_k8s.core.model import API_VERSION, KIND, HippodromeStack
 
 GROUP, VERSION = API_VERSION.split("/")
 PLURAL = "hippodromestacks"
@@ -164,7 +164,7 @@ def crd() -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": CRD_NAME,
-            "annotations": {"hippodrome.dev/generated-from": "hippodrome_k8s.model.HippodromeStack (hippodrome_k8s/crd.py)"},
+            "annotations": {"hippodrome.dev/generated-from": "hippodrome_k8s.core.model.HippodromeStack (hippodrome_k8s/crd.py)"},
         },
         "spec": {
             "group": GROUP,
@@ -222,5 +222,5 @@ def draft7(schema: Any) -> Any:
     return out
 
 
-if __name__ == "__main__":  # python -m hippodrome_k8s.crd > charts/hippodrome/crds/hippodromestacks.yaml
+if __name__ == "__main__":  # python -m hippodrome_k8s.core.crd > charts/hippodrome/crds/hippodromestacks.yaml
     print(render_crd(), end="")
