@@ -84,7 +84,7 @@ def patterns(ignore_file: Path) -> list[str]:
     (".pytest_cache/v/cache/nodeids", True), ("test-artifacts/dashboard.png", True),
     ("hippodrome.egg-info/PKG-INFO", True),
     ("fakes/fake_cell/server.py", False),              # what the images are made of stays
-    ("hippodrome_k8s/model.py", False), ("operator/hippodrome_operator/plan.py", False),
+    ("hippodrome_k8s/core/model.py", False), ("operator/hippodrome_operator/plan.py", False),
     ("examples/controller/app.py", False), ("pyproject.toml", False), ("README.md", False),
 ])
 def test_the_project_build_context_leaves_out_caches_and_state(path: str, excluded: bool) -> None:
