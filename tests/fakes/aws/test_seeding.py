@@ -1,4 +1,5 @@
-"""Seed items belong to the stack: the pure plan (table-tested) and the manifest file."""
+"""Seed items belong to the stack: the pure plan (table-tested), the manifest file, and a real
+fake_aws whose seed changes under a persisted state."""
 
 from __future__ import annotations
 
@@ -86,3 +87,54 @@ def test_manifest_round_trip_and_a_damaged_one_is_named(tmp_path):
     (tmp_path / "seeded.json").write_text("[]")
     with pytest.raises(ValueError, match="is not a seed manifest"):
         read_manifest(tmp_path)
+
+
+# --- a real fake_aws under a seed change ------------------------------------------------------------
+
+
+def _resources(seed: str) -> dict:
+    return {"region": "us-east-1",
+            "tables": [{"name": "t-accounts", "hashKey": {"name": "account_id", "type": "S"},
+                        "items": [{"account_id": f"demo-{seed}", "name": "demo"},
+                                  {"account_id": f"system-{seed}", "name": "system"}]},
+                       {"name": "t-api_keys", "hashKey": {"name": "key_hash", "type": "S"},
+                        "items": [{"key_hash": f"hash-{seed}", "account_id": f"demo-{seed}"}]}],
+            "secrets": [{"name": "hippodrome/cell-api-key", "value": f"key-{seed}"}]}
+
+
+def _ids(aws, table: str, key: str) -> set[str]:
+    return {i[key]["S"] for i in aws.client("dynamodb").scan(TableName=table)["Items"]}
+
+
+def test_a_seed_change_replaces_exactly_the_seeded_items_and_says_so(make_aws, tmp_path):
+    state = tmp_path / "state"
+    first = make_aws(state_dir=state, resources=_resources("1"), seed="1").start()
+    ddb = first.client("dynamodb")
+    ddb.put_item(TableName="t-accounts", Item={"account_id": {"S": "user-made"}})
+    ddb.update_item(TableName="t-accounts", Key={"account_id": {"S": "demo-1"}}, UpdateExpression="SET index_count = :n",
+                    ExpressionAttributeValues={":n": {"N": "20"}})
+    ddb.delete_item(TableName="t-api_keys", Key={"key_hash": {"S": "hash-1"}})
+    first.stop()
+
+    # same seed: a service's change to a seeded item is kept, a deleted seeded item is back
+    first.start()
+    item = first.client("dynamodb").get_item(TableName="t-accounts", Key={"account_id": {"S": "demo-1"}})["Item"]
+    assert item["index_count"] == {"N": "20"}
+    assert _ids(first, "t-api_keys", "key_hash") == {"hash-1"}
+    assert "removed" not in first.output()
+    first.kill9()  # the manifest and the items agree after a kill -9 too
+
+    second = make_aws(state_dir=state, resources=_resources("2"), seed="2").start()
+    assert "fake_aws: seed changed (1 -> 2): removed 3 seeded items (t-accounts: 2, t-api_keys: 1)" in second.output()
+    assert _ids(second, "t-accounts", "account_id") == {"demo-2", "system-2", "user-made"}
+    assert _ids(second, "t-api_keys", "key_hash") == {"hash-2"}
+    secret = second.client("secretsmanager").get_secret_value(SecretId="hippodrome/cell-api-key")
+    assert secret["SecretString"] == "key-2"
+    recorded = json.loads((second.moto_dir / "seeded.json").read_text())
+    assert recorded["seed"] == "2" and sorted(recorded["tables"]["t-accounts"]) == [
+        '{"account_id":"demo-2"}', '{"account_id":"system-2"}']
+    versions_before = second.client("secretsmanager").list_secret_version_ids(SecretId="hippodrome/cell-api-key")["Versions"]
+    second.stop()
+    second.start()  # an unchanged secret is not written again
+    versions = second.client("secretsmanager").list_secret_version_ids(SecretId="hippodrome/cell-api-key")["Versions"]
+    assert len(versions) == len(versions_before)
