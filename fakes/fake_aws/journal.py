@@ -126,10 +126,16 @@ class Journal:
     def open(self) -> Restored:
         """Take the lock, load the snapshot, replay what it does not cover, open a new segment."""
         started = time.monotonic()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._acquire_lock()
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._acquire_lock()
+        except OSError as e:
+            raise StateError(f"cannot use {self.directory} for moto's state: {e.strerror or e}") from None
         try:
             restored = self._restore()
+        except OSError as e:
+            self._release_lock()
+            raise StateError(f"cannot read moto's state in {self.directory}: {e}") from None
         except BaseException:
             self._release_lock()
             raise

@@ -151,10 +151,11 @@ class _Pickler(pickle.Pickler):
             state = {k: v for k, v in obj.__dict__.items() if k not in ("_value_buffer", "lock")}
             state["value"] = _spooled_bytes(obj._value_buffer, getattr(obj, "contentsize", None))
             return copyreg.__newobj__, (kind,), state
-        if isinstance(obj, dict) and kind is not dict and kind.items is not dict.items \
-                and kind.__module__.startswith("moto."):
+        if isinstance(obj, dict) and kind is not dict and kind.__module__.startswith("moto.") \
+                and (kind.items is not dict.items or kind.__setitem__ is not dict.__setitem__):
             # a dict whose items() hides what it stores (S3's versioned key store: only the latest
-            # version): pickle what is really stored
+            # version), or whose __setitem__ does work (DynamoDB's item size check, quadratic):
+            # pickle what is really stored, put it back as it was
             return _rebuild_dict, (kind, dict.copy(obj)), getattr(obj, "__dict__", None) or None
         if kind in _LOCK_TYPES:
             return _LOCK_TYPES[kind], ()

@@ -143,3 +143,9 @@ def test_a_snapshot_that_cannot_be_written_at_close_keeps_the_journal(tmp_path):
     assert not list(tmp_path.glob("snapshot*"))
     again = Store()
     assert again.journal(tmp_path).open().replayed == 1 and again.data == {"a": 1}
+
+
+def test_a_state_dir_that_cannot_be_made_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(StateError, match="cannot use .*/file/moto for moto's state"):
+        Store().journal(tmp_path / "file" / "moto").open()

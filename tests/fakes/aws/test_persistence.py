@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -330,3 +331,14 @@ def test_an_execution_running_at_a_stop_is_aborted_not_resumed(make_aws):
     assert (described["status"], described.get("error")) == ("ABORTED", "Hippodrome.MotoRestarted")
     assert aws.health()["state"]["aborted"] == 1
     assert _item(aws.client("dynamodb"), "after-wait") is None
+
+
+def test_moto_api_reset_is_kept_too(make_aws):
+    aws = make_aws(resources=RESOURCES).start()
+    aws.client("dynamodb").put_item(TableName="t-items", Item={"id": {"S": "before-reset"}})
+    assert requests.post(aws.url + "/moto-api/reset", timeout=10).status_code == 200
+    aws.kill9()
+    aws.start()
+    ddb = aws.client("dynamodb")
+    assert _item(ddb, "before-reset") is None  # the reset was an acknowledged write as well
+    assert _item(ddb, "seeded") is not None  # the bootstrap made the declared resources again
