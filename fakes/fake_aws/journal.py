@@ -91,6 +91,7 @@ class _Child:
     pid: int = 0
     status: int | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
 
 
 def _segment_name(n: int) -> str:
@@ -108,6 +109,7 @@ class Journal:
         self._header = dict(header or {})
         # compact_every=0: only on a clean stop (no background compaction at all)
         self.compact_every, self.compact_bytes, self.compact_seconds = compact_every, compact_bytes, compact_seconds
+        self.child_timeout = 300.0  # a background compaction running longer than this is ended
         self._lock_timeout = lock_timeout
         self._log = log
         self._lock_fd: int | None = None
@@ -267,12 +269,20 @@ class Journal:
         self._entries += 1
         self._bytes += len(data)
         self._seconds += seconds
-        if self.compact_every and (self._entries >= self.compact_every or self._bytes >= self.compact_bytes
-                                   or self._seconds >= self.compact_seconds):
+        self._collect_child()
+        if self._child is None and self.compact_every and (
+                self._entries >= self.compact_every or self._bytes >= self.compact_bytes
+                or self._seconds >= self.compact_seconds):
             self.compact_in_background()
 
     def _collect_child(self) -> None:
         child = self._child
+        if child is not None and not child.done.is_set() and time.monotonic() - child.started > self.child_timeout:
+            try:  # stuck (it should take seconds): end it; its segments stay, the next compaction covers them
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            child.done.wait()
         if child is not None and child.done.is_set():
             self._child = None
             if child.status != 0:  # nothing lost: its segments stay; count them again so the next write retries

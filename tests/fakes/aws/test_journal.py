@@ -149,3 +149,33 @@ def test_a_state_dir_that_cannot_be_made_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(StateError, match="cannot use .*/file/moto for moto's state"):
         Store().journal(tmp_path / "file" / "moto").open()
+
+
+def test_a_stuck_compaction_is_ended_and_retried(tmp_path):
+    store = Store()
+    said: list[str] = []
+    journal = store.journal(tmp_path, compact_every=2, log=said.append)
+    journal.child_timeout = 0.5
+    real_dump = store.dump
+
+    def stuck(f) -> None:
+        import time
+
+        time.sleep(60)
+
+    journal._dump = stuck
+    journal.open()
+    write(store, journal, "a", 1)
+    write(store, journal, "b", 2)  # forks a child that never finishes
+    import time
+
+    time.sleep(0.6)
+    journal._dump = real_dump
+    write(store, journal, "c", 3)  # ends the stuck child, counts its writes again, starts a new compaction
+    journal.wait_for_child()
+    assert any("background compaction failed (exit status -9)" in line for line in said)
+    assert journal.compactions == 1
+    journal.close(compact=False)
+    again = Store()
+    stats = again.journal(tmp_path).open()
+    assert stats.snapshot and again.data == {"a": 1, "b": 2, "c": 3}
