@@ -389,11 +389,6 @@ class Journal:
         else:
             self._collect_child()
 
-    @property
-    def pending(self) -> int:
-        """Writes since the last snapshot (as far as this process knows)."""
-        return self._entries
-
     # --- stop ---------------------------------------------------------------------------------------
 
     def close(self, compact: bool = True) -> bool:
