@@ -11,8 +11,14 @@ the GIL (1.5 s of it is moto importing its Step Functions interpreter), so a war
 adds calls; followed by a thread pool it wins them back and a little more.  Parallel (after the
 warm-up) is the default; it is the mode that pays off as a stack declares more resources.
 
-Re-creating is success; a changed state machine definition is updated.  A failure names the
-resource and the AWS error.
+Re-creating is success; a changed state machine definition is updated, a secret whose declared
+value changed (a seed-derived key after a seed change) is set to the declared value.  Declared table
+items follow seeding.py: given the moto state dir, the bootstrap records which items it seeded and
+on a later start deletes those no longer declared (printing what it removed) and keeps the changes
+services made to the others.  A failure names the resource and the AWS error.
+
+Every request carries ``hippodrome-bootstrap`` in its User-Agent, so the access log can leave the
+bootstrap's own calls out.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -31,6 +38,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hippodrome_k8s.core.errors import BootstrapError
 
+from . import seeding
+
+BOOTSTRAP_AGENT = "hippodrome-bootstrap"  # the access log leaves out requests carrying it (server.py)
 MOTO_ACCOUNT_ID = "123456789012"
 ROLE_ARN = f"arn:aws:iam::{MOTO_ACCOUNT_ID}:role/hippodrome-states"
 
@@ -48,7 +58,7 @@ class Clients:
 
     def __init__(self, endpoint: str, region: str):
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        max_pool_connections=32)
+                        max_pool_connections=32, user_agent_extra=BOOTSTRAP_AGENT)
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
         self.endpoint = endpoint
         self.region = region
@@ -99,13 +109,36 @@ def create_table(table: dict[str, Any]) -> Task:
 
 
 def put_items(table: dict[str, Any]) -> Task:
+    """Without a state dir: put every declared item (nothing is recorded)."""
+    return seed_items(table["name"], puts=table.get("items", []))
+
+
+def seed_items(name: str, *, deletes: Iterable[dict[str, Any]] = (), puts: Iterable[dict[str, Any]] = (),
+               ensures: Iterable[dict[str, Any]] = (), hash_key: str | None = None) -> Task:
+    """One table's part of a seeding.SeedPlan: delete, put (overwrite), ensure (put only if missing)."""
     serializer = TypeSerializer()
 
-    def run(c: Clients) -> None:
-        for item in table.get("items", []):
-            c.dynamodb.put_item(TableName=table["name"], Item={k: serializer.serialize(v) for k, v in item.items()})
+    def typed(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: serializer.serialize(v) for k, v in values.items()}
 
-    return Task(f"items of DynamoDB table {table['name']}", run)
+    def run(c: Clients) -> None:
+        for key in deletes:
+            try:
+                c.dynamodb.delete_item(TableName=name, Key=typed(key))
+            except ClientError as e:
+                if _error_code(e) != "ResourceNotFoundException":  # the table went with its items
+                    raise
+        for item in puts:
+            c.dynamodb.put_item(TableName=name, Item=typed(item))
+        for item in ensures:
+            try:
+                c.dynamodb.put_item(TableName=name, Item=typed(item), ConditionExpression="attribute_not_exists(#k)",
+                                    ExpressionAttributeNames={"#k": hash_key or next(iter(item))})
+            except ClientError as e:
+                if _error_code(e) != "ConditionalCheckFailedException":  # there: keep what services made of it
+                    raise
+
+    return Task(f"items of DynamoDB table {name}", run)
 
 
 def create_bucket(name: str) -> Task:
@@ -157,7 +190,9 @@ def create_secret(secret: dict[str, Any]) -> Task:
         except ClientError as e:
             if _error_code(e) != "ResourceExistsException":
                 raise
-            c.secretsmanager.put_secret_value(SecretId=secret["name"], SecretString=secret["value"])
+            current = c.secretsmanager.get_secret_value(SecretId=secret["name"]).get("SecretString")
+            if current != secret["value"]:  # e.g. a seed-derived key after a seed change
+                c.secretsmanager.put_secret_value(SecretId=secret["name"], SecretString=secret["value"])
 
     return Task(f"Secrets Manager secret {secret['name']}", run)
 
@@ -177,8 +212,19 @@ def create_state_machine(machine: dict[str, Any]) -> Task:
 # --- the plan and its execution ------------------------------------------------------------------
 
 
-def plan(resources: dict[str, Any]) -> tuple[list[str], list[Task], list[Task]]:
-    """(services to warm, first wave of creates, second wave that needs the first)."""
+def item_tasks(resources: dict[str, Any], seed_plan: seeding.SeedPlan) -> list[Task]:
+    """One task per table the seed plan touches (declared or only recorded)."""
+    hash_keys = {t["name"]: t["hashKey"]["name"] for t in resources.get("tables", [])}
+    work: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for kind, pairs in (("deletes", seed_plan.delete), ("puts", seed_plan.put), ("ensures", seed_plan.ensure)):
+        for table, values in pairs:
+            work.setdefault(table, {"deletes": [], "puts": [], "ensures": []})[kind].append(values)
+    return [seed_items(table, hash_key=hash_keys.get(table), **lists) for table, lists in work.items()]
+
+
+def plan(resources: dict[str, Any], seed_plan: seeding.SeedPlan | None = None) -> tuple[list[str], list[Task], list[Task]]:
+    """(services to warm, first wave of creates, second wave that needs the first).  Without a
+    seed plan every declared item is put."""
     first: list[Task] = []
     second: list[Task] = []
     services: list[str] = []
@@ -191,7 +237,10 @@ def plan(resources: dict[str, Any]) -> tuple[list[str], list[Task], list[Task]]:
 
     if need("dynamodb", resources.get("tables", [])):
         first += [create_table(t) for t in resources["tables"]]
-        second += [put_items(t) for t in resources["tables"] if t.get("items")]
+    if seed_plan is None:
+        second += [put_items(t) for t in resources.get("tables", []) if t.get("items")]
+    elif need("dynamodb", seed_plan.delete + seed_plan.put + seed_plan.ensure):
+        second += item_tasks(resources, seed_plan)
     if need("s3", resources.get("buckets", [])):
         first += [create_bucket(b) for b in resources["buckets"]]
     if need("sqs", resources.get("queues", [])):
@@ -219,8 +268,8 @@ _WARM_CALLS: dict[str, Callable[[Clients], Any]] = {
 def enable_step_function_execution(endpoint: str) -> None:
     """Must run before any state machine is created: moto keeps executing ones in a separate backend."""
     try:
-        response = requests.post(f"{endpoint}/moto-api/config",
-                                 json={"stepfunctions": {"execute_state_machine": True}}, timeout=10)
+        response = requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}},
+                                 headers={"User-Agent": BOOTSTRAP_AGENT}, timeout=10)
         response.raise_for_status()
     except requests.RequestException as e:
         raise BootstrapError(f"could not switch on Step Functions execution in moto: {e}") from None
@@ -238,9 +287,19 @@ def _run(task: Task, clients: Clients) -> str | None:
 
 
 def bootstrap(endpoint: str, resources: dict[str, Any], *, parallel: bool = True, workers: int = 8,
-              log: Callable[[str], None] = print) -> int:
-    """Create everything declared; returns the number of resources.  Raises BootstrapError naming every failure."""
-    services, first, second = plan(resources)
+              log: Callable[[str], None] = print, state_dir: Path | None = None, seed: str | None = None) -> int:
+    """Create everything declared; returns the number of resources.  Raises BootstrapError naming every failure.
+
+    With ``state_dir`` (moto's state dir) the seeded items are tracked there (see seeding.py);
+    ``seed`` is only used to say that the seed changed."""
+    seed_plan = recorded_seed = None
+    if state_dir is not None:
+        try:
+            recorded_seed, recorded = seeding.read_manifest(state_dir)
+        except ValueError as e:
+            raise BootstrapError(str(e)) from None
+        seed_plan = seeding.plan_seed_items(recorded, resources.get("tables", []))
+    services, first, second = plan(resources, seed_plan)
     if "stepfunctions" in services:
         enable_step_function_execution(endpoint)
     clients = Clients(endpoint, resources.get("region", "us-east-1"))
@@ -261,6 +320,11 @@ def bootstrap(endpoint: str, resources: dict[str, Any], *, parallel: bool = True
             break
     if failures:
         raise BootstrapError("AWS bootstrap failed:\n  " + "\n  ".join(failures))
+    if state_dir is not None and seed_plan is not None:
+        seeding.write_manifest(state_dir, seed, seed_plan.manifest)
+        removal = seeding.describe_removal(seed_plan, recorded_seed, seed)
+        if removal:
+            log(removal)
     for task in first + second:
         log(f"created {task.label}")
     return len(first)

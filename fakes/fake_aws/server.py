@@ -1,18 +1,34 @@
-"""moto's WSGI app behind a tiny middleware that answers ``/healthz``.
+"""moto's WSGI app, with ``/healthz``, a journal of acknowledged writes, and a quiet access log.
 
-moto's own ``/moto-api/`` answers as soon as the socket listens; health here
-means "the bootstrap finished", which only this process knows.
+* ``/healthz``: moto's own ``/moto-api/`` answers as soon as the socket listens; health here means
+  "state restored and the bootstrap finished", which only this process knows.
+* ``JournallingDispatcher`` is moto's ``DomainDispatcherApplication`` that, for each request that
+  changes state (classify.py), runs it under one write lock with a journalled random seed and
+  appends it to the journal *before* the reply leaves: acknowledged means written.  The lock also
+  makes the journal's order the order the writes were applied.  Reads, receives and executions go
+  straight through, concurrently, as before.  ``replay`` runs a journalled write again, in-process.
+* The access log leaves out health probes (``/healthz``), moto's own API (``/moto-api/...``) and the
+  bootstrap's requests (marked by ``BOOTSTRAP_AGENT`` in their User-Agent); services' calls,
+  SQS polls included, are logged as before.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import motostate
+from .classify import Kind, classify, form_action, operation, sqs_receipts
+from .journal import Journal
+
+BOOTSTRAP_AGENT = "hippodrome-bootstrap"
 
 
 class Readiness:
@@ -40,12 +56,156 @@ class HealthMiddleware:
         if environ.get("PATH_INFO") == "/healthz":
             state = self.readiness.snapshot()
             status = "200 OK" if state["status"] == "ready" else "503 Service Unavailable"
-            body = json.dumps(state).encode()
-            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json(start_response, status, state)
         return self.app(environ, start_response)
 
 
-def make_moto_server(host: str, port: int, readiness: Readiness) -> BaseWSGIServer:
-    app = HealthMiddleware(DomainDispatcherApplication(create_backend_app), readiness)
-    return make_server(host, port, app, threaded=True)
+def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
+    data = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The whole request body; ``wsgi.input`` is replaced so moto reads it again."""
+    stream = environ.get("wsgi.input")
+    length = environ.get("CONTENT_LENGTH")
+    if stream is None:
+        body = b""
+    elif length:
+        body = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated") or environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    return body
+
+
+def _run(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+    """Call a WSGI app to the end: (status, headers, body chunks)."""
+    response: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        response["status"], response["headers"] = status, headers
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    return response["status"], response["headers"], chunks
+
+
+class JournallingDispatcher(DomainDispatcherApplication):
+    def __init__(self, journal: Journal | None = None) -> None:
+        super().__init__(create_backend_app)
+        self.journal = journal
+        self.write_lock = threading.Lock()
+        self.random: motostate._PerThreadRandom | None = None
+        self._names: dict[int, str] = {}
+        if journal is not None:
+            self.prepare_replay()
+
+    def prepare_replay(self) -> None:
+        """Make moto's randomness replayable (before anything is restored or journalled)."""
+        self.random = motostate.install_replayable_randomness()
+
+    def _backend_name(self, app: Any) -> str:
+        name = self._names.get(id(app))
+        if name is None:
+            with self.lock:
+                for backend, instance in self.app_instances.items():
+                    self._names[id(instance)] = backend
+            name = self._names.get(id(app), "")
+        return name
+
+    def _app_for(self, backend: str) -> Any:
+        with self.lock:
+            app = self.app_instances.get(backend)
+            if app is None:
+                app = self.app_instances[backend] = self.create_app(backend)  # type: ignore[arg-type]
+            return app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        app = self.get_application(environ)
+        journal = self.journal
+        if journal is None:
+            return app(environ, start_response)
+        backend = self._backend_name(app)
+        method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "")
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        content_type = environ.get("CONTENT_TYPE", "")
+        body: bytes | None = None
+        action = None
+        if not target and backend != "moto_api":
+            if content_type.startswith("application/x-www-form-urlencoded"):
+                body = _read_body(environ)
+            action = form_action(environ.get("QUERY_STRING", ""), content_type, body or b"")
+        kind = classify(backend, method, path, target, action)
+        if kind is Kind.SKIP:
+            return app(environ, start_response)
+        if body is None:
+            body = _read_body(environ)
+        assert self.random is not None
+        with self.write_lock:
+            if journal.closed:
+                return _json(start_response, "503 Service Unavailable", {"message": "fake_aws is stopping"})
+            entry = motostate.request_entry(environ, body)
+            if kind is Kind.SQS_DELETE:
+                queue, handles = sqs_receipts(path, content_type, body)
+                entry["sqs_queue"] = queue
+                entry["sqs_receipts"] = motostate.messages_for_receipts(queue, handles)
+            entry["backend"] = backend
+            entry["seed"] = seed = self.random.new_seed()
+            self.random.use_seed(seed)
+            started = time.perf_counter()
+            try:
+                status, headers, chunks = _run(app, environ)
+            finally:
+                self.random.use_seed(None)
+            if int(status[:3]) < 400:
+                journal.append(entry, time.perf_counter() - started)  # in the file before the reply is sent
+        start_response(status, headers)
+        return chunks
+
+    def replay(self, entry: dict[str, Any]) -> str | None:
+        """Run one journalled write again; None when it succeeded, else what went wrong."""
+        assert self.random is not None
+        app = self._app_for(entry.get("backend") or "s3")
+        environ = motostate.entry_environ(entry)
+        if entry.get("sqs_receipts"):
+            motostate.give_back_receipts(entry.get("sqs_queue"), entry["sqs_receipts"])
+        self.random.use_seed(entry.get("seed"))
+        try:
+            status, _, chunks = _run(app, environ)
+        except Exception as e:  # noqa: BLE001 - one bad entry must not stop the rest
+            return f"{entry.get('method')} {entry.get('url')}: {type(e).__name__}: {e}"
+        finally:
+            self.random.use_seed(None)
+        if int(status[:3]) < 400:
+            return None
+        op = operation(entry.get("headers", {}).get("X-Amz-Target"), None) or entry.get("method")
+        text = b"".join(chunks)[:300].decode("utf-8", "replace")
+        return f"{entry.get('backend')} {op} {entry.get('url')}: {status}: {text}"
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler, minus the access-log lines of probes and of the bootstrap."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz" or path.startswith("/moto-api") or BOOTSTRAP_AGENT in (self.headers.get("User-Agent") or ""):
+            return
+        super().log_request(code, size)
+
+
+def make_moto_server(host: str, port: int, readiness: Readiness,
+                     dispatcher: JournallingDispatcher | None = None) -> BaseWSGIServer:
+    app = HealthMiddleware(dispatcher or JournallingDispatcher(), readiness)
+    return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
