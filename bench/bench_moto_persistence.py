@@ -47,8 +47,8 @@ from hd_testing import free_ports, wait_healthy  # noqa: E402
 
 
 def reference_resources() -> str:
-    from hippodrome_k8s.loader import load_stack
-    from hippodrome_k8s.resolver import ResolveOptions, resolve
+    from hippodrome_k8s.core.loader import load_stack
+    from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
     plan = resolve(load_stack(REPO / "hippodrome.yaml"), ResolveOptions(seed="1", table_prefix="b-"))
     return plan.service("moto").env["HIPPODROME_AWS_RESOURCES"]
