@@ -39,10 +39,12 @@ Layout (each module says why it exists)::
     params    boundary validation of request fields (errors name the field)
     keys      deterministic RSA keys per pool, cached encrypted in the state dir
     store     SQLite persistence (documents + refresh-token records)
-    passwords hashing and the pool password policy
+    passwords what is stored for a password (a hash and the SRP verifier), the pool password policy
+    srp       the SRP-6a maths of USER_SRP_AUTH (pure; checked against the client libraries)
+    clientauth SECRET_HASH and client-secret checks, shared by every flow
     tokens    Cognito-shaped JWT claims, signing and verification
     backend   pools, clients, users, groups: the admin API
-    auth      sign-in flows, challenges, GetUser, sign-out
+    auth      sign-in flows (password, SRP, refresh), challenges, GetUser, sign-out
     seeding   creates the declared pools/clients/groups/users idempotently
     openapi   the OpenAPI 3 document of the HTTP surface
     server    aiohttp routing, JSON errors everywhere

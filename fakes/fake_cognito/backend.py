@@ -20,7 +20,7 @@ from hippodrome_k8s import ids
 from . import params as P
 from .errors import CognitoError, invalid, not_found, user_not_found
 from .keys import KeyRing
-from .passwords import DEFAULT_POLICY, check_policy, hash_password
+from .passwords import DEFAULT_POLICY, check_policy, credentials
 from .store import Store
 
 ACCOUNT_ID = "123456789012"
@@ -267,10 +267,11 @@ class Backend:
         user = {
             "Username": username, "sub": sub,
             "Attributes": {"sub": sub, **{k: v for k, v in attributes.items() if k != "sub"}},
-            "Enabled": True, "UserStatus": status,
-            "PasswordHash": hash_password(password) if password else None,
+            "Enabled": True, "UserStatus": status, "PasswordHash": None,
             "UserCreateDate": now, "UserLastModifiedDate": now, "Groups": [],
         }
+        if password:
+            user.update(credentials(pool_id, username, password))
         self.users[pool_id][username] = user
         self.save_user(pool_id, user)
         return user
@@ -287,8 +288,13 @@ class Backend:
                      enforce_policy: bool = True) -> None:
         if enforce_policy:
             check_policy(password, self.pools[pool_id]["Policies"].get("PasswordPolicy"))
-        user["PasswordHash"] = hash_password(password)
+        user.update(credentials(pool_id, user["Username"], password))
         user["UserStatus"] = "CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD"
+        self.save_user(pool_id, user)
+
+    def add_verifier(self, pool_id: str, user: dict[str, Any], password: str) -> None:
+        """Give a user stored before SRP verifiers were kept one, from a password just checked."""
+        user.update(credentials(pool_id, user["Username"], password))
         self.save_user(pool_id, user)
 
     def temporary_password(self) -> str:

@@ -16,6 +16,7 @@ import os
 import string
 from typing import Any
 
+from . import srp
 from .errors import CognitoError
 
 ITERATIONS = 1000
@@ -42,6 +43,18 @@ def verify_password(password: str, encoded: str | None) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(actual, expected)
+
+
+def credentials(pool_id: str, username: str, password: str) -> dict[str, str]:
+    """The stored form of a password: the hash and the SRP salt and verifier (hex)."""
+    salt = srp.new_salt()
+    return {"PasswordHash": hash_password(password), "SrpSalt": format(salt, "x"),
+            "SrpVerifier": format(srp.verifier(pool_id, username, password, salt), "x")}
+
+
+def needs_verifier(user: dict[str, Any]) -> bool:
+    """A user stored before SRP verifiers were kept (a hash, no verifier)."""
+    return bool(user.get("PasswordHash")) and not user.get("SrpVerifier")
 
 
 def check_policy(password: str, policy: dict[str, Any] | None) -> None:
