@@ -29,6 +29,7 @@ Environment (the only configuration)::
 
 HTTP: ``POST /`` (AWS JSON 1.1, ``X-Amz-Target: AWSCognitoIdentityProviderService.<Action>``),
 ``GET /healthz``, ``GET /`` (description, cache sizes), ``GET /openapi.json``,
+``GET /local/codes[?userPoolId=&username=]`` (the confirmation codes it would have mailed),
 ``GET /<pool id>/.well-known/jwks.json`` and ``.../openid-configuration``.
 
 Layout (each module says why it exists)::
@@ -45,6 +46,7 @@ Layout (each module says why it exists)::
     tokens    Cognito-shaped JWT claims, signing and verification
     backend   pools, clients, users, groups: the admin API
     auth      sign-in flows (password, SRP, refresh), challenges, GetUser, sign-out
+    selfservice SignUp, ConfirmSignUp, ForgotPassword, ...: codes go to the log and GET /local/codes
     seeding   creates the declared pools/clients/groups/users idempotently
     openapi   the OpenAPI 3 document of the HTTP surface
     server    aiohttp routing, JSON errors everywhere

@@ -46,6 +46,13 @@ def document(actions: list[str]) -> dict[str, Any]:
             "/healthz": {"get": {"operationId": "healthz", "responses": {
                 "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}, "Ready"),
                 "503": error}}},
+            "/local/codes": {"get": {
+                "operationId": "localCodes",
+                "parameters": [{"name": "userPoolId", "in": "query", "required": False, "schema": {"type": "string"}},
+                               {"name": "username", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "required": ["codes"],
+                                            "properties": {"codes": {"type": "array", "items": {"type": "object"}}}},
+                                           "Confirmation codes fake_cognito would have sent (it sends none)")}}},
             "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": _json({"type": "object"}, "This document")}}},
             "/{poolId}/.well-known/jwks.json": {"get": {
                 "operationId": "jwks", "parameters": [pool_param],

@@ -22,12 +22,14 @@ from .auth import Auth
 from .backend import Backend
 from .errors import CognitoError
 from .keys import public_jwk
+from .selfservice import SelfService
 from .tokens import issuer
 
 log = logging.getLogger("fake_cognito")
 MAX_BODY_BYTES = 1024 * 1024
 BACKEND = web.AppKey("backend", Backend)
 AUTH = web.AppKey("auth", Auth)
+SELF_SERVICE = web.AppKey("self_service", SelfService)
 ACTIONS = web.AppKey("actions", dict)
 READY = web.AppKey("ready", dict)
 CORS = {"Access-Control-Allow-Origin": "*",
@@ -105,7 +107,7 @@ async def describe(request: web.Request) -> web.Response:
         "actions": sorted(request.app[ACTIONS]),
         "caches": {"sessions": request.app[AUTH].sessions.stats()},
         "endpoints": ["/healthz", "/openapi.json", "/{poolId}/.well-known/jwks.json",
-                      "/{poolId}/.well-known/openid-configuration"],
+                      "/{poolId}/.well-known/openid-configuration", "/local/codes"],
     })
 
 
@@ -114,6 +116,13 @@ async def healthz(request: web.Request) -> web.Response:
     if not state.get("ready"):
         return _error("ServiceUnavailableException", "declared config not loaded yet", 503)
     return _json({"status": "ok", "service": "fake_cognito", "userPools": len(request.app[BACKEND].pools)})
+
+
+async def local_codes(request: web.Request) -> web.Response:
+    """The confirmation codes fake_cognito would have mailed (it mails nothing), newest first."""
+    query = request.query
+    codes = request.app[SELF_SERVICE].codes(query.get("userPoolId") or None, query.get("username") or None)
+    return _json({"codes": codes})
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -161,12 +170,14 @@ def make_app(backend: Backend, auth: Auth, ready: dict[str, bool] | None = None)
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[BACKEND] = backend
     app[AUTH] = auth
-    app[ACTIONS] = {**backend.actions(), **auth.actions()}
+    app[SELF_SERVICE] = SelfService(backend)
+    app[ACTIONS] = {**backend.actions(), **auth.actions(), **app[SELF_SERVICE].actions()}
     app[READY] = ready if ready is not None else {"ready": True}
     app.router.add_get("/", describe)
     app.router.add_post("/", aws_action)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/local/codes", local_codes)
     app.router.add_get("/{pool_id}/.well-known/jwks.json", jwks)
     app.router.add_get("/{pool_id}/.well-known/openid-configuration", openid_configuration)
     return app
