@@ -30,6 +30,7 @@ Environment (the only configuration)::
 HTTP: ``POST /`` (AWS JSON 1.1, ``X-Amz-Target: AWSCognitoIdentityProviderService.<Action>``),
 ``GET /healthz``, ``GET /`` (description, cache sizes), ``GET /openapi.json``,
 ``GET /local/codes[?userPoolId=&username=]`` (the confirmation codes it would have mailed),
+``POST /oauth2/token`` and ``POST /<pool id>/oauth2/token`` (the hosted domain's token endpoint),
 ``GET /<pool id>/.well-known/jwks.json`` and ``.../openid-configuration``.
 
 Layout (each module says why it exists)::
@@ -47,6 +48,7 @@ Layout (each module says why it exists)::
     backend   pools, clients, users, groups: the admin API
     auth      sign-in flows (password, SRP, refresh), challenges, GetUser, sign-out
     selfservice SignUp, ConfirmSignUp, ForgotPassword, ...: codes go to the log and GET /local/codes
+    oauth     resource servers and the OAuth2 token endpoint (client_credentials, refresh_token)
     seeding   creates the declared pools/clients/groups/users idempotently
     openapi   the OpenAPI 3 document of the HTTP surface
     server    aiohttp routing, JSON errors everywhere

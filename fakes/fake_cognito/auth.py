@@ -58,7 +58,7 @@ class Auth:
         unit = (client.get("TokenValidityUnits") or {}).get(unit_key, default_unit)
         return value * _UNITS.get(unit, _UNITS[default_unit])
 
-    def _check_flow(self, client: dict[str, Any], flow: str) -> None:
+    def check_flow(self, client: dict[str, Any], flow: str) -> None:
         allowed = client.get("ExplicitAuthFlows")
         if not allowed:  # declared clients and clients created without the field allow every flow
             return
@@ -249,7 +249,7 @@ class Auth:
     def _initiate(self, pool_id: str, client: dict[str, Any], flow: str, p: dict[str, Any]) -> dict[str, Any]:
         auth_params = P.string_map(p, "AuthParameters")
         P.string_map(p, "ClientMetadata")
-        self._check_flow(client, flow)
+        self.check_flow(client, flow)
         if flow in ("USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"):
             return self._password_login(pool_id, client, auth_params)
         if flow == "USER_SRP_AUTH":

@@ -87,6 +87,16 @@ def refresh(s: Subject, iss: str, key: rsa.RSAPrivateKey, kid: str, now: int,
     return _sign(claims, key, kid)
 
 
+def client_access(client_id: str, scopes: list[str], iss: str, key: rsa.RSAPrivateKey, kid: str, now: int,
+                  access_seconds: int = DEFAULT_ACCESS_SECONDS) -> str:
+    """A client_credentials access token: the app client is the subject, its scopes are resource servers'."""
+    claims = {
+        "sub": client_id, "token_use": "access", "scope": " ".join(scopes), "auth_time": now, "iss": iss,
+        "exp": now + access_seconds, "iat": now, "version": 2, "jti": str(uuid.uuid4()), "client_id": client_id,
+    }
+    return _sign(claims, key, kid)
+
+
 def unverified_claims(token: str) -> dict[str, Any] | None:
     """Claims without verification (to find the pool); None when not a JWT."""
     try:
