@@ -114,7 +114,8 @@ def hkdf(ikm: bytes, salt: bytes) -> bytes:
     return hmac.new(prk, INFO + b"\x01", hashlib.sha256).digest()[:16]
 
 
-def _key(s: int, u: int) -> bytes:
+def session_key(s: int, u: int) -> bytes:
+    """The 16-byte key both sides derive from S and u."""
     return hkdf(bytes.fromhex(pad_hex(s)), bytes.fromhex(pad_hex(u)))
 
 
@@ -125,7 +126,7 @@ def server_key(a_public: int, b_public: int, b: int, v: int) -> bytes | None:
     u = u_value(a_public, b_public)
     if u == 0:
         return None
-    return _key(pow(a_public * pow(v, u, N) % N, b, N), u)
+    return session_key(pow(a_public * pow(v, u, N) % N, b, N), u)
 
 
 def client_key(pool_id: str, username: str, password: str, salt: int, a: int, b_public: int) -> bytes:
@@ -135,7 +136,7 @@ def client_key(pool_id: str, username: str, password: str, salt: int, a: int, b_
     u = u_value(pow(G, a, N), b_public)
     x = x_value(pool_id, username, password, salt)
     s = pow((b_public - K * pow(G, x, N)) % N, a + u * x, N)
-    return _key(s, u)
+    return session_key(s, u)
 
 
 def claim_signature(key: bytes, pool_id: str, username: str, secret_block: str, timestamp: str) -> str:
