@@ -58,8 +58,7 @@ class SelfService:
         client = self.b.client(P.req(p, "ClientId"))
         pool_id = client["UserPoolId"]
         username = P.req(p, "Username", max_len=128)
-        for field in ("ClientMetadata",):
-            P.string_map(p, field)
+        P.string_map(p, "ClientMetadata")
         user = self.b.find_user(pool_id, username)
         check_secret_hash(client, P.string(p, "SecretHash", required=False, max_len=128),
                           username, *([user["Username"]] if user else []))

@@ -4,6 +4,9 @@ PyJWKClient against the pool's JWKS URL. A wrong client secret is refused."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import uuid
 
 import jwt
@@ -120,9 +123,6 @@ def test_refresh_token_grant(cognito, fake):
 
 
 def _secret_hash(client: dict, username: str) -> str:
-    import base64
-    import hashlib
-    import hmac
     digest = hmac.new(client["ClientSecret"].encode(), (username + client["ClientId"]).encode(), hashlib.sha256)
     return base64.b64encode(digest.digest()).decode()
 
