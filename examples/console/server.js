@@ -175,8 +175,16 @@ const server = http.createServer((req, res) => {
   });
 });
 server.requestTimeout = 30000;
-server.listen(PORT, HOST, () => console.log(`console: listening on http://${HOST}:${PORT} (controller ${CONTROLLER_URL}; `
-  + `${COGNITO ? `sign-in with user pool ${COGNITO.userPoolId} at ${COGNITO.endpoint || 'AWS'}` : 'no Cognito sign-in'})`));
+server.listen(PORT, HOST, () => {
+  console.log(`console: listening on http://${HOST}:${PORT} (controller ${CONTROLLER_URL}; `
+    + `${COGNITO ? `sign-in with user pool ${COGNITO.userPoolId} at ${COGNITO.endpoint || 'AWS'}` : 'no Cognito sign-in'})`);
+  try {
+    require.resolve('amazon-cognito-identity-js/dist/amazon-cognito-identity.min.js');
+  } catch (e) { // e.g. a node_modules/ left from before the console had a dependency
+    console.error('console: warning: amazon-cognito-identity-js is not installed, so the page cannot sign in: '
+      + 'run `npm ci` in examples/console (or remove its node_modules/ and restart the stack)');
+  }
+});
 
 function stop() {
   server.close(() => process.exit(0));

@@ -13,7 +13,8 @@ import boto3
 import pytest
 import requests
 
-from conftest import ROOT, Stack, assert_json_error, dead_url
+from conftest import ROOT, Proc, Stack, assert_json_error, dead_url
+from hd_testing import free_ports
 
 CONSOLE_DIR = ROOT / "examples" / "console"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
@@ -136,6 +137,25 @@ def test_errors_are_json(stack: Stack, console: str) -> None:
     assert_json_error(requests.get(broken.url + "/api/indexes", headers={"x-api-key": stack.demo_key}, timeout=10),
                       502)
     broken.stop()
+
+
+def test_without_its_dependency_the_console_says_so_and_api_keys_still_work(stack: Stack, console: str,
+                                                                           tmp_path: Path) -> None:
+    """A node_modules/ left from before the console had a dependency: the engine does not rerun npm ci."""
+    for name in ("server.js", "cognito.js", "package.json"):
+        shutil.copy(CONSOLE_DIR / name, tmp_path / name)
+    shutil.copytree(CONSOLE_DIR / "public", tmp_path / "public")
+    (tmp_path / "node_modules").mkdir()
+    port = free_ports(1)[0]
+    proc = Proc("console-bare", ["node", "server.js"], tmp_path, stack.env("console", PORT=str(port)), port,
+                tmp_path / "console.log").wait_healthy()
+    try:
+        body = assert_json_error(requests.get(proc.url + "/vendor/amazon-cognito-identity.min.js", timeout=5), 503)
+        assert "npm ci" in body["message"]
+        assert "npm ci" in proc.log()
+        assert requests.get(proc.url + "/api/indexes", headers={"x-api-key": stack.demo_key}, timeout=10).ok
+    finally:
+        proc.stop()
 
 
 def test_npm_ci_installs_the_browser_bundle(tmp_path: Path) -> None:

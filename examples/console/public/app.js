@@ -128,6 +128,12 @@ $('signout').addEventListener('click', () => {
 });
 
 fetch('/api/config').then((r) => r.json()).then(async (config) => {
+  if (config.cognito && !window.AmazonCognitoIdentity) {
+    $('signin').hidden = false;
+    $('signin-form').hidden = true;
+    show($('signin-status'), 'Sign-in is unavailable: the console could not serve amazon-cognito-identity-js '
+      + '(run `npm ci` in examples/console). An API key still works.', true);
+  }
   if (config.cognito && window.AmazonCognitoIdentity) {
     pool = new AmazonCognitoIdentity.CognitoUserPool({
       UserPoolId: config.cognito.userPoolId, ClientId: config.cognito.clientId,
