@@ -45,7 +45,7 @@ Layout (each module says why it exists)::
     srp       the SRP-6a maths of USER_SRP_AUTH (pure; checked against the client libraries)
     clientauth SECRET_HASH and client-secret checks, shared by every flow
     tokens    Cognito-shaped JWT claims, signing and verification
-    backend   pools, clients, users, groups: the admin API
+    backend   pools, clients (OAuth settings checked), users, groups, resource-server records: the admin API
     auth      sign-in flows (password, SRP, refresh), challenges, GetUser, sign-out
     selfservice SignUp, ConfirmSignUp, ForgotPassword, ...: codes go to the log and GET /local/codes
     oauth     resource servers and the OAuth2 token endpoint (client_credentials, refresh_token)
