@@ -87,10 +87,16 @@ class Auth:
         result = {"AccessToken": access_token, "ExpiresIn": access_seconds, "TokenType": "Bearer", "IdToken": id_token}
         if new_session:
             refresh_seconds = self.validity(client, "RefreshTokenValidity", "RefreshToken", tokens.DEFAULT_REFRESH_SECONDS, "days")
-            result["RefreshToken"] = tokens.refresh(subject, iss, key, kid, now, refresh_seconds)
+            result["RefreshToken"] = tokens.refresh(subject, iss, self.b.keyring.sealing_key(pool_id), now,
+                                                    refresh_seconds)
             self.b.store.add_refresh(subject.origin_jti, pool_id, user["Username"], client["ClientId"],
                                      subject.auth_time, now + refresh_seconds)
         return {"AuthenticationResult": result, "ChallengeParameters": {}}
+
+    def _refresh_claims(self, pool_id: str, token: str) -> dict[str, Any]:
+        key, _ = self.b.keyring.get(pool_id)
+        return tokens.verify_refresh(token, self.b.keyring.sealing_key(pool_id), key,
+                                     tokens.issuer(self.b.region, pool_id), self.b.clock())
 
     def _unknown_user(self, client: dict[str, Any]) -> CognitoError:
         if client.get("PreventUserExistenceErrors") == "ENABLED":
@@ -198,9 +204,8 @@ class Auth:
         token = auth_params.get("REFRESH_TOKEN")
         if not token:
             raise invalid("Missing required parameter REFRESH_TOKEN")
-        key, _ = self.b.keyring.get(pool_id)
         try:
-            claims = tokens.verify(token, key, tokens.issuer(self.b.region, pool_id), "refresh")
+            claims = self._refresh_claims(pool_id, token)
         except tokens.TokenInvalid:
             raise not_authorized("Invalid Refresh Token") from None
         record = self.b.store.get_refresh(str(claims.get("jti")))
@@ -353,9 +358,8 @@ class Auth:
         token = P.req(p, "Token", max_len=16384)
         if not secret_matches(client, P.string(p, "ClientSecret", required=False, max_len=256)):
             raise CognitoError("UnauthorizedException", f"Client authentication failed for client {client['ClientId']}")
-        key, _ = self.b.keyring.get(client["UserPoolId"])
         try:
-            claims = tokens.verify(token, key, tokens.issuer(self.b.region, client["UserPoolId"]), "refresh")
+            claims = self._refresh_claims(client["UserPoolId"], token)
         except tokens.TokenInvalid:
             raise CognitoError("UnsupportedTokenTypeException", "Only refresh tokens can be revoked") from None
         if claims.get("client_id") != client["ClientId"]:
