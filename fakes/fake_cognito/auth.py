@@ -14,6 +14,7 @@ records live in the store, so revocation and refresh survive a restart.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 import os
@@ -162,7 +163,10 @@ class Auth:
         if user is None:
             if client.get("PreventUserExistenceErrors") != "ENABLED":
                 raise user_not_found()
-            salt, v, srp_user = srp.new_salt(), int.from_bytes(os.urandom(384), "big") % srp.N, username
+            # the same made-up salt every time, or asking twice would tell a real user from a missing one
+            digest = hashlib.sha256(f"{self.b.seed}\x1f{pool_id}\x1f{username}".encode()).digest()
+            salt = int.from_bytes(digest[:srp.SALT_BYTES], "big") | 1 << (8 * srp.SALT_BYTES - 1)  # no leading 0
+            v, srp_user = int.from_bytes(os.urandom(384), "big") % srp.N, username
         elif not user.get("SrpVerifier"):
             raise not_authorized("This user has no SRP verifier yet: it was stored before fake_cognito kept them. "
                                  "Sign in once with USER_PASSWORD_AUTH (or set its password) and SRP works.")

@@ -203,7 +203,10 @@ def test_prevent_user_existence_errors_hides_unknown_users(cognito, pool):
     client = cognito.create_user_pool_client(UserPoolId=pool["id"], ClientName="quiet",
                                              PreventUserExistenceErrors="ENABLED")["UserPoolClient"]["ClientId"]
     challenge = srp_challenge(cognito, client, "nobody", 42)
-    assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"  # indistinguishable from a real user
+    assert challenge["ChallengeName"] == "PASSWORD_VERIFIER"  # indistinguishable from a real user:
+    again = srp_challenge(cognito, client, "nobody", 43)      # its salt does not change between asks
+    assert again["ChallengeParameters"]["SALT"] == challenge["ChallengeParameters"]["SALT"]
+    assert not challenge["ChallengeParameters"]["SALT"].startswith("0")
     with pytest.raises(ClientError) as exc:
         AWSSRP("nobody", "Passw0rd!", pool["id"], client, client=cognito).authenticate_user()
     assert _code(exc) == "NotAuthorizedException"
