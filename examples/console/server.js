@@ -1,30 +1,58 @@
 // console (port 9008, layer 2, non-blocking): a small web UI listing an account's indexes.
 //
-// Plain `node:http`, no dependencies, no front-end build: the page in public/ calls this
-// server's /api/indexes, which asks the controller (CONTROLLER_URL) with the API key typed in
-// the page (header x-api-key) or, when none is given, CONSOLE_API_KEY from the env.
+// Plain `node:http`, no front-end build. The page in public/ signs in to Cognito in the browser
+// with amazon-cognito-identity-js (SRP, as a React console would; the library's prebuilt browser
+// bundle is served from node_modules) and calls this server's /api/indexes with the id token. This
+// server verifies the token (cognito.js), finds the account the user owns and asks the controller
+// (CONTROLLER_URL) with the system key. An API key typed in the page (header x-api-key) or
+// CONSOLE_API_KEY from the env works as before, without signing in.
 //
-//   GET /              the page (public/index.html, public/app.js)
-//   GET /healthz       200 {"status":"ok"} once listening
-//   GET /api/config    {"controllerUrl", "hasDefaultKey"}
-//   GET /api/indexes   the controller's GET /api/v2/indexes (status and JSON passed through);
-//                      502 JSON when the controller is down, slow (5 s) or answers garbage
-//   anything else      JSON 404 / 405
+//   GET /                     the page (public/index.html, public/app.js)
+//   GET /vendor/amazon-cognito-identity.min.js   the library's browser bundle (from `npm ci`)
+//   GET /healthz              200 {"status":"ok"} once listening
+//   GET /api/config           {"controllerUrl", "hasDefaultKey", "cognito": {endpoint, userPoolId, clientId} | null}
+//   GET /api/me               Authorization: Bearer <Cognito token> → {"user", "groups", "account"}
+//   GET /api/indexes          the controller's GET /api/v2/indexes (status and JSON passed through) for the
+//                             Bearer token's account, the typed key's or CONSOLE_API_KEY's; 401 without any;
+//                             404 when the signed-in user owns no account; 502 JSON when the controller
+//                             (or the JWKS) is down, slow (5 s) or answers garbage
+//   anything else             JSON 404 / 405
 //
-// Env: PORT, HOST, CONTROLLER_URL, CONSOLE_API_KEY (optional).
+// Env: PORT, HOST, CONTROLLER_URL, CONSOLE_API_KEY (optional), COGNITO_ENDPOINT_URL,
+// COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID, COGNITO_ISSUER, COGNITO_JWKS_URL (sign-in; without a
+// pool id and client id the page offers the API key only), CELL_API_KEY (the system key).
 'use strict';
 
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
+const { Verifier, TokenError, userOf } = require('./cognito');
 
 const PORT = Number(process.env.PORT || 9008);
 const HOST = process.env.HOST || '127.0.0.1';
 const CONTROLLER_URL = (process.env.CONTROLLER_URL || 'http://127.0.0.1:9002').replace(/\/+$/, '');
 const DEFAULT_KEY = process.env.CONSOLE_API_KEY || '';
+const SYSTEM_KEY = process.env.CELL_API_KEY || '';
 const UPSTREAM_TIMEOUT_MS = 5000;
 const PUBLIC = path.join(__dirname, 'public');
 const STATIC = { '/': ['index.html', 'text/html; charset=utf-8'], '/app.js': ['app.js', 'text/javascript; charset=utf-8'] };
+const VENDOR = '/vendor/amazon-cognito-identity.min.js';
+const COGNITO = process.env.COGNITO_USER_POOL_ID && process.env.COGNITO_CLIENT_ID ? {
+  endpoint: process.env.COGNITO_ENDPOINT_URL || null, // null: the library talks to AWS itself
+  userPoolId: process.env.COGNITO_USER_POOL_ID,
+  clientId: process.env.COGNITO_CLIENT_ID,
+} : null;
+const verifier = COGNITO && process.env.COGNITO_JWKS_URL && process.env.COGNITO_ISSUER ? new Verifier({
+  jwksUrl: process.env.COGNITO_JWKS_URL, issuer: process.env.COGNITO_ISSUER, clientId: COGNITO.clientId,
+}) : null;
+
+class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
 
 function sendJson(res, status, body, headers = {}) {
   const text = JSON.stringify(body);
@@ -36,42 +64,103 @@ function error(res, status, code, message, headers) {
   sendJson(res, status, { message, code, type: status >= 500 ? 'bad_gateway' : 'invalid_request', link: '' }, headers);
 }
 
-async function listIndexes(req, res) {
-  const key = req.headers['x-api-key'] || DEFAULT_KEY;
-  if (!key) return error(res, 401, 'unauthorized', 'Enter an API key (or set CONSOLE_API_KEY)');
+// One call to the controller: [status, parsed JSON body]; ApiError 502 when it is down, slow or not JSON.
+async function controller(route, headers) {
   let upstream;
   try {
-    upstream = await fetch(`${CONTROLLER_URL}/api/v2/indexes`, {
-      headers: { 'x-api-key': key }, signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
-    });
+    upstream = await fetch(`${CONTROLLER_URL}${route}`, { headers, signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS) });
   } catch (e) {
     const timedOut = e && (e.name === 'TimeoutError' || e.name === 'AbortError');
-    return error(res, 502, timedOut ? 'upstream_timeout' : 'upstream_unavailable',
+    throw new ApiError(502, timedOut ? 'upstream_timeout' : 'upstream_unavailable',
       `The controller ${timedOut ? 'did not answer in time' : 'is unreachable'} at ${CONTROLLER_URL}`);
   }
   let body;
   try {
     body = JSON.parse(await upstream.text());
   } catch (e) {
-    return error(res, 502, 'upstream_bad_response', `The controller answered HTTP ${upstream.status} with a body that is not JSON`);
+    throw new ApiError(502, 'upstream_bad_response', `The controller answered HTTP ${upstream.status} with a body that is not JSON`);
   }
   if (upstream.status >= 500) {
-    return error(res, 502, 'upstream_error', `The controller failed (HTTP ${upstream.status}): ${(body && body.message) || ''}`);
+    throw new ApiError(502, 'upstream_error', `The controller failed (HTTP ${upstream.status}): ${(body && body.message) || ''}`);
   }
-  sendJson(res, upstream.status, body);
+  return [upstream.status, body];
 }
+
+// The signed-in user (verified claims) when the request carries a Bearer token, else null.
+async function signedIn(req) {
+  const [scheme, token] = String(req.headers.authorization || '').split(' ');
+  if (!scheme) return null;
+  if (scheme.toLowerCase() !== 'bearer' || !token) throw new ApiError(401, 'unauthorized', 'Send Authorization: Bearer <Cognito token>');
+  if (!verifier) throw new ApiError(401, 'unauthorized', 'Cognito sign-in is not configured on this console');
+  return verifier.verify(token);
+}
+
+async function accountOf(claims) {
+  if (!SYSTEM_KEY) throw new ApiError(502, 'not_configured', 'CELL_API_KEY is not set: the console cannot look up accounts');
+  const owner = userOf(claims);
+  const [status, body] = await controller(`/api/v2/accounts?owner=${encodeURIComponent(owner)}`, { 'x-api-key': SYSTEM_KEY });
+  if (status !== 200) throw new ApiError(502, 'upstream_error', `The controller refused the account lookup (HTTP ${status})`);
+  return (body.results || [])[0] || null;
+}
+
+async function me(req, res) {
+  const claims = await signedIn(req);
+  if (!claims) throw new ApiError(401, 'unauthorized', 'Sign in first (Authorization: Bearer <Cognito token>)');
+  const account = await accountOf(claims);
+  sendJson(res, 200, { user: userOf(claims), groups: claims['cognito:groups'] || [], account });
+}
+
+async function listIndexes(req, res) {
+  const claims = await signedIn(req);
+  let headers;
+  if (claims) {
+    const account = await accountOf(claims);
+    if (!account) throw new ApiError(404, 'account_not_found', `${userOf(claims)} owns no account yet`);
+    headers = { 'x-api-key': SYSTEM_KEY, 'x-hippodrome-account': account.accountId };
+  } else {
+    const key = req.headers['x-api-key'] || DEFAULT_KEY;
+    if (!key) throw new ApiError(401, 'unauthorized', 'Sign in, or enter an API key (or set CONSOLE_API_KEY)');
+    headers = { 'x-api-key': key };
+  }
+  const [status, body] = await controller('/api/v2/indexes', headers);
+  sendJson(res, status, body);
+}
+
+async function vendor(req, res) {
+  let file;
+  try {
+    file = require.resolve('amazon-cognito-identity-js/dist/amazon-cognito-identity.min.js');
+  } catch (e) {
+    throw new ApiError(503, 'not_installed', 'amazon-cognito-identity-js is not installed: run `npm ci` in examples/console');
+  }
+  const data = await fs.promises.readFile(file);
+  res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Content-Length': data.length, 'Cache-Control': 'max-age=3600' });
+  res.end(req.method === 'HEAD' ? undefined : data);
+}
+
+const ROUTES = {
+  '/healthz': (req, res) => sendJson(res, 200, { status: 'ok', service: 'console' }),
+  '/api/config': (req, res) => sendJson(res, 200, { controllerUrl: CONTROLLER_URL, hasDefaultKey: Boolean(DEFAULT_KEY), cognito: COGNITO }),
+  '/api/me': me,
+  '/api/indexes': listIndexes,
+  [VENDOR]: vendor,
+};
 
 async function handle(req, res) {
   const url = new URL(req.url, 'http://console');
   const route = url.pathname;
-  const known = route === '/healthz' || route === '/api/config' || route === '/api/indexes' || route in STATIC;
-  if (!known) return error(res, 404, 'not_found', `No route for ${req.method} ${route}`);
+  if (!(route in ROUTES) && !(route in STATIC)) return error(res, 404, 'not_found', `No route for ${req.method} ${route}`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return error(res, 405, 'method_not_allowed', `Method ${req.method} is not allowed on ${route}`, { Allow: 'GET, HEAD' });
   }
-  if (route === '/healthz') return sendJson(res, 200, { status: 'ok', service: 'console' });
-  if (route === '/api/config') return sendJson(res, 200, { controllerUrl: CONTROLLER_URL, hasDefaultKey: Boolean(DEFAULT_KEY) });
-  if (route === '/api/indexes') return listIndexes(req, res);
+  if (route in ROUTES) {
+    try {
+      return await ROUTES[route](req, res);
+    } catch (e) {
+      if (e instanceof ApiError || e instanceof TokenError) return error(res, e.status, e.code, e.message);
+      throw e;
+    }
+  }
   const [file, type] = STATIC[route];
   const data = await fs.promises.readFile(path.join(PUBLIC, file));
   res.writeHead(200, { 'Content-Type': type, 'Content-Length': data.length, 'Cache-Control': 'no-store' });
@@ -86,7 +175,16 @@ const server = http.createServer((req, res) => {
   });
 });
 server.requestTimeout = 30000;
-server.listen(PORT, HOST, () => console.log(`console: listening on http://${HOST}:${PORT} (controller ${CONTROLLER_URL})`));
+server.listen(PORT, HOST, () => {
+  console.log(`console: listening on http://${HOST}:${PORT} (controller ${CONTROLLER_URL}; `
+    + `${COGNITO ? `sign-in with user pool ${COGNITO.userPoolId} at ${COGNITO.endpoint || 'AWS'}` : 'no Cognito sign-in'})`);
+  try {
+    require.resolve('amazon-cognito-identity-js/dist/amazon-cognito-identity.min.js');
+  } catch (e) { // e.g. a node_modules/ left from before the console had a dependency
+    console.error('console: warning: amazon-cognito-identity-js is not installed, so the page cannot sign in: '
+      + 'run `npm ci` in examples/console (or remove its node_modules/ and restart the stack)');
+  }
+});
 
 function stop() {
   server.close(() => process.exit(0));

@@ -29,6 +29,8 @@ Environment (the only configuration)::
 
 HTTP: ``POST /`` (AWS JSON 1.1, ``X-Amz-Target: AWSCognitoIdentityProviderService.<Action>``),
 ``GET /healthz``, ``GET /`` (description, cache sizes), ``GET /openapi.json``,
+``GET /local/codes[?userPoolId=&username=]`` (the confirmation codes it would have mailed),
+``POST /oauth2/token`` and ``POST /<pool id>/oauth2/token`` (the hosted domain's token endpoint),
 ``GET /<pool id>/.well-known/jwks.json`` and ``.../openid-configuration``.
 
 Layout (each module says why it exists)::
@@ -39,10 +41,14 @@ Layout (each module says why it exists)::
     params    boundary validation of request fields (errors name the field)
     keys      deterministic RSA keys per pool, cached encrypted in the state dir
     store     SQLite persistence (documents + refresh-token records)
-    passwords hashing and the pool password policy
+    passwords what is stored for a password (a hash and the SRP verifier), the pool password policy
+    srp       the SRP-6a maths of USER_SRP_AUTH (pure; checked against the client libraries)
+    clientauth SECRET_HASH and client-secret checks, shared by every flow
     tokens    Cognito-shaped JWT claims, signing and verification
-    backend   pools, clients, users, groups: the admin API
-    auth      sign-in flows, challenges, GetUser, sign-out
+    backend   pools, clients (OAuth settings checked), users, groups, resource-server records: the admin API
+    auth      sign-in flows (password, SRP, refresh), challenges, GetUser, sign-out
+    selfservice SignUp, ConfirmSignUp, ForgotPassword, ...: codes go to the log and GET /local/codes
+    oauth     resource servers and the OAuth2 token endpoint (client_credentials, refresh_token)
     seeding   creates the declared pools/clients/groups/users idempotently
     openapi   the OpenAPI 3 document of the HTTP surface
     server    aiohttp routing, JSON errors everywhere

@@ -20,7 +20,7 @@ from hippodrome_k8s.core import ids
 from . import params as P
 from .errors import CognitoError, invalid, not_found, user_not_found
 from .keys import KeyRing
-from .passwords import DEFAULT_POLICY, check_policy, hash_password
+from .passwords import DEFAULT_POLICY, check_policy, credentials
 from .store import Store
 
 ACCOUNT_ID = "123456789012"
@@ -28,6 +28,8 @@ PAGE_MAX = 60
 _FILTER_RE = re.compile(r'^\s*([\w:]+)\s*(=|\^=)\s*"((?:[^"\\]|\\.)*)"\s*$')
 _FILTERABLE = {"username", "email", "phone_number", "name", "given_name", "family_name",
                "preferred_username", "cognito:user_status", "status", "sub"}
+OAUTH_FLOWS = ("code", "implicit", "client_credentials")
+STANDARD_SCOPES = frozenset({"phone", "email", "openid", "profile", "aws.cognito.signin.user.admin"})
 USER_STATUSES = ("UNCONFIRMED", "CONFIRMED", "FORCE_CHANGE_PASSWORD", "RESET_REQUIRED")
 
 Action = Callable[[dict[str, Any]], dict[str, Any]]
@@ -71,10 +73,13 @@ class Backend:
         self.clients: dict[str, dict[str, Any]] = {k: d for k, d in store.load("client")}
         self.users: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in self.pools}
         self.groups: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in self.pools}
+        self.resource_servers: dict[str, dict[str, dict[str, Any]]] = {p: {} for p in self.pools}
         for key, doc in store.load("user"):
             self.users.setdefault(key.split("/", 1)[0], {})[doc["Username"]] = doc
         for key, doc in store.load("group"):
             self.groups.setdefault(key.split("/", 1)[0], {})[doc["GroupName"]] = doc
+        for key, doc in store.load("resource_server"):
+            self.resource_servers.setdefault(key.split("/", 1)[0], {})[doc["Identifier"]] = doc
 
     def actions(self) -> dict[str, Action]:
         return actions_of(self, _ACTIONS)
@@ -144,6 +149,7 @@ class Backend:
         self.pools[pool_id] = pool
         self.users.setdefault(pool_id, {})
         self.groups.setdefault(pool_id, {})
+        self.resource_servers.setdefault(pool_id, {})
         self.store.put("pool", pool_id, pool)
         return pool
 
@@ -188,10 +194,12 @@ class Backend:
                 del self.clients[cid]
             self.store.delete_prefix("user", f"{pool_id}/")
             self.store.delete_prefix("group", f"{pool_id}/")
+            self.store.delete_prefix("resource_server", f"{pool_id}/")
             self.store.delete("pool", pool_id)
             self.store.revoke_pool(pool_id)
         self.users.pop(pool_id, None)
         self.groups.pop(pool_id, None)
+        self.resource_servers.pop(pool_id, None)
         del self.pools[pool_id]
         self.keyring.forget(pool_id)
         return {}
@@ -212,14 +220,36 @@ class Backend:
         self.store.put("client", client_id, client)
         return client
 
+    def check_client_settings(self, pool_id: str, p: dict[str, Any], has_secret: bool) -> None:
+        """What Cognito checks in a client's settings, OAuth ones included (the token endpoint relies on them)."""
+        P.string_list(p, "ExplicitAuthFlows")
+        for field in ("AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity"):
+            P.integer(p, field, lo=1, hi=315360000)
+        P.boolean(p, "AllowedOAuthFlowsUserPoolClient")
+        flows = P.string_list(p, "AllowedOAuthFlows")
+        for flow in flows:
+            P.one_of(flow, "AllowedOAuthFlows", OAUTH_FLOWS)
+        if "client_credentials" in flows and {"code", "implicit"} & set(flows):
+            raise CognitoError("InvalidOAuthFlowException",
+                               "client_credentials flow can not be selected along with code flow or implicit flow.")
+        if "client_credentials" in flows and not has_secret:
+            raise CognitoError("InvalidOAuthFlowException",
+                               "client_credentials flow can not be selected if client does not have a client secret.")
+        servers = self.resource_servers.get(pool_id, {})
+        for scope in P.string_list(p, "AllowedOAuthScopes"):
+            identifier, _, name = scope.rpartition("/")
+            custom = identifier in servers and any(s["ScopeName"] == name for s in servers[identifier].get("Scopes", []))
+            if not custom and scope not in STANDARD_SCOPES:
+                raise CognitoError("ScopeDoesNotExistException", f"Invalid scope requested: {scope}")
+            if not custom and "client_credentials" in flows:
+                raise CognitoError("InvalidOAuthFlowException",
+                                   f"client_credentials flow can only be used with custom scopes, not {scope}")
+
     @action
     def CreateUserPoolClient(self, p: dict[str, Any]) -> dict[str, Any]:
         pool = self.pool(P.req(p, "UserPoolId"))
         name = P.req(p, "ClientName", max_len=128)
-        P.boolean(p, "GenerateSecret")
-        P.string_list(p, "ExplicitAuthFlows")
-        for field in ("AccessTokenValidity", "IdTokenValidity", "RefreshTokenValidity"):
-            P.integer(p, field, lo=1, hi=315360000)
+        self.check_client_settings(pool["Id"], p, P.boolean(p, "GenerateSecret"))
         client_id = ids.cognito_client_id(self.seed, pool["Name"], name)
         n = 1
         while client_id in self.clients:
@@ -242,6 +272,27 @@ class Backend:
                  for c in self.clients.values() if c["UserPoolId"] == pool_id]
         page, token = _page(items, P.string(p, "NextToken", required=False), limit)
         return {"UserPoolClients": page, **({"NextToken": token} if token else {})}
+
+    @action
+    def UpdateUserPoolClient(self, p: dict[str, Any]) -> dict[str, Any]:
+        """As in Cognito, the settings not given go back to their defaults; id, secret and name stay."""
+        pool_id = P.req(p, "UserPoolId")
+        self.pool(pool_id)
+        old = self.client(P.req(p, "ClientId"), pool_id)
+        self.check_client_settings(pool_id, p, bool(old.get("ClientSecret")))
+        name = P.string(p, "ClientName", required=False, max_len=128) or old["ClientName"]
+        client = {
+            **{k: v for k, v in p.items() if k not in ("UserPoolId", "ClientId", "ClientName", "ClientSecret")},
+            "UserPoolId": pool_id, "ClientName": name, "ClientId": old["ClientId"],
+            "CreationDate": old["CreationDate"], "LastModifiedDate": self.clock(),
+            "RefreshTokenValidity": p.get("RefreshTokenValidity") or 30,
+            "AllowedOAuthFlowsUserPoolClient": bool(p.get("AllowedOAuthFlowsUserPoolClient", False)),
+        }
+        if old.get("ClientSecret"):
+            client["ClientSecret"] = old["ClientSecret"]
+        self.clients[client["ClientId"]] = client
+        self.store.put("client", client["ClientId"], client)
+        return {"UserPoolClient": client}
 
     @action
     def DeleteUserPoolClient(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -267,10 +318,11 @@ class Backend:
         user = {
             "Username": username, "sub": sub,
             "Attributes": {"sub": sub, **{k: v for k, v in attributes.items() if k != "sub"}},
-            "Enabled": True, "UserStatus": status,
-            "PasswordHash": hash_password(password) if password else None,
+            "Enabled": True, "UserStatus": status, "PasswordHash": None,
             "UserCreateDate": now, "UserLastModifiedDate": now, "Groups": [],
         }
+        if password:
+            user.update(credentials(pool_id, username, password))
         self.users[pool_id][username] = user
         self.save_user(pool_id, user)
         return user
@@ -287,8 +339,13 @@ class Backend:
                      enforce_policy: bool = True) -> None:
         if enforce_policy:
             check_policy(password, self.pools[pool_id]["Policies"].get("PasswordPolicy"))
-        user["PasswordHash"] = hash_password(password)
+        user.update(credentials(pool_id, user["Username"], password))
         user["UserStatus"] = "CONFIRMED" if permanent else "FORCE_CHANGE_PASSWORD"
+        self.save_user(pool_id, user)
+
+    def add_verifier(self, pool_id: str, user: dict[str, Any], password: str) -> None:
+        """Give a user stored before SRP verifiers were kept one, from a password just checked."""
+        user.update(credentials(pool_id, user["Username"], password))
         self.save_user(pool_id, user)
 
     def temporary_password(self) -> str:

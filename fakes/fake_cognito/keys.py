@@ -182,6 +182,11 @@ class KeyRing:
         self._save(pool_id, key)
         self._remember(pool_id, key)
 
+    def sealing_key(self, pool_id: str) -> bytes:
+        """The AES-256 key that seals the pool's refresh tokens (tokens.py): from the secret, seed and pool,
+        so tokens survive a restart and a token of another pool, seed or secret does not open."""
+        return hashlib.sha256(f"fake_cognito/refresh/v1\x1f{self._secret}\x1f{self._seed}\x1f{pool_id}".encode()).digest()
+
     def forget(self, pool_id: str) -> None:
         self._memory.pop(pool_id, None)
         self._cache.delete_key_blob(pool_id)

@@ -27,6 +27,20 @@ def document(actions: list[str]) -> dict[str, Any]:
     pool_param = {"name": "poolId", "in": "path", "required": True,
                   "schema": {"type": "string", "pattern": r"^[\w-]+_[0-9a-zA-Z]+$"}}
     error = _json(_ERROR, "Cognito-style error")
+    oauth_error = _json({"type": "object", "required": ["error"], "properties": {
+        "error": {"type": "string"}, "error_description": {"type": "string"}}}, "OAuth2 error (RFC 6749 5.2)")
+    token = {
+        "operationId": "oauth2Token",
+        "requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string", "enum": ["client_credentials", "refresh_token", "authorization_code"]},
+                "client_id": {"type": "string"}, "client_secret": {"type": "string"}, "scope": {"type": "string"},
+                "refresh_token": {"type": "string"}}}}}},
+        "responses": {"200": _json({"type": "object", "required": ["access_token", "expires_in", "token_type"],
+                                    "properties": {"access_token": {"type": "string"}, "expires_in": {"type": "integer"},
+                                                   "token_type": {"type": "string"}}}, "Tokens"),
+                      "400": oauth_error},
+    }
     return {
         "openapi": "3.0.3",
         "info": {"title": "fake_cognito", "version": "1.0.0",
@@ -46,6 +60,15 @@ def document(actions: list[str]) -> dict[str, Any]:
             "/healthz": {"get": {"operationId": "healthz", "responses": {
                 "200": _json({"type": "object", "required": ["status"], "properties": {"status": {"type": "string"}}}, "Ready"),
                 "503": error}}},
+            "/local/codes": {"get": {
+                "operationId": "localCodes",
+                "parameters": [{"name": "userPoolId", "in": "query", "required": False, "schema": {"type": "string"}},
+                               {"name": "username", "in": "query", "required": False, "schema": {"type": "string"}}],
+                "responses": {"200": _json({"type": "object", "required": ["codes"],
+                                            "properties": {"codes": {"type": "array", "items": {"type": "object"}}}},
+                                           "Confirmation codes fake_cognito would have sent (it sends none)")}}},
+            "/oauth2/token": {"post": token},
+            "/{poolId}/oauth2/token": {"post": {**token, "operationId": "poolOauth2Token", "parameters": [pool_param]}},
             "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": _json({"type": "object"}, "This document")}}},
             "/{poolId}/.well-known/jwks.json": {"get": {
                 "operationId": "jwks", "parameters": [pool_param],

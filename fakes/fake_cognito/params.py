@@ -67,12 +67,14 @@ def integer(p: dict[str, Any], name: str, default: int | None = None, lo: int = 
 
 
 def string_map(p: dict[str, Any], name: str) -> dict[str, str]:
+    """A map of strings; a null value counts as absent (browsers send ``"DEVICE_KEY": null``)."""
     value = p.get(name)
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, str))
+                                              for k, v in value.items()):
         raise _invalid(name, value, "Member must be a map of strings to strings")
-    return value
+    return {k: v for k, v in value.items() if v is not None}
 
 
 def string_list(p: dict[str, Any], name: str) -> list[str]:

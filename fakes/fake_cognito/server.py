@@ -22,12 +22,16 @@ from .auth import Auth
 from .backend import Backend
 from .errors import CognitoError
 from .keys import public_jwk
+from .oauth import FORM, OAuth, OAuthError
+from .selfservice import SelfService
 from .tokens import issuer
 
 log = logging.getLogger("fake_cognito")
 MAX_BODY_BYTES = 1024 * 1024
 BACKEND = web.AppKey("backend", Backend)
 AUTH = web.AppKey("auth", Auth)
+SELF_SERVICE = web.AppKey("self_service", SelfService)
+OAUTH = web.AppKey("oauth", OAuth)
 ACTIONS = web.AppKey("actions", dict)
 READY = web.AppKey("ready", dict)
 CORS = {"Access-Control-Allow-Origin": "*",
@@ -105,7 +109,8 @@ async def describe(request: web.Request) -> web.Response:
         "actions": sorted(request.app[ACTIONS]),
         "caches": {"sessions": request.app[AUTH].sessions.stats()},
         "endpoints": ["/healthz", "/openapi.json", "/{poolId}/.well-known/jwks.json",
-                      "/{poolId}/.well-known/openid-configuration"],
+                      "/{poolId}/.well-known/openid-configuration", "/local/codes",
+                      "POST /oauth2/token", "POST /{poolId}/oauth2/token"],
     })
 
 
@@ -114,6 +119,33 @@ async def healthz(request: web.Request) -> web.Response:
     if not state.get("ready"):
         return _error("ServiceUnavailableException", "declared config not loaded yet", 503)
     return _json({"status": "ok", "service": "fake_cognito", "userPools": len(request.app[BACKEND].pools)})
+
+
+async def oauth2_token(request: web.Request) -> web.Response:
+    """The hosted domain's token endpoint (oauth.py); OAuth2-shaped JSON answers, errors included."""
+    pool_id = request.match_info.get("pool_id")
+    no_cache = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+    if pool_id is not None and pool_id not in request.app[BACKEND].pools:
+        return _json({"error": "invalid_request", "error_description": f"User pool {pool_id} does not exist."}, 400,
+                     **no_cache)
+    form: dict[str, str] = {}
+    if request.content_type == FORM:
+        try:
+            form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        except ValueError:
+            return _json({"error": "invalid_request", "error_description": "malformed form body"}, 400, **no_cache)
+    try:
+        answer = request.app[OAUTH].token(pool_id, request.content_type, request.headers.get("Authorization"), form)
+    except OAuthError as exc:
+        return _json(exc.body(), 400, **no_cache)
+    return _json(answer, **no_cache)
+
+
+async def local_codes(request: web.Request) -> web.Response:
+    """The confirmation codes fake_cognito would have mailed (it mails nothing), newest first."""
+    query = request.query
+    codes = request.app[SELF_SERVICE].codes(query.get("userPoolId") or None, query.get("username") or None)
+    return _json({"codes": codes})
 
 
 async def openapi_json(request: web.Request) -> web.Response:
@@ -161,12 +193,17 @@ def make_app(backend: Backend, auth: Auth, ready: dict[str, bool] | None = None)
     app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
     app[BACKEND] = backend
     app[AUTH] = auth
-    app[ACTIONS] = {**backend.actions(), **auth.actions()}
+    app[SELF_SERVICE] = SelfService(backend)
+    app[OAUTH] = OAuth(backend, auth)
+    app[ACTIONS] = {**backend.actions(), **auth.actions(), **app[SELF_SERVICE].actions(), **app[OAUTH].actions()}
     app[READY] = ready if ready is not None else {"ready": True}
     app.router.add_get("/", describe)
     app.router.add_post("/", aws_action)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_get("/local/codes", local_codes)
+    app.router.add_post("/oauth2/token", oauth2_token)
+    app.router.add_post("/{pool_id}/oauth2/token", oauth2_token)
     app.router.add_get("/{pool_id}/.well-known/jwks.json", jwks)
     app.router.add_get("/{pool_id}/.well-known/openid-configuration", openid_configuration)
     return app

@@ -1,30 +1,114 @@
-"""console: the Node.js page, its JSON API in front of the controller, and `npm ci` working."""
+"""console: the Node.js page, its JSON API in front of the controller (API key or Cognito sign-in), and
+`npm ci` installing its one dependency (amazon-cognito-identity-js, whose browser bundle it serves)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
 import requests
 
-from conftest import ROOT, Stack, assert_json_error, dead_url
+from conftest import ROOT, Proc, Stack, assert_json_error, dead_url
+from hd_testing import free_ports
 
+CONSOLE_DIR = ROOT / "examples" / "console"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+
+def ensure_node_modules() -> None:
+    """`npm ci` in examples/console when node_modules is missing, as the local engine does before starting it."""
+    if not (CONSOLE_DIR / "node_modules" / "amazon-cognito-identity-js").is_dir():
+        if shutil.which("npm") is None:
+            pytest.skip("npm is not installed")
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CONSOLE_DIR, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+
+
+def seeded_user(stack: Stack) -> dict[str, Any]:
+    """The first user the stack file declares (alice, the demo account's owner), password included."""
+    config = json.loads(stack.env("fake_cognito")["HIPPODROME_COGNITO_CONFIG"])
+    return config["userPools"][0]["users"][0]
+
+
+def id_token(stack: Stack, username: str, password: str, client_id: str | None = None) -> str:
+    env = stack.env("console")
+    idp = boto3.client("cognito-idp", endpoint_url=env["COGNITO_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    return idp.initiate_auth(ClientId=client_id or env["COGNITO_CLIENT_ID"], AuthFlow="USER_PASSWORD_AUTH",
+                             AuthParameters={"USERNAME": username, "PASSWORD": password})["AuthenticationResult"]["IdToken"]
 
 
 @pytest.fixture(scope="module")
 def console(stack: Stack) -> str:
+    ensure_node_modules()
     stack.ensure("controller", "console")
     return stack.url("console")
 
 
-def test_page_and_healthz(console: str) -> None:
+def test_page_and_healthz(stack: Stack, console: str) -> None:
     assert requests.get(console + "/healthz", timeout=5).json()["status"] == "ok"
     page = requests.get(console + "/", timeout=5)
     assert page.status_code == 200 and "Hippodrome console" in page.text
-    assert "fetch('/api/indexes'" in requests.get(console + "/app.js", timeout=5).text
+    assert '<script src="/vendor/amazon-cognito-identity.min.js">' in page.text
+    app = requests.get(console + "/app.js", timeout=5).text
+    assert "fetch('/api/indexes'" in app and "authenticateUser" in app
+    bundle = requests.get(console + "/vendor/amazon-cognito-identity.min.js", timeout=5)
+    assert bundle.status_code == 200 and bundle.headers["Content-Type"].startswith("text/javascript")
+    assert "AmazonCognitoIdentity" in bundle.text
+    env = stack.env("console")
+    assert requests.get(console + "/api/config", timeout=5).json()["cognito"] == {
+        "endpoint": env["COGNITO_ENDPOINT_URL"], "userPoolId": env["COGNITO_USER_POOL_ID"],
+        "clientId": env["COGNITO_CLIENT_ID"]}
+
+
+def test_signed_in_user_sees_their_accounts_indexes(stack: Stack, console: str) -> None:
+    alice = seeded_user(stack)
+    requests.post(f"{stack.url('controller')}/api/v2/indexes/signed-in-ix", headers={"x-api-key": stack.demo_key},
+                  timeout=10)
+    bearer = {"Authorization": "Bearer " + id_token(stack, alice["username"], alice["password"])}
+    keyless = stack.start_extra("console", CONSOLE_API_KEY="")  # nothing but the token can list
+    try:
+        me = requests.get(keyless.url + "/api/me", headers=bearer, timeout=10)
+        assert me.status_code == 200, me.text
+        assert me.json()["user"] == alice["username"] and me.json()["account"]["accountId"] == stack.demo_account
+        listed = requests.get(keyless.url + "/api/indexes", headers=bearer, timeout=10)
+        assert listed.status_code == 200, listed.text
+        assert "signed-in-ix" in [i["indexName"] for i in listed.json()["results"]]
+        header, payload, signature = bearer["Authorization"].split(".")
+        forged = ".".join((header, payload, signature[::-1]))  # the signature no longer matches
+        for headers in ({"Authorization": forged}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic x"}):
+            assert_json_error(requests.get(keyless.url + "/api/indexes", headers=headers, timeout=10), 401)
+        assert_json_error(requests.get(keyless.url + "/api/me", timeout=10), 401)
+    finally:
+        keyless.stop()
+
+
+def test_a_user_without_an_account_gets_a_json_404(stack: Stack, console: str) -> None:
+    env = stack.env("console")
+    idp = boto3.client("cognito-idp", endpoint_url=env["COGNITO_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    pool = env["COGNITO_USER_POOL_ID"]
+    try:
+        idp.admin_create_user(UserPoolId=pool, Username="nobody-owns@example.com", MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": "email", "Value": "nobody-owns@example.com"}])
+    except idp.exceptions.UsernameExistsException:
+        pass
+    idp.admin_set_user_password(UserPoolId=pool, Username="nobody-owns@example.com", Password="Passw0rd!",
+                                Permanent=True)
+    token = id_token(stack, "nobody-owns@example.com", "Passw0rd!")
+    body = assert_json_error(requests.get(console + "/api/indexes", headers={"Authorization": f"Bearer {token}"},
+                                          timeout=10), 404)
+    assert body["code"] == "account_not_found"
+    other_client = idp.create_user_pool_client(UserPoolId=pool, ClientName="elsewhere")["UserPoolClient"]["ClientId"]
+    foreign = id_token(stack, "nobody-owns@example.com", "Passw0rd!", client_id=other_client)
+    assert_json_error(requests.get(console + "/api/indexes", headers={"Authorization": f"Bearer {foreign}"},
+                                   timeout=10), 401)
 
 
 def test_lists_the_accounts_indexes(stack: Stack, console: str) -> None:
@@ -55,11 +139,33 @@ def test_errors_are_json(stack: Stack, console: str) -> None:
     broken.stop()
 
 
-def test_npm_ci_works_offline(tmp_path: Path) -> None:
+def test_without_its_dependency_the_console_says_so_and_api_keys_still_work(stack: Stack, console: str,
+                                                                           tmp_path: Path) -> None:
+    """A node_modules/ left from before the console had a dependency: the engine does not rerun npm ci."""
+    for name in ("server.js", "cognito.js", "package.json"):
+        shutil.copy(CONSOLE_DIR / name, tmp_path / name)
+    shutil.copytree(CONSOLE_DIR / "public", tmp_path / "public")
+    (tmp_path / "node_modules").mkdir()
+    port = free_ports(1)[0]
+    proc = Proc("console-bare", ["node", "server.js"], tmp_path, stack.env("console", PORT=str(port)), port,
+                tmp_path / "console.log").wait_healthy()
+    try:
+        body = assert_json_error(requests.get(proc.url + "/vendor/amazon-cognito-identity.min.js", timeout=5), 503)
+        assert "npm ci" in body["message"]
+        assert "npm ci" in proc.log()
+        assert requests.get(proc.url + "/api/indexes", headers={"x-api-key": stack.demo_key}, timeout=10).ok
+    finally:
+        proc.stop()
+
+
+def test_npm_ci_installs_the_browser_bundle(tmp_path: Path) -> None:
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
     for name in ("package.json", "package-lock.json"):
-        shutil.copy(ROOT / "examples" / "console" / name, tmp_path / name)
-    done = subprocess.run(["npm", "ci", "--offline", "--no-audit", "--no-fund"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+        shutil.copy(CONSOLE_DIR / name, tmp_path / name)
+    done = subprocess.run(["npm", "ci", "--prefer-offline", "--no-audit", "--no-fund"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
+    package = json.loads((tmp_path / "node_modules" / "amazon-cognito-identity-js" / "package.json").read_text())
+    assert package["version"].startswith("6.")
+    assert (tmp_path / "node_modules" / "amazon-cognito-identity-js" / "dist" / "amazon-cognito-identity.min.js").is_file()
