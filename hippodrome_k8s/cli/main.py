@@ -13,7 +13,9 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -24,6 +26,7 @@ from hippodrome_k8s.core.loader import load_stack
 from hippodrome_k8s.host.ports import check_ports_free
 from hippodrome_k8s.local.runfile import process_alive, read_run_info, remove_run_info, write_run_info
 from hippodrome_k8s.core.model import Cell, Profile
+from hippodrome_k8s.core.waiting import Verdict, wait_with_progress
 from hippodrome_k8s.host.project import ProjectPaths, choose_seed, find_project_root, new_seed, read_recorded_seed, record_seed
 from hippodrome_k8s.core.resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
 from hippodrome_k8s.core.schema import render_schema
@@ -260,52 +263,80 @@ def _wait_timeout() -> float:
     return float(ctx.params.get("wait_timeout") or 900.0)
 
 
+@dataclass(frozen=True)
+class LocalView:
+    """One poll of a starting local stack: /api/status and /api/stack."""
+
+    status: dict[str, Any]
+    stack: dict[str, Any]
+
+
+def local_changes(before: LocalView | None, now: LocalView) -> list[str]:
+    """A line per service whose state changed since the last poll."""
+    old = before.status if before else {}
+    return [f"  layer {s['layer']}  {name:<16} {s['status']}" for name, s in now.status.items()
+            if (old.get(name) or {}).get("status") != s["status"]]
+
+
+def local_verdict(view: LocalView, url: str) -> Verdict[list[str]]:
+    """Up when the blocking services are (and the non-blocking ones are running, failed or crash-looping:
+    they never gate, so those only get a warning); failed when the supervisor gave up."""
+    status, phase = view.status, StackPhase.from_local(view.stack["phase"])
+    if phase in (StackPhase.FAILED, StackPhase.STOPPED, StackPhase.STOPPING):
+        return Verdict(failure=f"the stack failed to start: {view.stack.get('failure')}")
+    if phase not in (StackPhase.RUNNING, StackPhase.DEGRADED):
+        return Verdict.waiting()
+    lagging = [n for n, s in status.items() if s["status"] != ServiceState.running]
+    settled = [n for n in lagging if status[n]["status"] == ServiceState.failed or status[n]["restarts"] >= 3]
+    if len(settled) < len(lagging):
+        return Verdict.waiting()
+    lines = [f"warning: non-blocking service {n} is {status[n]['status']}: {status[n]['message']}" for n in settled]
+    running = len(status) - len(settled)
+    summary = f"All {running} services running" if not settled else f"{running} of {len(status)} services running"
+    return Verdict(done=True, result=lines + [f"{summary}. Dashboard: {url}  (stop with `hippodrome control shutdown`)"])
+
+
 def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: float) -> int:
     from hippodrome_k8s.cli.client import DashboardClient
 
-    deadline = time.monotonic() + timeout
-    seen: dict[str, str] = {}
-    client: DashboardClient | None = None
-    while time.monotonic() < deadline:
+    paths = ProjectPaths(root)
+    clients: list[DashboardClient] = []
+
+    def poll() -> LocalView | None:
         if child.poll() is not None:
-            click.echo(f"Error: the supervisor exited with code {child.returncode}; see "
-                       f"{ProjectPaths(root).supervisor_log}", err=True)
-            _tail(ProjectPaths(root).supervisor_log)
-            return 1
+            _tail(paths.supervisor_log)
+            raise HippodromeError(f"the supervisor exited with code {child.returncode}; see {paths.supervisor_log}")
         try:
-            client = client or DashboardClient.for_project(root)
-            status, stack = client.status(), client.stack()
+            clients[:] = clients or [DashboardClient.for_project(root)]
+            return LocalView(clients[0].status(), clients[0].stack())
         except HippodromeError:
-            time.sleep(0.2)
-            continue
-        for name, s in status.items():
-            label = s["status"]
-            if seen.get(name) != label:
-                seen[name] = label
-                click.echo(f"  layer {s['layer']}  {name:<16} {label}")
-        phase = StackPhase.from_local(stack["phase"])
-        if phase in (StackPhase.RUNNING, StackPhase.DEGRADED):
-            # Blocking services are up; give non-blocking ones (the console's npm ci...) their chance too,
-            # unless they crash-loop or failed: they never gate, so they only get a warning.
-            lagging = [n for n, s in status.items() if s["status"] != ServiceState.running]
-            settled = [n for n in lagging if status[n]["status"] == ServiceState.failed or status[n]["restarts"] >= 3]
-            if lagging and len(settled) < len(lagging):
-                time.sleep(0.25)
-                continue
-            for name in settled:
-                click.echo(f"warning: non-blocking service {name} is {status[name]['status']}: {status[name]['message']}", err=True)
-            running = len(status) - len(settled)
-            summary = f"All {running} services running" if not settled else f"{running} of {len(status)} services running"
-            click.echo(f"{summary}. Dashboard: {client.url}  (stop with `hippodrome control shutdown`)")
-            return 0
-        if phase in (StackPhase.FAILED, StackPhase.STOPPED, StackPhase.STOPPING):
-            click.echo(f"Error: the stack failed to start: {stack.get('failure')}", err=True)
-            child.wait(timeout=60)
-            return 1
-        time.sleep(0.25)
-    click.echo(f"Error: the stack was not running after {timeout:g}s; it keeps starting in the background "
-               "(`hippodrome status`, `hippodrome control shutdown`)", err=True)
-    return 1
+            return None  # not listening yet
+
+    def still_waiting(view: LocalView | None) -> str:
+        return (f"the stack was not running after {timeout:g}s; it keeps starting in the background "
+                "(`hippodrome status`, `hippodrome control shutdown`)")
+
+    def echo_lines(line: str) -> None:
+        click.echo(line)
+
+    gave_up: list[bool] = []
+
+    def decide(view: LocalView) -> Verdict[list[str]]:
+        verdict = local_verdict(view, clients[0].url)
+        gave_up.append(verdict.failure is not None)
+        return verdict
+
+    try:
+        lines = wait_with_progress(poll, decide, local_changes, echo_lines, timeout=timeout, interval=0.25,
+                                   still_waiting=still_waiting)
+    except HippodromeError as e:
+        if gave_up and gave_up[-1]:
+            child.wait(timeout=60)  # the supervisor stops what it started, then exits
+        click.echo(f"Error: {e}", err=True)
+        return 1
+    for line in lines:
+        click.echo(line, err=line.startswith("warning:"))
+    return 0
 
 
 def _tail(path: Path, lines: int = 20) -> None:

@@ -1,4 +1,6 @@
-"""When to restart a service that exited: a pure, capped exponential backoff.
+"""When to try again: a pure, capped exponential backoff, for a service that exited (the local
+engine), a port-forward that dropped (the Kubernetes CLI) and a reconcile round that failed (the
+operator).
 
 ``restart_delay(policy, failures)`` is the wait before restart number
 ``failures`` (1-based) in a row; ``failures_after_healthy`` resets the count

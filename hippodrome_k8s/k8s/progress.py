@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hippodrome_k8s.core.errors import K8sError
+from hippodrome_k8s.core.waiting import Verdict, wait_with_progress
 from hippodrome_k8s.k8s.api import ClusterApi, selector
 
 LOG_LINES = 20
@@ -101,26 +102,26 @@ def diagnose(api: ClusterApi, namespace: str, stack: str, failure: Failure, log_
 def wait_ready(api: ClusterApi, namespace: str, name: str, generation: int, echo: Callable[[str], None],
                options: WaitOptions = WaitOptions(), clock: Callable[[], float] = time.monotonic,
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    deadline = clock() + options.timeout
-    previous: dict[str, Any] = {}
-    while True:
+    def poll() -> dict[str, Any] | None:
         obj = api.get_stack(namespace, name)
         if obj is None:
             raise K8sError(f"HippodromeStack {namespace}/{name} disappeared while waiting for it")
         status = obj.get("status") or {}
-        current = (status.get("observedGeneration") or 0) >= generation
-        if current:
-            for line in progress_lines(previous, status):
-                echo(line)
-            previous = status
-            if is_ready(status, generation):
-                return status
-            failure = failure_of(status, options)
-            if failure:
-                raise K8sError(diagnose(api, namespace, name, failure))
-        if clock() >= deadline:
-            pending = [n for n, s in _services(status).items() if not s.get("ready")]
-            raise K8sError(f"stack {name!r} was not Ready after {options.timeout:g}s (phase "
-                           f"{status.get('phase') or 'unknown'}; not ready: {', '.join(sorted(pending)) or '-'}); "
-                           "is the operator running? `kubectl -n hippodrome get pods`")
-        sleep(options.poll)
+        return status if (status.get("observedGeneration") or 0) >= generation else None
+
+    def decide(status: dict[str, Any]) -> Verdict[dict[str, Any]]:
+        if is_ready(status, generation):
+            return Verdict(done=True, result=status)
+        failure = failure_of(status, options)
+        return Verdict(failure=diagnose(api, namespace, name, failure)) if failure else Verdict.waiting()
+
+    def still_waiting(status: dict[str, Any] | None) -> str:
+        status = status or {}
+        pending = [n for n, s in _services(status).items() if not s.get("ready")]
+        return (f"stack {name!r} was not Ready after {options.timeout:g}s (phase {status.get('phase') or 'unknown'}; "
+                f"not ready: {', '.join(sorted(pending)) or '-'}); is the operator running? "
+                "`kubectl -n hippodrome get pods`")
+
+    return wait_with_progress(poll, decide, lambda before, now: progress_lines(before or {}, now), echo,
+                              timeout=options.timeout, interval=options.poll, still_waiting=still_waiting,
+                              error=K8sError, clock=clock, sleep=sleep)

@@ -23,6 +23,7 @@ from typing import Any
 
 import kopf
 
+from hippodrome_k8s.core.backoff import RestartPolicy, restart_delay
 from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
 from hippodrome_k8s.core.errors import K8sError
 
@@ -31,7 +32,7 @@ from hippodrome_operator.children import LABEL_STACK, MANAGED_BY
 from hippodrome_operator.reconcile import Config, reconcile, teardown
 
 FINALIZER = f"{GROUP}/finalizer"
-BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+RETRY = RestartPolicy()  # a failed reconcile round is retried like a crashed service: 0.5 s doubling to 30 s
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -93,8 +94,8 @@ def build_registry(api: OperatorApi, config: Config = Config()) -> kopf.Operator
                     await reconcile(api, namespace, name, config)
                     failures = 0
                 except K8sError as e:
-                    delay = BACKOFF[min(failures, len(BACKOFF) - 1)]
                     failures += 1
+                    delay = restart_delay(RETRY, failures)
                     logger.warning(f"reconcile failed ({e}); retrying in {delay}s")
                     await asyncio.sleep(delay)
                     event.set()

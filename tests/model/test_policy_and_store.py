@@ -132,3 +132,42 @@ def test_probe_tracker_period_is_fast_until_healthy():
     assert tracker.period() == 0.1
     tracker.observe(True, 3.0)
     assert tracker.period() == 1 and tracker.healthy_for(5.0) == 2.0
+
+
+def _view(phase, **services):
+    from hippodrome_k8s.cli.main import LocalView
+
+    return LocalView({n: {"status": st, "layer": 0, "restarts": r, "message": m} for n, (st, r, m) in services.items()},
+                     {"phase": phase, "failure": "x: gave up"})
+
+
+@pytest.mark.parametrize("view, done, failure, last", [
+    (_view("starting", a=("starting", 0, "")), False, None, None),
+    (_view("running", a=("running", 0, ""), ui=("starting", 0, "npm ci")), False, None, None),
+    (_view("running", a=("running", 0, ""), ui=("starting", 3, "crash")), True, None, "1 of 2 services running"),
+    (_view("degraded", a=("running", 0, ""), ui=("failed", 1, "bad")), True, None, "1 of 2 services running"),
+    (_view("running", a=("running", 0, "")), True, None, "All 1 services running"),
+    (_view("failed", a=("failed", 3, "")), False, "the stack failed to start: x: gave up", None),
+], ids=["starting", "non-blocking-still-starting", "non-blocking-crashlooping", "non-blocking-failed", "all-up", "failed"])
+def test_when_up_detach_stops_waiting(view, done, failure, last):
+    from hippodrome_k8s.cli.main import local_verdict
+
+    verdict = local_verdict(view, "http://127.0.0.1:9000")
+    assert (verdict.done, verdict.failure) == (done, failure)
+    if last:
+        assert verdict.result[-1].startswith(last)
+
+
+def test_wait_with_progress_prints_changes_and_gives_up_at_the_deadline():
+    from hippodrome_k8s.core.errors import HippodromeError
+    from hippodrome_k8s.core.waiting import Verdict, wait_with_progress
+
+    now = [0.0]
+    polls = iter([None, "a", "a", "b"])
+    echoed: list[str] = []
+    with pytest.raises(HippodromeError, match="still waiting after b"):
+        wait_with_progress(lambda: next(polls, "b"), lambda v: Verdict.waiting(),
+                           lambda before, cur: [f"{before}->{cur}"] if before != cur else [], echoed.append,
+                           timeout=3, interval=1, still_waiting=lambda last: f"still waiting after {last}",
+                           clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert echoed == ["None->a", "a->b"]
