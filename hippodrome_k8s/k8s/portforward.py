@@ -46,7 +46,7 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,16 +127,94 @@ class BackendSource(Protocol):
     async def open(self, key: str) -> Backend: ...
 
 
+@dataclass(frozen=True)
+class Memory:
+    """What a forward remembers between two steps (its decisions depend on nothing else)."""
+
+    failures: int = 0  # failed attempts in a row
+    failed_key: str | None = None  # the target that failed last, and when to try it again
+    next_attempt: float = 0.0
+    had_backend: bool = False  # a later backend is a reconnect
+    down_since: float | None = None  # when the forward lost (or never had) a backend
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One look at the world: the target the API names now, and the backend in hand."""
+
+    key: str | None  # the ready pod's "pod:port", or None
+    resolve_error: str = ""  # the API could not be asked
+    service: str = ""  # the Kubernetes Service followed (for messages)
+    backend_key: str | None = None
+    backend_usable: bool = True  # alive and not marked broken by a relay
+    backend_reason: str = ""  # why not usable
+
+
+@dataclass(frozen=True)
+class Step:
+    """What to do: ``drop`` the backend (why: ``drop_reason``), then ``open`` ``key``, or report ``failure``."""
+
+    drop: bool = False
+    drop_reason: str = ""
+    open: str | None = None
+    failure: tuple[str, str] | None = None  # (message, error)
+    memory: Memory = Memory()
+
+
+def decide(memory: Memory, seen: Seen, now: float) -> Step:
+    """The supervision rule: keep a working backend (even while the API is briefly unreachable); drop it
+    when it broke or the target moved; open the current target unless it failed just now (backoff)."""
+    drop, reason = False, ""
+    if seen.backend_key is not None:
+        if not seen.backend_usable:
+            drop, reason = True, seen.backend_reason
+        elif seen.key is not None and seen.key != seen.backend_key:
+            drop, reason = True, f"target changed to {seen.key}"
+        else:
+            return Step(memory=memory)
+    if drop and memory.down_since is None:
+        memory = replace(memory, down_since=now)
+    if seen.key is None:
+        return Step(drop, reason, failure=(f"no ready pod behind Service {seen.service}", seen.resolve_error or "no ready pod"),
+                    memory=_failed(memory, now))
+    if seen.key == memory.failed_key and now < memory.next_attempt:
+        return Step(drop, reason, memory=memory)
+    return Step(drop, reason, open=seen.key, memory=memory)
+
+
+def opened(memory: Memory, key: str, error: str | None, now: float, backoff: RestartPolicy) -> Memory:
+    """After an attempt to open ``key``: success resets the failures; a failure schedules the retry."""
+    if error is None:
+        return Memory(had_backend=True)
+    failed = _failed(memory, now)
+    return replace(failed, failed_key=key, next_attempt=now + restart_delay(backoff, failed.failures))
+
+
+def _failed(memory: Memory, now: float) -> Memory:
+    return replace(memory, failures=memory.failures + 1,
+                   down_since=memory.down_since if memory.down_since is not None else now)
+
+
+def health_state(memory: Memory, now: float, failed_after: float) -> ForwardState:
+    down_for = now - memory.down_since if memory.down_since is not None else 0.0
+    return ForwardState.failed if down_for >= failed_after else ForwardState.reconnecting
+
+
 class Forward:
-    """One supervised forward: a permanent listener relaying to the backend of the moment."""
+    """One supervised forward: a permanent listener relaying to the backend of the moment.
+
+    Its decisions are ``decide`` and ``opened`` (pure, table-tested); this class only looks, asks and acts.
+    ``clock`` stamps health (wall time); ``monotonic`` measures outages and backoff."""
 
     def __init__(self, spec: ForwardSpec, source: BackendSource, settings: ForwardSettings = ForwardSettings(),
-                 on_change: Callable[[], None] | None = None, clock: Callable[[], float] = time.time):
+                 on_change: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.spec = spec
         self.source = source
         self.settings = settings
         self._on_change = on_change or (lambda: None)
         self._clock = clock
+        self._monotonic = monotonic
         self._server: asyncio.AbstractServer | None = None
         self._supervisor: asyncio.Task | None = None
         self._relays: set[asyncio.Task] = set()
@@ -144,11 +222,7 @@ class Forward:
         self._broken = False
         self._ready = asyncio.Event()
         self._wake = asyncio.Event()
-        self._failures = 0
-        self._failed_key: str | None = None
-        self._next_attempt = 0.0
-        self._had_backend = False
-        self._down_since: float | None = None
+        self._memory = Memory()
         self._stopping = False
         self._no_ready_pod = False
         self.bound_port = spec.local_port
@@ -203,19 +277,9 @@ class Forward:
     async def _drop_backend(self) -> None:
         backend, self._backend = self._backend, None
         self._ready.clear()
-        if self._down_since is None:
-            self._down_since = time.monotonic()
         if backend is not None:
             with contextlib.suppress(Exception):
                 await backend.close()
-
-    def _fail(self, message: str, error: str) -> None:
-        self._failures += 1
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-        down_for = time.monotonic() - self._down_since
-        state = ForwardState.failed if down_for >= self.settings.failed_after else ForwardState.reconnecting
-        self._set(state=state, message=message, last_error=error, target=None)
 
     async def _supervise(self) -> None:
         while not self._stopping:
@@ -235,34 +299,39 @@ class Forward:
             key, resolve_error = None, str(e) or type(e).__name__
         self._no_ready_pod = key is None and not resolve_error  # the pod we relay to is going away: look often
         backend = self._backend
-        if backend is not None:
-            if self._broken or not backend.alive():
-                reason = "the backend stopped answering" if self._broken else "the port-forward to the pod ended"
-                await self._drop_backend()
-                self._set(state=ForwardState.reconnecting, message=reason, last_error=reason)
-            elif key is not None and key != backend.key:
-                await self._drop_backend()
-                self._set(state=ForwardState.reconnecting, message=f"target changed to {key}")
-            else:
-                return  # healthy, or the API is briefly unreachable: keep the working backend
+        usable = backend is not None and not self._broken and backend.alive()
+        why = "the backend stopped answering" if self._broken else "the port-forward to the pod ended"
+        step = decide(self._memory, Seen(key, resolve_error, self.spec.service, backend.key if backend else None,
+                                         usable, why), self._monotonic())
+        self._memory = step.memory
+        if step.drop:
+            await self._drop_backend()
+            self._set(state=ForwardState.reconnecting, message=step.drop_reason,
+                      **({"last_error": step.drop_reason} if not usable else {}))
+        if backend is not None and not step.drop:
+            return  # healthy, or the API is briefly unreachable: keep the working backend
         self._broken = False
-        if key is None:
-            self._fail(f"no ready pod behind Service {self.spec.service}", resolve_error or "no ready pod")
+        if step.failure is not None:
+            message, error = step.failure
+            self._set(state=health_state(self._memory, self._monotonic(), self.settings.failed_after),
+                      message=message, last_error=error, target=None)
             return
-        now = time.monotonic()
-        if key == self._failed_key and now < self._next_attempt:
-            return
+        if step.open is None:
+            return  # the target failed just now: wait for its backoff
         try:
-            backend = await _within(self.source.open(key), self.settings.open_timeout)
+            opened_backend = await _within(self.source.open(step.open), self.settings.open_timeout)
+            error = None
         except (K8sError, OSError, asyncio.TimeoutError) as e:
-            self._failed_key = key
-            self._fail(f"cannot reach {key}", str(e) or type(e).__name__)
-            self._next_attempt = time.monotonic() + restart_delay(self.settings.backoff, self._failures)
+            error = str(e) or type(e).__name__
+        had_backend = self._memory.had_backend
+        self._memory = opened(self._memory, step.open, error, self._monotonic(), self.settings.backoff)
+        if error is not None:
+            self._set(state=health_state(self._memory, self._monotonic(), self.settings.failed_after),
+                      message=f"cannot reach {step.open}", last_error=error, target=None)
             return
-        self._backend, self._failures, self._failed_key, self._down_since = backend, 0, None, None
-        reconnects = self._health.reconnects + (1 if self._had_backend else 0)
-        self._had_backend = True
-        self._set(state=ForwardState.ok, target=key, message=f"-> {key}", reconnects=reconnects)
+        self._backend = opened_backend
+        reconnects = self._health.reconnects + (1 if had_backend else 0)
+        self._set(state=ForwardState.ok, target=step.open, message=f"-> {step.open}", reconnects=reconnects)
         self._ready.set()
 
     def _mark_broken(self, backend: Backend, error: str) -> None:
@@ -278,7 +347,7 @@ class Forward:
         while True:
             if self._backend is not None and not self._broken:
                 return self._backend
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._monotonic()
             if remaining <= 0:
                 return None
             self._wake.set()
@@ -291,7 +360,7 @@ class Forward:
         self._relays.add(task)
         self._set(connections=len(self._relays))
         try:
-            deadline = time.monotonic() + self.settings.client_wait
+            deadline = self._monotonic() + self.settings.client_wait
             while True:
                 backend = await self._await_backend(deadline)
                 if backend is None:

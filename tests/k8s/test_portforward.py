@@ -270,3 +270,45 @@ async def test_a_failing_publish_does_not_stop_the_forwards(tmp_path):
         assert forwards.forwards[0].bound_port
     finally:
         await forwards.stop()
+
+
+# --- the pure supervision rule ---------------------------------------------------------------------------
+
+from hippodrome_k8s.core.backoff import RestartPolicy  # noqa: E402
+from hippodrome_k8s.k8s.portforward import Memory, Seen, decide, health_state, opened  # noqa: E402
+
+BACKOFF = RestartPolicy(initial=1.0, factor=2.0, cap=8.0)
+
+
+@pytest.mark.parametrize("memory, seen, expect", [
+    (Memory(), Seen("p1:80", service="svc"), dict(open="p1:80", drop=False)),
+    (Memory(had_backend=True), Seen("p1:80", backend_key="p1:80"), dict(open=None, drop=False)),
+    (Memory(had_backend=True), Seen(None, "API down", backend_key="p1:80"), dict(open=None, drop=False)),
+    (Memory(had_backend=True), Seen("p2:80", backend_key="p1:80"), dict(open="p2:80", drop=True,
+                                                                        drop_reason="target changed to p2:80")),
+    (Memory(had_backend=True), Seen("p1:80", backend_key="p1:80", backend_usable=False, backend_reason="it ended"),
+     dict(open="p1:80", drop=True, drop_reason="it ended")),
+    (Memory(), Seen(None, service="svc"), dict(open=None, failure=("no ready pod behind Service svc", "no ready pod"))),
+    (Memory(failures=1, failed_key="p1:80", next_attempt=15.0), Seen("p1:80"), dict(open=None, failure=None)),
+    (Memory(failures=1, failed_key="p1:80", next_attempt=5.0), Seen("p1:80"), dict(open="p1:80")),
+    (Memory(failures=1, failed_key="p1:80", next_attempt=15.0), Seen("p2:80"), dict(open="p2:80")),
+], ids=["first-open", "keep-working", "keep-while-api-down", "target-moved", "backend-broke", "no-pod",
+        "backoff-holds-same-target", "backoff-over", "backoff-does-not-hold-another-target"])
+def test_decide(memory, seen, expect):
+    step = decide(memory, seen, now=10.0)
+    for field_name, value in expect.items():
+        assert getattr(step, field_name) == value, (field_name, step)
+
+
+def test_a_failed_open_schedules_the_retry_and_a_success_resets():
+    after = opened(Memory(), "p1:80", "refused", now=10.0, backoff=BACKOFF)
+    assert (after.failures, after.failed_key, after.next_attempt, after.down_since) == (1, "p1:80", 11.0, 10.0)
+    again = opened(after, "p1:80", "refused", now=11.0, backoff=BACKOFF)
+    assert (again.failures, again.next_attempt, again.down_since) == (2, 13.0, 10.0)
+    assert opened(again, "p1:80", None, now=12.0, backoff=BACKOFF) == Memory(had_backend=True)
+
+
+@pytest.mark.parametrize("down_since, now, state", [(None, 5.0, "reconnecting"), (0.0, 29.0, "reconnecting"),
+                                                    (0.0, 30.0, "failed")])
+def test_a_forward_is_failed_only_after_a_long_outage(down_since, now, state):
+    assert health_state(Memory(down_since=down_since), now, failed_after=30.0).value == state
