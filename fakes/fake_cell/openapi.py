@@ -11,7 +11,7 @@ from typing import Any
 
 from . import VERSION
 
-_ERROR_CODES = ("400", "401", "404", "409")
+_ERROR_CODES = ("400", "401", "403", "404", "409")
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -119,6 +119,21 @@ def document() -> dict[str, Any]:
                                                      params=[_INDEX, _DOC_ID, _FACETS])},
             docs_path + "/delete-batch": {"post": _op("Delete documents by id", _BATCH | {
                 "required": ["items"]}, body=_ids, params=[_INDEX])},
+            docs_path + "/delete-all": {"delete": _op(
+                "Delete every document, keep the index (Marqo's internal batch API: 403 unless "
+                "FAKE_CELL_ENABLE_BATCH_APIS)", {"type": "object", "required": ["documentCount"]},
+                params=[_INDEX])},
+            "/batch/indexes/create": {"post": _op(
+                "Create several indexes at once, all or none (internal batch API)",
+                {"type": "object", "required": ["acknowledged", "index_names"]},
+                body={"type": "array", "maxItems": 8, "items": {
+                    "type": "object", "required": ["indexName"],
+                    "properties": {"indexName": _INDEX["schema"], "type": {"type": "string"},
+                                   "model": {"type": "string"}}}})},
+            "/batch/indexes/delete": {"post": _op(
+                "Delete several indexes at once, all or none (internal batch API)",
+                {"type": "object", "required": ["acknowledged", "index_names"]},
+                body={"type": "array", "maxItems": 8, "items": _INDEX["schema"]})},
             index_path + "/search": {"post": _op("Search", _HITS, body=_SEARCH_BODY, params=[_INDEX])},
             index_path + "/recommend": {"post": _op("Recommend similar documents", _HITS, body={
                 "type": "object", "required": ["documents"],

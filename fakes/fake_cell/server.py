@@ -27,7 +27,7 @@ from aiohttp import web
 from . import VERSION, documents, search, seeding, settings
 from .apikeys import KeyRing
 from .config import Config
-from .errors import CellError, invalid, unauthorized
+from .errors import CellError, batch_apis_disabled, invalid, unauthorized
 from .openapi import document as openapi_document
 from .store import Store, compact_json, elapsed_ms, now_iso
 
@@ -436,6 +436,39 @@ async def embed(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
     return reply(await cell.read(search.run_embed, cell.store, request.match_info["name"], body))
+
+
+# -- Marqo's internal batch APIs (MARQO_ENABLE_BATCH_APIS; here FAKE_CELL_ENABLE_BATCH_APIS) ---
+def _batch_apis(request: web.Request) -> Cell:
+    cell = _cell(request)
+    if not cell.config.enable_batch_apis:
+        raise batch_apis_disabled()
+    return cell
+
+
+@routes.post("/batch/indexes/create")
+async def batch_create_indexes(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    items = settings.batch_create_body(await json_body(request))
+    await cell.write(cell.store.create_indexes, items)
+    return reply({"acknowledged": True, "index_names": [name for name, _ in items]})
+
+
+@routes.post("/batch/indexes/delete")
+async def batch_delete_indexes(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    names = await json_body(request)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise invalid("Body must be a JSON list of index names")
+    await cell.write(cell.store.delete_indexes, names)
+    return reply({"acknowledged": True, "index_names": names})
+
+
+@routes.delete("/indexes/{name}/documents/delete-all")
+async def delete_all_documents(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    count = await cell.write(cell.store.delete_all_documents, request.match_info["name"])
+    return reply({"documentCount": count})
 
 
 # -- Hippodrome admin: API keys ------------------------------------------------------------

@@ -126,3 +126,17 @@ def dimension(settings: dict[str, Any]) -> int:
 def schema(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Structured indexes: field name -> field definition."""
     return {f["name"]: f for f in settings.get("allFields", [])}
+
+
+def batch_create_body(body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """`POST /batch/indexes/create`: a list of index settings, each with its `indexName`."""
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise invalid("Body must be a JSON list of index settings objects, each with 'indexName'")
+    out = []
+    for n, item in enumerate(body):
+        name = item.get("indexName")
+        if not isinstance(name, str):
+            raise invalid(f"Invalid value for '[{n}].indexName': a string is required")
+        check_index_name(name)
+        out.append((name, normalise({k: v for k, v in item.items() if k != "indexName"})))
+    return out

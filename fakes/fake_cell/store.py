@@ -256,30 +256,60 @@ class Store:
 
     # -- indexes ---------------------------------------------------------------------------
     def create_index(self, name: str, settings: dict[str, Any]) -> IndexInfo:
+        return self.create_indexes([(name, settings)])[0]
+
+    def create_indexes(self, items: list[tuple[str, dict[str, Any]]]) -> list[IndexInfo]:
+        """Create every index or none (Marqo's batch create deploys them together)."""
+        names = [name for name, _ in items]
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
-                raise errors.index_exists(name)
-            created = now_iso()
-            cur = conn.execute("INSERT INTO indexes (name, settings, created_at) VALUES (?, ?, ?)",
-                               (name, json.dumps(settings), created))
-            info = IndexInfo(cur.lastrowid, name, settings, created)
-            conn.execute(f"CREATE VIRTUAL TABLE {info.lex_table} USING fts5(text, field UNINDEXED, "
-                         f"tokenize='{FTS_TOKENIZER}')")
-        self.indexes[name] = info
-        return info
+            for n, name in enumerate(names):
+                if name in names[:n] or conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
+                    raise errors.index_exists(name)
+            created = []
+            for name, settings in items:
+                stamp = now_iso()
+                cur = conn.execute("INSERT INTO indexes (name, settings, created_at) VALUES (?, ?, ?)",
+                                   (name, json.dumps(settings), stamp))
+                info = IndexInfo(cur.lastrowid, name, settings, stamp)
+                conn.execute(f"CREATE VIRTUAL TABLE {info.lex_table} USING fts5(text, field UNINDEXED, "
+                             f"tokenize='{FTS_TOKENIZER}')")
+                created.append(info)
+        for info in created:
+            self.indexes[info.name] = info
+        return created
 
     def delete_index(self, name: str) -> None:
+        self.delete_indexes([name])
+
+    def delete_indexes(self, names: list[str]) -> None:
+        """Delete every named index or none (an unknown name fails the whole batch, as in Marqo)."""
+        infos = {info.id: info for info in (self.index(name) for name in names)}
+        with self.transaction() as conn:
+            for info in infos.values():
+                self._delete_all(conn, info)
+                conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
+                conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
+        for info in infos.values():
+            self.indexes.pop(info.name, None)
+            with self._tensor_lock:
+                self._tensor.pop(info.id, None)
+
+    @staticmethod
+    def _delete_all(conn: sqlite3.Connection, info: IndexInfo) -> int:
+        for table in ("filter_values", "filter_pending"):
+            conn.execute(f"DELETE FROM {table} WHERE doc IN "
+                         "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
+        return conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,)).rowcount
+
+    def delete_all_documents(self, name: str) -> int:
+        """Marqo's internal `delete-all`: empty the index, keep it; the number of documents removed."""
         info = self.index(name)
         with self.transaction() as conn:
-            for table in ("filter_values", "filter_pending"):
-                conn.execute(f"DELETE FROM {table} WHERE doc IN "
-                             "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
-            conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,))
-            conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
-            conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
-        self.indexes.pop(name, None)
+            count = self._delete_all(conn, info)
+            conn.execute(f"DELETE FROM {info.lex_table}")
         with self._tensor_lock:
             self._tensor.pop(info.id, None)
+        return count
 
     def stats(self, name: str) -> tuple[int, int]:
         info = self.index(name)
