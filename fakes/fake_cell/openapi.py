@@ -91,6 +91,15 @@ def document() -> dict[str, Any]:
         "paths": {
             "/": {"get": _op("Marqo version", {"type": "object", "required": ["version"]})},
             "/healthz": {"get": _op("Readiness", _HEALTH, errors=())},
+            "/models": {
+                "get": _op("Loaded models", {"type": "object", "required": ["models"]}),
+                "delete": _op("Eject a loaded model", _OBJ, params=[
+                    {"name": "model_name", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "model_device", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    errors=("400", "404", "422")),
+            },
+            "/device/cpu": {"get": _op("CPU usage", _OBJ)},
+            "/device/cuda": {"get": _op("CUDA devices (none here: Marqo's 400)", _OBJ, errors=("400",))},
             "/health": {"get": _op("Marqo health", _HEALTH)},
             "/indexes": {"get": _op("List indexes", {"type": "object", "required": ["results"]})},
             index_path: {

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import VERSION, documents, search, seeding, settings
+from . import VERSION, documents, models, search, seeding, settings
 from .apikeys import KeyRing
 from .config import Config
 from .errors import CellError, batch_apis_disabled, invalid, unauthorized
@@ -136,6 +136,7 @@ class Cell:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(str(config.db_path))
         self.keys = KeyRing(config.secret)
+        self.models = models.LoadedModels()
         self.keys.load(self.store.writer)
         if config.seed_accounts is not None:  # before the app serves: /healthz 200 means seeded
             for line in self.store.write(lambda conn: seeding.apply(conn, self.keys, config.seed_accounts)):
@@ -149,6 +150,12 @@ class Cell:
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self._readers.run(functools.partial(fn, *args))
+
+    def uses_model(self, name: str) -> None:
+        """The index's model is loaded by its first use, as in Marqo (GET /models lists it)."""
+        info = self.store.indexes.get(name)
+        if info is not None:
+            self.models.use(info.settings.get("model", models.DEFAULT_MODEL))
 
     def search_inline(self, name: str, req: search.SearchRequest) -> dict[str, Any] | None:
         """A small LEXICAL search run right here on the event loop; None when it is not small.
@@ -181,6 +188,7 @@ class Cell:
         start = time.perf_counter()
         docs = _document_list(body)
         info = self.store.index(name)
+        self.uses_model(name)
         tensor_fields, mappings = body.get("tensorFields"), body.get("mappings")
         documents.check_batch_options(info.settings, tensor_fields, mappings)
         if not isinstance(body.get("useExistingTensors", False), bool):
@@ -312,8 +320,18 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 @routes.get("/models")
-async def models(request: web.Request) -> web.Response:
-    return reply({"models": [{"model_name": "hippodrome/hashed-bag-of-words", "model_device": "cpu"}]})
+async def loaded_models(request: web.Request) -> web.Response:
+    return reply(_cell(request).models.listing())
+
+
+@routes.delete("/models")
+async def eject_model(request: web.Request) -> web.Response:
+    missing = [name for name in ("model_name", "model_device") if name not in request.query]
+    if missing:  # FastAPI's answer for a required query parameter that is absent
+        raise CellError(422, "unprocessable_entity", f"Missing query parameter(s): {', '.join(missing)}",
+                        extra={"detail": [{"loc": ["query", name], "msg": "field required",
+                                           "type": "value_error.missing"} for name in missing]})
+    return reply(_cell(request).models.eject(request.query["model_name"], request.query["model_device"]))
 
 
 @routes.get("/device/cpu")
@@ -323,7 +341,7 @@ async def cpu(request: web.Request) -> web.Response:
 
 @routes.get("/device/cuda")
 async def cuda(request: web.Request) -> web.Response:
-    return reply({"cuda_devices": []})
+    raise CellError(400, "hardware_compatability_error", "ERROR: cuda is not supported in your machine!!")
 
 
 @routes.get("/indexes")
@@ -421,6 +439,8 @@ async def search_index(request: web.Request) -> web.Response:
         out = cell.search_inline(name, req)
         if out is not None:
             return reply(out)
+    if req.method != "LEXICAL":
+        cell.uses_model(name)
     return reply(await cell.read(search.run_search, cell.store, name, req))
 
 
@@ -435,6 +455,7 @@ async def recommend(request: web.Request) -> web.Response:
 async def embed(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
+    cell.uses_model(request.match_info["name"])
     return reply(await cell.read(search.run_embed, cell.store, request.match_info["name"], body))
 
 

@@ -11,7 +11,7 @@ import copy
 import re
 from typing import Any
 
-from .embedding import DEFAULT_DIM
+from . import models
 from .errors import CellError, invalid
 
 INDEX_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
@@ -76,6 +76,7 @@ def normalise(body: Any) -> dict[str, Any]:
             raise invalid("Invalid value for 'modelProperties.dimensions': must be 1..8192")
     for key, value in DEFAULTS.items():
         settings.setdefault(key, copy.deepcopy(value))
+    models.check(settings["model"], settings.get("modelProperties"))
     if settings["type"] == "structured":
         _check_structured(settings)
     else:
@@ -118,9 +119,7 @@ def _check_structured(settings: dict[str, Any]) -> None:
 
 
 def dimension(settings: dict[str, Any]) -> int:
-    props = settings.get("modelProperties") or {}
-    dims = props.get("dimensions") if isinstance(props, dict) else None
-    return dims if isinstance(dims, int) and not isinstance(dims, bool) and dims > 0 else DEFAULT_DIM
+    return models.dimension(settings.get("model", models.DEFAULT_MODEL), settings.get("modelProperties"))
 
 
 def schema(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
