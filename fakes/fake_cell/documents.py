@@ -142,6 +142,8 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
                   tensor_fields: list[str], mappings: dict[str, Any]) -> Prepared:
     out = Prepared(doc_id, {}, spec={"tensorFields": tensor_fields, "mappings": mappings})
     body, lexical, filters, tensors = out.body, out.lexical, out.filters, out.tensors
+    # longer strings are stored and searchable, but not filterable (Marqo's filterStringMaxLength)
+    limit = index.get("filterStringMaxLength", index_settings.DEFAULT_FILTER_STRING_MAX_LENGTH)
     for name, value in doc.items():
         if name == "_id":
             continue
@@ -158,7 +160,8 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
                 lexical.append((name, value))
                 if name in tensor_fields:
                     tensors.append((name, "text", value))
-                filters.append((name, value))
+                if len(value) <= limit:
+                    filters.append((name, value))
                 continue
             if kind is int:
                 if name in tensor_fields:
@@ -197,6 +200,8 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
             out.lexical.append((name, value))
             if name in tensor_fields:
                 out.tensors.append((name, "text", value))
+            if len(value) > limit:
+                continue
         elif name in tensor_fields:
             raise _Bad(f"Field {name!r}: only text can be a tensor field")
         out.filters.extend((name, v) for v in filter_values(value))

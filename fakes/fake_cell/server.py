@@ -369,7 +369,7 @@ async def delete_index(request: web.Request) -> web.Response:
 
 @routes.get("/indexes/{name}/settings")
 async def get_settings(request: web.Request) -> web.Response:
-    return reply(_cell(request).store.index(request.match_info["name"]).settings)
+    return reply(settings.public(_cell(request).store.index(request.match_info["name"]).settings))
 
 
 @routes.get("/indexes/{name}/health")
