@@ -173,6 +173,8 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
             content, vector = _custom_vector(name, value, index_settings.dimension(index))
             out.body[name] = content
             out.lexical.append((name, content))
+            if len(content) <= limit:  # its text is filterable, as any short string
+                out.filters.append((name, content))
             if name in tensor_fields:
                 out.tensors.append((name, "vector", vector))
             continue
@@ -270,6 +272,9 @@ def _structured(doc_id: str, doc: dict[str, Any], index: dict[str, Any]) -> Prep
         if kind == "custom_vector":
             content, vector = _custom_vector(name, value, dim)
             out.body[name] = content
+            out.filters.append((name, content))
+            if "lexical_search" in definition.get("features", []):
+                out.lexical.append((name, content))
             if name in tensor_fields:
                 out.tensors.append((name, "vector", vector))
             continue

@@ -37,7 +37,7 @@ from typing import Any, Callable, Iterator
 
 from . import embedding, errors, filters
 from .documents import ItemError, Prepared, prepare
-from .settings import dimension
+from .settings import dimension, filter_string_max_length
 from .vectors import TensorIndex
 
 log = logging.getLogger("fake_cell")
@@ -460,9 +460,12 @@ class Store:
             vectors = self._embed(info, result)
             if untouched_cv:
                 vectors += [(f, vec) for f, vec in embedding.unpack_many(row[3]) if f in untouched_cv]
+                limit = filter_string_max_length(info.settings)
                 for field in untouched_cv:
                     result.body[field] = old[field]
                     result.lexical.append((field, old[field]))
+                    if limit is None or len(old[field]) <= limit:
+                        result.filters.append((field, old[field]))
             todo.append((result, vectors))
             items.append({"_id": doc["_id"], "status": 200})
         if todo:
