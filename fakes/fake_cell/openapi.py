@@ -11,7 +11,7 @@ from typing import Any
 
 from . import VERSION
 
-_ERROR_CODES = ("400", "401", "403", "404", "409")
+_ERROR_CODES = ("400", "401", "403", "404", "409", "422")
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +75,14 @@ _SEARCH_BODY = {
         "showHighlights": {"type": "boolean"},
         "hybridParameters": _OBJ,
         "context": _OBJ,
+        "efSearch": {"type": "integer"},
+        "approximate": {"type": "boolean"},
+        "approximateThreshold": {"type": "number"},
+        "rerankDepth": {"type": "integer"},
+        "scoreModifiers": {"type": "object", "properties": {
+            kind: {"type": "array", "items": {"type": "object", "required": ["field_name"], "properties": {
+                "field_name": {"type": "string"}, "weight": {"type": "number"}}}}
+            for kind in ("multiply_score_by", "add_to_score")}},
     },
 }
 

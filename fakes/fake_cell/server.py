@@ -24,10 +24,10 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import VERSION, documents, models, search, seeding, settings
+from . import VERSION, documents, models, query, search, seeding, settings
 from .apikeys import KeyRing
 from .config import Config
-from .errors import CellError, batch_apis_disabled, invalid, unauthorized
+from .errors import CellError, bad_request, batch_apis_disabled, invalid, unauthorized
 from .openapi import document as openapi_document
 from .store import Store, compact_json, elapsed_ms, now_iso
 
@@ -37,6 +37,7 @@ PUBLIC = {"/healthz", "/openapi.json"}
 HEALTH = {"status": "green", "inference": {"status": "green"},
           "backend": {"status": "green", "memoryIsAvailable": True, "storageIsAvailable": True}}
 MAX_BODY = 64 * 1024 * 1024
+MAX_DELETE = 10_000  # MARQO_MAX_DELETE_DOCS_COUNT
 INLINE_LIMIT = 100  # hits: a LEXICAL search for at most this many may run on the event loop
 INLINE_BUDGET = 0.002  # s of SQLite work before an inline search is handed to a reader thread
 INLINE_CHECK = 10_000  # SQLite VM steps between two looks at the clock
@@ -199,17 +200,23 @@ class Cell:
 
     def update_documents(self, name: str, body: Any) -> dict[str, Any]:
         start = time.perf_counter()
-        docs = _document_list(body)
+        docs = _document_list(body, "update_documents")
         items = self.store.update_documents(name, docs)
         return _batch_reply(name, items, start)
 
     def delete_documents(self, name: str, ids: Any) -> dict[str, Any]:
         started = now_iso()
         start = time.perf_counter()
-        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-            raise invalid("Body must be a JSON list of document ids (non-empty strings)")
-        if len(ids) > 10_000:
-            raise invalid("At most 10000 ids per delete-batch request")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise query.unprocessable("documentIds", "value is not a valid list of strings", "type_error.list")
+        self.store.index(name)
+        if not ids:
+            raise CellError(400, "invalid_document_id", "doc_ids can't be empty!")
+        if len(ids) > MAX_DELETE:
+            raise invalid(f"The number of documentIds to delete `{len(ids)}` is greater than the limit "
+                          f"`{MAX_DELETE}` set by the env var `MARQO_MAX_DELETE_DOCS_COUNT`. ")
+        if not all(ids):
+            raise CellError(400, "invalid_document_id", "Document _id must be a non-empty string")
         items = self.store.delete_documents(name, ids)
         deleted = sum(1 for i in items if i["status"] == 200)
         return {"index_name": name, "status": "succeeded", "type": "documentDeletion",
@@ -231,17 +238,20 @@ class Cell:
 CELL = web.AppKey("cell", Cell)
 
 
-def _document_list(body: Any) -> list[Any]:
+def _document_list(body: Any, operation: str = "add documents") -> list[Any]:
+    """The `documents` of an add or update body; Marqo's `bad_request` when empty or too many."""
     if not isinstance(body, dict):
         raise invalid("Body must be a JSON object with a 'documents' list")
     docs = body.get("documents")
     if not isinstance(docs, list):
         raise invalid("Field 'documents' is required and must be a list")
     if not docs:
-        raise invalid("Field 'documents' must not be empty")
+        raise bad_request("Received empty add documents request")
     if len(docs) > documents.MAX_BATCH:
-        raise invalid(f"Field 'documents' has {len(docs)} documents: at most "
-                      f"{documents.MAX_BATCH} per request (batch them client-side)")
+        raise bad_request(f"Number of docs in {operation} request ({len(docs)}) exceeds limit of "
+                          f"{documents.MAX_BATCH}. If using the Python client, break up your "
+                          f"`{operation.replace(' ', '_')}` request into smaller batches using its "
+                          "`client_batch_size` parameter.")
     return docs
 
 
@@ -435,7 +445,7 @@ async def search_index(request: web.Request) -> web.Response:
     cell = _cell(request)
     req = search.parse_search(await json_body(request))
     name = request.match_info["name"]
-    if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT:
+    if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT and not req.modifiers:
         out = cell.search_inline(name, req)
         if out is not None:
             return reply(out)

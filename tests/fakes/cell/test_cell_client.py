@@ -203,7 +203,8 @@ def test_limit_offset_and_attributes(index):
     assert set(hit) == {"_id", "genre", "_highlights", "_score"}
     with pytest.raises(MarqoWebError) as info:
         index.search("x", limit=0)
-    assert info.value.status_code == 400 and "limit" in str(info.value.message)
+    assert (info.value.status_code, info.value.code) == (400, "illegal_requested_doc_count")
+    assert info.value.message["message"] == "result_count must be an integer greater than 0! Received 0"
 
 
 def test_highlights(index):
