@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from . import embedding, scoring
+from .telemetry import NO_TIMINGS, Timings
 from .errors import CellError, document_not_found, invalid
 from .query import MAX_LIMIT, MAX_RETRIEVABLE, SearchRequest, boolean, check_query, field_names, parse_search
 from .settings import schema
@@ -111,41 +112,47 @@ def _lexical(store: Store, info: IndexInfo, req: SearchRequest, limit: int, offs
     return store.lexical(info, match, limit, offset, fields, req.filter)
 
 
-def _lexical_hits(store: Store, info: IndexInfo, req: SearchRequest) -> list[dict[str, Any]]:
-    if req.modifiers:  # they rank every match (Vespa's first phase), then the page is cut
-        rows = _lexical(store, info, req, MAX_RETRIEVABLE, 0, req.searchable)
-        rows = sorted(((doc_id, body, scoring.apply(score, body, req.modifiers)) for doc_id, body, score in rows),
-                      key=lambda row: -row[2])[req.offset:req.offset + req.limit]
-    else:
-        rows = _lexical(store, info, req, req.limit, req.offset, req.searchable)
-    hits = []
-    for doc_id, body, score in rows:
-        hit = _hit(doc_id, body, req.attributes)
-        if req.highlights:
-            hit["_highlights"] = []
-        hit["_score"] = score
-        hits.append(hit)
+def _lexical_hits(store: Store, info: IndexInfo, req: SearchRequest, timings: Timings) -> list[dict[str, Any]]:
+    with timings.time("search.lexical.vespa"):
+        if req.modifiers:  # they rank every match (Vespa's first phase), then the page is cut
+            rows = _lexical(store, info, req, MAX_RETRIEVABLE, 0, req.searchable)
+            rows = sorted(((doc_id, body, scoring.apply(score, body, req.modifiers)) for doc_id, body, score in rows),
+                          key=lambda row: -row[2])[req.offset:req.offset + req.limit]
+        else:
+            rows = _lexical(store, info, req, req.limit, req.offset, req.searchable)
+    with timings.time("search.lexical.postprocess"):
+        hits = []
+        for doc_id, body, score in rows:
+            hit = _hit(doc_id, body, req.attributes)
+            if req.highlights:
+                hit["_highlights"] = []
+            hit["_score"] = score
+            hits.append(hit)
     return hits
 
 
-def run_search(store: Store, name: str, req: SearchRequest) -> dict[str, Any]:
+def run_search(store: Store, name: str, req: SearchRequest, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
     start = time.perf_counter()
     info = store.index(name)
     _check_modifiers(info, req)
     if req.method == "LEXICAL":
-        hits = _lexical_hits(store, info, req)
+        hits = _lexical_hits(store, info, req, timings)
     elif req.method == "TENSOR":
-        qvec = query_vector(req.q, req.context, info.dim)
-        allowed = store.allowed(info, req.filter) if req.filter is not None else None
-        rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
-        hits = _materialise(store, rows, req)
+        with timings.time("search.vector.processing_before_vespa"):
+            with timings.time("search.vector_inference_full_pipeline"):
+                qvec = query_vector(req.q, req.context, info.dim)
+            allowed = store.allowed(info, req.filter) if req.filter is not None else None
+        with timings.time("search.vector.vespa"):
+            rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
+        with timings.time("search.vector.postprocess"):
+            hits = _materialise(store, rows, req)
     else:
-        hits = _hybrid_search(store, info, req)
+        hits = _hybrid_search(store, info, req, timings)
     return {"hits": hits, "query": req.q, "limit": req.limit, "offset": req.offset,
             "processingTimeMs": elapsed_ms(start)}
 
 
-def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[dict[str, Any]]:
+def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest, timings: Timings) -> list[dict[str, Any]]:
     params = req.hybrid
     depth = req.offset + req.limit
     retrieval = params["retrievalMethod"]
@@ -153,13 +160,17 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[di
     k = params["rrfK"]
     lex_fields = params["searchableAttributesLexical"] or req.searchable
     ten_fields = params["searchableAttributesTensor"] or req.searchable
-    lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
     tensor: list[tuple[int, float, str]] = []
+    qvec = None
     if retrieval != "lexical":
-        qvec = query_vector(req.q, req.context, info.dim)
-        allowed = store.allowed(info, req.filter) if req.filter is not None else None
-        tensor = _tensor_hits(store, info, qvec, depth, allowed, ten_fields)
-    tensor_bodies = store.bodies([doc for doc, _, _ in tensor])
+        with timings.time("search.hybrid.vector_inference_full_pipeline"):
+            qvec = query_vector(req.q, req.context, info.dim)
+    with timings.time("search.hybrid.vespa"):
+        lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
+        if qvec is not None:
+            allowed = store.allowed(info, req.filter) if req.filter is not None else None
+            tensor = _tensor_hits(store, info, qvec, depth, allowed, ten_fields)
+        tensor_bodies = store.bodies([doc for doc, _, _ in tensor])
     fused: dict[str, dict[str, Any]] = {}
     for rank, (doc_id, body, score) in enumerate(lexical, 1):
         fused[doc_id] = {"body": body, "lex": score, "rrf": (1 - alpha) / (k + rank)}
@@ -191,7 +202,7 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[di
 
 
 # -- recommend and embed -------------------------------------------------------------------
-def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
+def run_recommend(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
     start = time.perf_counter()
     if not isinstance(body, dict):
         raise invalid("Recommend body must be a JSON object")
@@ -226,13 +237,15 @@ def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
     qvec = embedding.combine(parts)
     allowed = store.allowed(info, req.filter) if req.filter is not None else None
     exclude = {rowid for rowid, _ in found.values()} if exclude_inputs else set()
-    rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable, exclude)
-    hits = _materialise(store, rows, req)
+    with timings.time("search.vector.vespa"):
+        rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable, exclude)
+    with timings.time("search.vector.postprocess"):
+        hits = _materialise(store, rows, req)
     return {"hits": hits, "limit": req.limit, "offset": req.offset,
             "processingTimeMs": elapsed_ms(start)}
 
 
-def run_embed(store: Store, name: str, body: Any) -> dict[str, Any]:
+def run_embed(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
     start = time.perf_counter()
     if not isinstance(body, dict) or "content" not in body:
         raise invalid("Field 'content' is required")
@@ -248,7 +261,8 @@ def run_embed(store: Store, name: str, body: Any) -> dict[str, Any]:
     if content_type not in (None, "query", "document"):
         raise invalid("Invalid value for 'content_type': must be 'query', 'document' or null")
     info = store.index(name)
-    embeddings = [embedding.dense(query_vector(item, [], info.dim), info.dim) for item in items]
+    with timings.time("embed.vector_inference_full_pipeline"):
+        embeddings = [embedding.dense(query_vector(item, [], info.dim), info.dim) for item in items]
     return {"content": content, "embeddings": embeddings, "processingTimeMs": elapsed_ms(start)}
 
 

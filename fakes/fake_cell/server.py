@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import VERSION, documents, models, query, search, seeding, settings
+from . import VERSION, documents, models, query, search, seeding, settings, telemetry
 from .apikeys import KeyRing
 from .config import Config
 from .errors import CellError, bad_request, batch_apis_disabled, invalid, unauthorized
@@ -158,7 +158,8 @@ class Cell:
         if info is not None:
             self.models.use(info.settings.get("model", models.DEFAULT_MODEL))
 
-    def search_inline(self, name: str, req: search.SearchRequest) -> dict[str, Any] | None:
+    def search_inline(self, name: str, req: search.SearchRequest,
+                      timings: telemetry.Timings = telemetry.NO_TIMINGS) -> dict[str, Any] | None:
         """A small LEXICAL search run right here on the event loop; None when it is not small.
 
         Why: such a query takes ~0.3 ms, and handing it to a reader thread and back costs two
@@ -171,7 +172,7 @@ class Cell:
         deadline = time.perf_counter() + INLINE_BUDGET
         conn.set_progress_handler(lambda: time.perf_counter() > deadline, INLINE_CHECK)
         try:
-            return search.run_search(self.store, name, req)
+            return search.run_search(self.store, name, req, timings)
         except sqlite3.OperationalError as exc:
             if "interrupt" not in str(exc):
                 raise
@@ -185,7 +186,8 @@ class Cell:
         self.store.close()
 
     # -- documents (run on the writer thread) ----------------------------------------------
-    def add_documents(self, name: str, body: Any) -> dict[str, Any]:
+    def add_documents(self, name: str, body: Any, timings: telemetry.Timings = telemetry.NO_TIMINGS
+                      ) -> dict[str, Any]:
         start = time.perf_counter()
         docs = _document_list(body)
         info = self.store.index(name)
@@ -194,8 +196,10 @@ class Cell:
         documents.check_batch_options(info.settings, tensor_fields, mappings)
         if not isinstance(body.get("useExistingTensors", False), bool):
             raise invalid("Invalid value for 'useExistingTensors': must be a boolean")
-        prepared = [documents.prepare(d, info.settings, tensor_fields, mappings) for d in docs]
-        items = self.store.add_documents(name, prepared)
+        with timings.time("add_documents.processing_before_vespa"):
+            prepared = [documents.prepare(d, info.settings, tensor_fields, mappings) for d in docs]
+        with timings.time("add_documents.vespa._bulk"):
+            items = self.store.add_documents(name, prepared)
         return _batch_reply(name, items, start)
 
     def update_documents(self, name: str, body: Any) -> dict[str, Any]:
@@ -261,6 +265,33 @@ def _batch_reply(name: str, items: list[dict[str, Any]], start: float) -> dict[s
 
 
 # -- middlewares ---------------------------------------------------------------------------
+TIMINGS = "fake_cell.timings"
+
+
+def _timings(request: web.Request) -> telemetry.Timings:
+    return request.get(TIMINGS, telemetry.NO_TIMINGS)
+
+
+@web.middleware
+async def with_telemetry(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+    """`?telemetry=true` adds Marqo's `telemetry` object to a JSON object response (errors too)."""
+    if not request.query_string or not telemetry.requested(request.query):
+        return await handler(request)
+    timings = request[TIMINGS] = telemetry.Timings()
+    response = await handler(request)
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    data = json.loads(response.body) if response.body else None
+    if not isinstance(data, dict):
+        return response
+    data["telemetry"] = timings.json()
+    out = reply(data, response.status)
+    if "Allow" in response.headers:
+        out.headers["Allow"] = response.headers["Allow"]
+    return out
+
+
 @web.middleware
 async def envelope(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                    ) -> web.StreamResponse:
@@ -407,7 +438,10 @@ async def stats(request: web.Request) -> web.Response:
 async def add_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.write(cell.add_documents, request.match_info["name"], body))
+    name = request.match_info["name"]
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/documents"):
+        return reply(await cell.write(cell.add_documents, name, body, timings))
 
 
 @routes.patch("/indexes/{name}/documents")
@@ -445,28 +479,36 @@ async def search_index(request: web.Request) -> web.Response:
     cell = _cell(request)
     req = search.parse_search(await json_body(request))
     name = request.match_info["name"]
-    if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT and not req.modifiers:
-        out = cell.search_inline(name, req)
-        if out is not None:
-            return reply(out)
-    if req.method != "LEXICAL":
-        cell.uses_model(name)
-    return reply(await cell.read(search.run_search, cell.store, name, req))
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/search"):
+        if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT and not req.modifiers:
+            out = cell.search_inline(name, req, timings)
+            if out is not None:
+                return reply(out)
+        if req.method != "LEXICAL":
+            cell.uses_model(name)
+        return reply(await cell.read(search.run_search, cell.store, name, req, timings))
 
 
 @routes.post("/indexes/{name}/recommend")
 async def recommend(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.read(search.run_recommend, cell.store, request.match_info["name"], body))
+    name = request.match_info["name"]
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/search"):  # (Marqo times recommend under this key)
+        return reply(await cell.read(search.run_recommend, cell.store, name, body, timings))
 
 
 @routes.post("/indexes/{name}/embed")
 async def embed(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    cell.uses_model(request.match_info["name"])
-    return reply(await cell.read(search.run_embed, cell.store, request.match_info["name"], body))
+    name = request.match_info["name"]
+    cell.uses_model(name)
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/embed"):
+        return reply(await cell.read(search.run_embed, cell.store, name, body, timings))
 
 
 # -- Marqo's internal batch APIs (MARQO_ENABLE_BATCH_APIS; here FAKE_CELL_ENABLE_BATCH_APIS) ---
@@ -527,7 +569,7 @@ async def delete_api_key(request: web.Request) -> web.Response:
 
 
 def make_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[envelope, authenticate], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[with_telemetry, envelope, authenticate], client_max_size=MAX_BODY)
     cell = Cell(config)
     app[CELL] = cell
     app.add_routes(routes)
