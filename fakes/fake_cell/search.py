@@ -20,7 +20,7 @@ import re
 import time
 from typing import Any
 
-from . import embedding, scoring
+from . import embedding, media, scoring
 from .telemetry import NO_TIMINGS, Timings
 from .errors import CellError, document_not_found, invalid
 from .query import MAX_LIMIT, MAX_RETRIEVABLE, SearchRequest, boolean, check_query, field_names, parse_search
@@ -44,12 +44,22 @@ def fts_match(q: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int) -> embedding.Sparse:
+def _content_vector(content: str, dim: int, images: bool) -> embedding.Sparse:
+    if images and media.is_pointer(content):  # an image index embeds a URL's image, as Marqo does
+        try:
+            return media.load_vector(content, dim)
+        except media.MediaError as exc:
+            raise invalid(media.error_message(content, exc)) from None
+    return embedding.embed(content, dim)
+
+
+def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int, images: bool = False
+                 ) -> embedding.Sparse:
     parts: list[tuple[embedding.Sparse, float]] = []
     if isinstance(q, str):
-        parts.append((embedding.embed(q, dim), 1.0))
+        parts.append((_content_vector(q, dim, images), 1.0))
     elif isinstance(q, dict):
-        parts.extend((embedding.embed(text, dim), float(w)) for text, w in q.items())
+        parts.extend((_content_vector(text, dim, images), float(w)) for text, w in q.items())
     for vector, weight in context:
         if len(vector) != dim:
             raise invalid("The dimension of the vectors returned by the model or given by the context vectors "
@@ -92,6 +102,10 @@ def _materialise(store: Store, rows: list[tuple[int, float, str]], req: SearchRe
         hits.sort(key=lambda hit: -hit["_score"])
         hits = hits[req.offset:]
     return hits
+
+
+def _images(info: IndexInfo) -> bool:
+    return bool(info.settings.get("treatUrlsAndPointersAsImages"))
 
 
 def _check_modifiers(info: IndexInfo, req: SearchRequest) -> None:
@@ -140,7 +154,7 @@ def run_search(store: Store, name: str, req: SearchRequest, timings: Timings = N
     elif req.method == "TENSOR":
         with timings.time("search.vector.processing_before_vespa"):
             with timings.time("search.vector_inference_full_pipeline"):
-                qvec = query_vector(req.q, req.context, info.dim)
+                qvec = query_vector(req.q, req.context, info.dim, _images(info))
             allowed = store.allowed(info, req.filter) if req.filter is not None else None
         with timings.time("search.vector.vespa"):
             rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
@@ -164,7 +178,7 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest, timings: T
     qvec = None
     if retrieval != "lexical":
         with timings.time("search.hybrid.vector_inference_full_pipeline"):
-            qvec = query_vector(req.q, req.context, info.dim)
+            qvec = query_vector(req.q, req.context, info.dim, _images(info))
     with timings.time("search.hybrid.vespa"):
         lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
         if qvec is not None:
@@ -262,7 +276,7 @@ def run_embed(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS)
         raise invalid("Invalid value for 'content_type': must be 'query', 'document' or null")
     info = store.index(name)
     with timings.time("embed.vector_inference_full_pipeline"):
-        embeddings = [embedding.dense(query_vector(item, [], info.dim), info.dim) for item in items]
+        embeddings = [embedding.dense(query_vector(item, [], info.dim, _images(info)), info.dim) for item in items]
     return {"content": content, "embeddings": embeddings, "processingTimeMs": elapsed_ms(start)}
 
 

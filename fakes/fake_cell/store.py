@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable, Iterator
 
-from . import embedding, errors, filters
+from . import embedding, errors, filters, media
 from .documents import ItemError, Prepared, prepare
 from .settings import dimension, filter_string_max_length
 from .vectors import TensorIndex
@@ -108,6 +108,14 @@ MAX_TENSOR_INDEXES = 64
 CHECKPOINT_DELAY = 0.2  # s between a commit and the background checkpoint that follows it
 WRITER_AUTOCHECKPOINT = 20_000  # pages (80 MB of WAL): the writer checkpoints itself past this
 MERGE_PENDING = 4096  # filter rows: filter_pending is merged into filter_values past this
+
+
+class _DocumentFailed(Exception):
+    """One document of a batch cannot be embedded (e.g. its image cannot be read)."""
+
+    def __init__(self, error: ItemError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -326,6 +334,11 @@ class Store:
                 vec = embedding.embed(payload, info.dim)
             elif kind == "vector":
                 vec = embedding.from_dense(payload)
+            elif kind == "image":
+                try:
+                    vec = media.load_vector(payload, info.dim)
+                except media.MediaError as exc:  # the document fails, not the batch
+                    raise _DocumentFailed(ItemError(prepared.doc_id, media.error_message(payload, exc))) from None
             else:
                 vec = embedding.combine((embedding.embed(t, info.dim), w) for t, w in payload)
             if vec[0]:
@@ -425,11 +438,17 @@ class Store:
 
     def add_documents(self, name: str, prepared: list[Prepared | ItemError]) -> list[dict[str, Any]]:
         info = self.index(name)
-        good = [(p, self._embed(info, p)) for p in prepared if isinstance(p, Prepared)]
+        good, items = [], []
+        for p in prepared:
+            if isinstance(p, Prepared):
+                try:
+                    good.append((p, self._embed(info, p)))
+                except _DocumentFailed as failed:
+                    p = failed.error
+            items.append(p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200})
         if good:
             self._write_docs(info, good)
-        return [p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200}
-                for p in prepared]
+        return items
 
     def update_documents(self, name: str, docs: list[Any]) -> list[dict[str, Any]]:
         """Partial update: merge into the stored body, re-derive, keep untouched custom vectors."""
@@ -457,7 +476,11 @@ class Store:
             if isinstance(result, ItemError):
                 items.append(result.item())
                 continue
-            vectors = self._embed(info, result)
+            try:
+                vectors = self._embed(info, result)
+            except _DocumentFailed as failed:
+                items.append(failed.error.item())
+                continue
             if untouched_cv:
                 vectors += [(f, vec) for f, vec in embedding.unpack_many(row[3]) if f in untouched_cv]
                 limit = filter_string_max_length(info.settings)
