@@ -167,11 +167,13 @@ def document() -> dict[str, Any]:
                     "content_type": {"type": "string", "enum": ["query", "document"]}}},
                 params=[_INDEX])},
             "/_hippodrome/api-keys": {
-                "post": _op("Create an API key (idempotent)", _OBJ, body={
+                "post": _op("Create an API key (idempotent), bound to its account's indexes: those whose "
+                            "names start with indexPrefix (absent or null: every index)", _OBJ, body={
                     "type": "object", "required": ["name", "key", "accountId"],
-                    "properties": {k: {"type": "string"} for k in ("name", "key", "accountId")}},
+                    "properties": {**{k: {"type": "string"} for k in ("name", "key", "accountId")},
+                                   "indexPrefix": {"type": "string", "nullable": True}}},
                     params=[_ADMIN], status="201"),
-                "get": _op("List API keys (names and accounts, never keys)",
+                "get": _op("List API keys (names, accounts and index prefixes, never keys)",
                            {"type": "object", "required": ["results"]}, params=[_ADMIN]),
             },
             "/_hippodrome/api-keys/{name}": {"delete": _op("Delete an API key", _OBJ, params=[

@@ -25,6 +25,7 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from . import VERSION, documents, models, query, search, seeding, settings, telemetry
+from .accounts import EVERYTHING, Scope
 from .apikeys import KeyRing
 from .config import Config
 from .errors import CellError, bad_request, batch_apis_disabled, invalid, unauthorized
@@ -266,6 +267,16 @@ def _batch_reply(name: str, items: list[dict[str, Any]], start: float) -> dict[s
 
 # -- middlewares ---------------------------------------------------------------------------
 TIMINGS = "fake_cell.timings"
+SCOPE = "fake_cell.scope"
+
+
+def _scope(request: web.Request) -> Scope:
+    return request.get(SCOPE, EVERYTHING)
+
+
+def _index(request: web.Request) -> str:
+    """The path's index name, if the request's key may see that index (else Marqo's 404)."""
+    return _scope(request).existing(request.match_info["name"])
 
 
 def _timings(request: web.Request) -> telemetry.Timings:
@@ -326,9 +337,14 @@ async def authenticate(request: web.Request, handler: Callable[[web.Request], Aw
         given = request.headers.get("x-hippodrome-admin-secret", "")
         if not hmac.compare_digest(given.encode("utf-8"), cell.config.secret.encode("utf-8")):
             raise unauthorized("Missing or wrong x-hippodrome-admin-secret header")
-    elif cell.config.require_api_key and path not in PUBLIC:
-        if cell.keys.check(request.headers.get("x-api-key")) is None:
-            raise unauthorized()
+    elif path not in PUBLIC:
+        key = request.headers.get("x-api-key")
+        scope = cell.keys.check(key) if key else None
+        if scope is None:
+            if cell.config.require_api_key:
+                raise unauthorized()
+        elif not scope.unrestricted:  # the key's account sees only its own indexes
+            request[SCOPE] = scope
     return await handler(request)
 
 
@@ -387,7 +403,7 @@ async def cuda(request: web.Request) -> web.Response:
 
 @routes.get("/indexes")
 async def list_indexes(request: web.Request) -> web.Response:
-    names = sorted(_cell(request).store.indexes)
+    names = _scope(request).visible(sorted(_cell(request).store.indexes))
     return reply({"results": [{"indexName": n} for n in names]})
 
 
@@ -395,6 +411,7 @@ async def list_indexes(request: web.Request) -> web.Response:
 async def create_index(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     settings.check_index_name(name)
+    _scope(request).creatable(name)
     body = settings.normalise(await json_body(request, default={}))
     cell = _cell(request)
     await cell.write(cell.store.create_index, name, body)
@@ -404,32 +421,32 @@ async def create_index(request: web.Request) -> web.Response:
 @routes.delete("/indexes/{name}")
 async def delete_index(request: web.Request) -> web.Response:
     cell = _cell(request)
-    await cell.write(cell.store.delete_index, request.match_info["name"])
+    await cell.write(cell.store.delete_index, _index(request))
     return reply({"acknowledged": True})
 
 
 @routes.get("/indexes/{name}/settings")
 async def get_settings(request: web.Request) -> web.Response:
-    return reply(settings.public(_cell(request).store.index(request.match_info["name"]).settings))
+    return reply(settings.public(_cell(request).store.index(_index(request)).settings))
 
 
 @routes.get("/indexes/{name}/health")
 async def index_health(request: web.Request) -> web.Response:
-    _cell(request).store.index(request.match_info["name"])
+    _cell(request).store.index(_index(request))
     return reply(HEALTH)
 
 
 @routes.get("/indexes/{name}/status")
 async def index_status(request: web.Request) -> web.Response:
     """The client polls this after create_index whenever it was given an api_key."""
-    _cell(request).store.index(request.match_info["name"])
+    _cell(request).store.index(_index(request))
     return reply({"indexStatus": "READY"})
 
 
 @routes.get("/indexes/{name}/stats")
 async def stats(request: web.Request) -> web.Response:
     cell = _cell(request)
-    docs, vectors = await cell.read(cell.store.stats, request.match_info["name"])
+    docs, vectors = await cell.read(cell.store.stats, _index(request))
     return reply({"numberOfDocuments": docs, "numberOfVectors": vectors,
                   "backend": {"memoryUsedPercentage": 0.0, "storageUsedPercentage": 0.0}})
 
@@ -438,7 +455,7 @@ async def stats(request: web.Request) -> web.Response:
 async def add_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    name = request.match_info["name"]
+    name = _index(request)
     timings = _timings(request)
     with timings.time(f"POST /indexes/{name}/documents"):
         return reply(await cell.write(cell.add_documents, name, body, timings))
@@ -448,7 +465,7 @@ async def add_documents(request: web.Request) -> web.Response:
 async def update_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.write(cell.update_documents, request.match_info["name"], body))
+    return reply(await cell.write(cell.update_documents, _index(request), body))
 
 
 @routes.get("/indexes/{name}/documents")
@@ -456,14 +473,14 @@ async def get_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     ids = await json_body(request)
     facets = flag(request, "expose_facets", "show_vectors")
-    return reply(await cell.read(search.get_documents, cell.store, request.match_info["name"], ids, facets))
+    return reply(await cell.read(search.get_documents, cell.store, _index(request), ids, facets))
 
 
 @routes.get("/indexes/{name}/documents/{doc_id}")
 async def get_document(request: web.Request) -> web.Response:
     cell = _cell(request)
     facets = flag(request, "expose_facets", "show_vectors")
-    return reply(await cell.read(search.get_document, cell.store, request.match_info["name"],
+    return reply(await cell.read(search.get_document, cell.store, _index(request),
                                  request.match_info["doc_id"], facets))
 
 
@@ -471,14 +488,14 @@ async def get_document(request: web.Request) -> web.Response:
 async def delete_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     ids = await json_body(request)
-    return reply(await cell.write(cell.delete_documents, request.match_info["name"], ids))
+    return reply(await cell.write(cell.delete_documents, _index(request), ids))
 
 
 @routes.post("/indexes/{name}/search")
 async def search_index(request: web.Request) -> web.Response:
     cell = _cell(request)
     req = search.parse_search(await json_body(request))
-    name = request.match_info["name"]
+    name = _index(request)
     timings = _timings(request)
     with timings.time(f"POST /indexes/{name}/search"):
         if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT and not req.modifiers:
@@ -494,7 +511,7 @@ async def search_index(request: web.Request) -> web.Response:
 async def recommend(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    name = request.match_info["name"]
+    name = _index(request)
     timings = _timings(request)
     with timings.time(f"POST /indexes/{name}/search"):  # (Marqo times recommend under this key)
         return reply(await cell.read(search.run_recommend, cell.store, name, body, timings))
@@ -504,7 +521,7 @@ async def recommend(request: web.Request) -> web.Response:
 async def embed(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    name = request.match_info["name"]
+    name = _index(request)
     cell.uses_model(name)
     timings = _timings(request)
     with timings.time(f"POST /indexes/{name}/embed"):
@@ -523,6 +540,8 @@ def _batch_apis(request: web.Request) -> Cell:
 async def batch_create_indexes(request: web.Request) -> web.Response:
     cell = _batch_apis(request)
     items = settings.batch_create_body(await json_body(request))
+    for name, _ in items:
+        _scope(request).creatable(name)
     await cell.write(cell.store.create_indexes, items)
     return reply({"acknowledged": True, "index_names": [name for name, _ in items]})
 
@@ -533,6 +552,8 @@ async def batch_delete_indexes(request: web.Request) -> web.Response:
     names = await json_body(request)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise invalid("Body must be a JSON list of index names")
+    for name in names:
+        _scope(request).existing(name)
     await cell.write(cell.store.delete_indexes, names)
     return reply({"acknowledged": True, "index_names": names})
 
@@ -540,7 +561,7 @@ async def batch_delete_indexes(request: web.Request) -> web.Response:
 @routes.delete("/indexes/{name}/documents/delete-all")
 async def delete_all_documents(request: web.Request) -> web.Response:
     cell = _batch_apis(request)
-    count = await cell.write(cell.store.delete_all_documents, request.match_info["name"])
+    count = await cell.write(cell.store.delete_all_documents, _index(request))
     return reply({"documentCount": count})
 
 
