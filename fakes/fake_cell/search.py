@@ -44,22 +44,28 @@ def fts_match(q: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-def _content_vector(content: str, dim: int, images: bool) -> embedding.Sparse:
+def _content_vector(content: str, dim: int, images: bool, texts: dict[str, embedding.Sparse] | None
+                    ) -> embedding.Sparse:
     if images and media.is_pointer(content):  # an image index embeds a URL's image, as Marqo does
         try:
             return media.load_vector(content, dim)
         except media.MediaError as exc:
             raise invalid(media.error_message(content, exc)) from None
-    return embedding.embed(content, dim)
+    return texts[content] if texts is not None else embedding.embed(content, dim)
 
 
-def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int, images: bool = False
-                 ) -> embedding.Sparse:
+def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int, images: bool = False,
+                 info: IndexInfo | None = None) -> embedding.Sparse:
+    """`info`: the index, when its real model (the [models] extra) embeds the query's texts."""
     parts: list[tuple[embedding.Sparse, float]] = []
+    contents = [q] if isinstance(q, str) else list(q) if isinstance(q, dict) else []
+    texts = None
+    if info is not None and info.encoder is not None and contents:
+        texts = info.text_vectors([c for c in contents if not (images and media.is_pointer(c))])
     if isinstance(q, str):
-        parts.append((_content_vector(q, dim, images), 1.0))
+        parts.append((_content_vector(q, dim, images, texts), 1.0))
     elif isinstance(q, dict):
-        parts.extend((_content_vector(text, dim, images), float(w)) for text, w in q.items())
+        parts.extend((_content_vector(text, dim, images, texts), float(w)) for text, w in q.items())
     for vector, weight in context:
         if len(vector) != dim:
             raise invalid("The dimension of the vectors returned by the model or given by the context vectors "
@@ -154,7 +160,7 @@ def run_search(store: Store, name: str, req: SearchRequest, timings: Timings = N
     elif req.method == "TENSOR":
         with timings.time("search.vector.processing_before_vespa"):
             with timings.time("search.vector_inference_full_pipeline"):
-                qvec = query_vector(req.q, req.context, info.dim, _images(info))
+                qvec = query_vector(req.q, req.context, info.dim, _images(info), info)
             allowed = store.allowed(info, req.filter) if req.filter is not None else None
         with timings.time("search.vector.vespa"):
             rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
@@ -178,7 +184,7 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest, timings: T
     qvec = None
     if retrieval != "lexical":
         with timings.time("search.hybrid.vector_inference_full_pipeline"):
-            qvec = query_vector(req.q, req.context, info.dim, _images(info))
+            qvec = query_vector(req.q, req.context, info.dim, _images(info), info)
     with timings.time("search.hybrid.vespa"):
         lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
         if qvec is not None:
@@ -276,7 +282,7 @@ def run_embed(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS)
         raise invalid("Invalid value for 'content_type': must be 'query', 'document' or null")
     info = store.index(name)
     with timings.time("embed.vector_inference_full_pipeline"):
-        embeddings = [embedding.dense(query_vector(item, [], info.dim, _images(info)), info.dim) for item in items]
+        embeddings = [embedding.dense(query_vector(item, [], info.dim, _images(info), info), info.dim) for item in items]
     return {"content": content, "embeddings": embeddings, "processingTimeMs": elapsed_ms(start)}
 
 

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable, Iterator
 
-from . import embedding, errors, filters, media
+from . import embedding, errors, filters, media, realmodel
 from .documents import ItemError, Prepared, prepare
 from .settings import dimension, filter_string_max_length
 from .vectors import TensorIndex
@@ -110,6 +110,19 @@ WRITER_AUTOCHECKPOINT = 20_000  # pages (80 MB of WAL): the writer checkpoints i
 MERGE_PENDING = 4096  # filter rows: filter_pending is merged into filter_values past this
 
 
+def _texts_of(prepared: list[Any]) -> list[str]:
+    """Every text a batch of prepared documents needs embedded (tensor fields, combination parts)."""
+    out = []
+    for p in prepared:
+        if isinstance(p, Prepared):
+            for _, kind, payload in p.tensors:
+                if kind == "text":
+                    out.append(payload)
+                elif kind == "combo":
+                    out.extend(text for text, _ in payload)
+    return out
+
+
 class _DocumentFailed(Exception):
     """One document of a batch cannot be embedded (e.g. its image cannot be read)."""
 
@@ -132,6 +145,20 @@ class IndexInfo:
     @cached_property
     def dim(self) -> int:
         return dimension(self.settings)
+
+    @cached_property
+    def encoder(self) -> realmodel.MiniLM | None:
+        """The real model for this index (the [models] extra), or None: the hashed embedding."""
+        return realmodel.encoder_for(self.settings.get("model", ""))
+
+    def text_vectors(self, texts: list[str]) -> dict[str, embedding.Sparse]:
+        """Embeddings of texts, in one model call when the index has a real model."""
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return {}
+        if self.encoder is None:
+            return {text: embedding.embed(text, self.dim) for text in unique}
+        return {text: embedding.from_dense(vec) for text, vec in zip(unique, self.encoder.embed(unique))}
 
 
 def now_iso() -> str:
@@ -327,11 +354,15 @@ class Store:
         return docs, vecs
 
     # -- documents: writes -----------------------------------------------------------------
-    def _embed(self, info: IndexInfo, prepared: Prepared) -> list[tuple[str, embedding.Sparse]]:
+    def _embed(self, info: IndexInfo, prepared: Prepared,
+               texts: dict[str, embedding.Sparse] | None = None) -> list[tuple[str, embedding.Sparse]]:
+        """The document's vectors; `texts`: embeddings computed for the whole batch (real model)."""
+        if texts is None and info.encoder is not None:
+            texts = info.text_vectors(_texts_of([prepared]))
         out = []
         for field, kind, payload in prepared.tensors:
             if kind == "text":
-                vec = embedding.embed(payload, info.dim)
+                vec = texts[payload] if texts is not None else embedding.embed(payload, info.dim)
             elif kind == "vector":
                 vec = embedding.from_dense(payload)
             elif kind == "image":
@@ -340,7 +371,8 @@ class Store:
                 except media.MediaError as exc:  # the document fails, not the batch
                     raise _DocumentFailed(ItemError(prepared.doc_id, media.error_message(payload, exc))) from None
             else:
-                vec = embedding.combine((embedding.embed(t, info.dim), w) for t, w in payload)
+                vec = embedding.combine((texts[t] if texts is not None else embedding.embed(t, info.dim), w)
+                                        for t, w in payload)
             if vec[0]:
                 out.append((field, vec))
         return out
@@ -438,11 +470,12 @@ class Store:
 
     def add_documents(self, name: str, prepared: list[Prepared | ItemError]) -> list[dict[str, Any]]:
         info = self.index(name)
+        texts = info.text_vectors(_texts_of(prepared)) if info.encoder is not None else None
         good, items = [], []
         for p in prepared:
             if isinstance(p, Prepared):
                 try:
-                    good.append((p, self._embed(info, p)))
+                    good.append((p, self._embed(info, p, texts)))
                 except _DocumentFailed as failed:
                     p = failed.error
             items.append(p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200})
