@@ -27,7 +27,9 @@ def project(tmp_path: Path):
 
 # Tiers that may skip on a machine without their tools (printed with the reason). Under CI=true
 # every other skip is a failure: CI must never turn green because a tool was missing.
-MAY_SKIP_IN_CI = frozenset({"kind"})
+# `models`: the [models] extra (a real embedding model for fake_cell) is opt-in and deliberately not
+# in requirements.lock, so CI never installs it; its tests skip there by design, not by accident.
+MAY_SKIP_IN_CI = frozenset({"kind", "models"})
 
 
 def _in_ci() -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -21,15 +22,26 @@ def test_the_check_runs_as_scripts_test_runs_it():
     assert "every pinned package is installed" in done.stdout
 
 
+def locked_extras() -> set[str]:
+    """The extras scripts/lock compiles into the lock; an opt-in extra (`models`) is left out."""
+    return set(re.findall(r"--extra (\S+)", (hd_lock.LOCK.parent / "scripts" / "lock").read_text()))
+
+
 def test_the_lock_pins_every_direct_dependency():
     import tomllib
 
     project = tomllib.loads((hd_lock.LOCK.parent / "pyproject.toml").read_text())["project"]
-    direct = project["dependencies"] + [d for extra in project["optional-dependencies"].values() for d in extra]
+    direct = project["dependencies"] + [d for name, extra in project["optional-dependencies"].items()
+                                        if name in locked_extras() for d in extra]
     locked = {pin.name for pin in parse_lock(hd_lock.LOCK.read_text())}
     names = {hd_lock.normalize(d.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].strip())
              for d in direct}
     assert names - locked == set()
+
+
+def test_the_opt_in_models_extra_stays_out_of_the_tested_set():
+    """The real embedding model for fake_cell is opt-in (~220 MB): CI tests the default set only."""
+    assert {"test", "k8s"} <= locked_extras() and "models" not in locked_extras()
 
 
 @pytest.mark.parametrize("installed, strict, expected", [

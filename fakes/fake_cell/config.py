@@ -22,6 +22,7 @@ class Config:
     port: int = 9001
     state_dir: Path = Path(".hippodrome/state")
     require_api_key: bool = False
+    enable_batch_apis: bool = False  # Marqo's internal batch endpoints (MARQO_ENABLE_BATCH_APIS)
     secret: str = DEFAULT_SECRET
     seed_accounts: tuple[SeedAccount, ...] | None = None  # None: no HIPPODROME_SEED_CONFIG, seed nothing
 
@@ -43,14 +44,19 @@ class Config:
             raise ValueError(f"PORT must be an integer, got {port_text!r}") from None
         if not 0 <= port <= 65535:
             raise ValueError(f"PORT must be within 0..65535, got {port}")
-        flag = env.get("FAKE_CELL_REQUIRE_API_KEY", "false").strip().lower()
-        if flag not in ("true", "false", "1", "0", "yes", "no", ""):
-            raise ValueError(f"FAKE_CELL_REQUIRE_API_KEY must be true or false, got {flag!r}")
         return cls(
             host=env.get("HOST") or "127.0.0.1",
             port=port,
             state_dir=Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state"),
-            require_api_key=flag in ("true", "1", "yes"),
+            require_api_key=_flag(env, "FAKE_CELL_REQUIRE_API_KEY"),
+            enable_batch_apis=_flag(env, "FAKE_CELL_ENABLE_BATCH_APIS"),
             secret=env.get("HIPPODROME_ENCRYPTION_SECRET") or DEFAULT_SECRET,
             seed_accounts=seed_config_from_env(env),
         )
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "false").strip().lower()
+    if value not in ("true", "false", "1", "0", "yes", "no", ""):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value in ("true", "1", "yes")

@@ -17,6 +17,7 @@ from typing import Any
 from . import settings as index_settings
 from .errors import invalid
 from .filters import filter_values
+from .media import is_pointer
 
 MAX_BATCH = 128  # Marqo's default MARQO_MAX_DOCUMENTS_BATCH_SIZE
 MAX_ID_LENGTH = 512
@@ -32,7 +33,7 @@ class Prepared:
     body: dict[str, Any]
     lexical: list[tuple[str, str]] = field(default_factory=list)
     filters: list[tuple[str, str | float]] = field(default_factory=list)
-    # (field, kind, payload): ("text", str) | ("vector", list[float]) | ("combo", [(text, w)])
+    # (field, kind, payload): ("text", str) | ("image", url) | ("vector", list[float]) | ("combo", [(text, w)])
     tensors: list[tuple[str, str, Any]] = field(default_factory=list)
     spec: dict[str, Any] = field(default_factory=dict)  # tensorFields + mappings, for updates
 
@@ -142,6 +143,9 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
                   tensor_fields: list[str], mappings: dict[str, Any]) -> Prepared:
     out = Prepared(doc_id, {}, spec={"tensorFields": tensor_fields, "mappings": mappings})
     body, lexical, filters, tensors = out.body, out.lexical, out.filters, out.tensors
+    # longer strings are stored and searchable, but not filterable (Marqo's filterStringMaxLength)
+    limit = index.get("filterStringMaxLength", index_settings.DEFAULT_FILTER_STRING_MAX_LENGTH)
+    images = index.get("treatUrlsAndPointersAsImages", False)  # URLs in tensor fields are images
     for name, value in doc.items():
         if name == "_id":
             continue
@@ -157,8 +161,9 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
                 body[name] = value
                 lexical.append((name, value))
                 if name in tensor_fields:
-                    tensors.append((name, "text", value))
-                filters.append((name, value))
+                    tensors.append((name, "image" if images and is_pointer(value) else "text", value))
+                if len(value) <= limit:
+                    filters.append((name, value))
                 continue
             if kind is int:
                 if name in tensor_fields:
@@ -170,6 +175,8 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
             content, vector = _custom_vector(name, value, index_settings.dimension(index))
             out.body[name] = content
             out.lexical.append((name, content))
+            if len(content) <= limit:  # its text is filterable, as any short string
+                out.filters.append((name, content))
             if name in tensor_fields:
                 out.tensors.append((name, "vector", vector))
             continue
@@ -196,7 +203,9 @@ def _unstructured(doc_id: str, doc: dict[str, Any], index: dict[str, Any],
         if isinstance(value, str):
             out.lexical.append((name, value))
             if name in tensor_fields:
-                out.tensors.append((name, "text", value))
+                out.tensors.append((name, "image" if images and is_pointer(value) else "text", value))
+            if len(value) > limit:
+                continue
         elif name in tensor_fields:
             raise _Bad(f"Field {name!r}: only text can be a tensor field")
         out.filters.extend((name, v) for v in filter_values(value))
@@ -265,6 +274,9 @@ def _structured(doc_id: str, doc: dict[str, Any], index: dict[str, Any]) -> Prep
         if kind == "custom_vector":
             content, vector = _custom_vector(name, value, dim)
             out.body[name] = content
+            out.filters.append((name, content))
+            if "lexical_search" in definition.get("features", []):
+                out.lexical.append((name, content))
             if name in tensor_fields:
                 out.tensors.append((name, "vector", vector))
             continue
@@ -278,7 +290,7 @@ def _structured(doc_id: str, doc: dict[str, Any], index: dict[str, Any]) -> Prep
         if isinstance(value, str) and "lexical_search" in definition.get("features", []):
             out.lexical.append((name, value))
         if name in tensor_fields and isinstance(value, str):
-            out.tensors.append((name, "text", value))
+            out.tensors.append((name, "image" if kind == "image_pointer" else "text", value))
         out.filters.extend((name, v) for v in filter_values(value))
     for name in tensor_fields:
         definition = fields[name]

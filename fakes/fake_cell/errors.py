@@ -14,15 +14,20 @@ LINK = ""
 
 
 class CellError(Exception):
-    def __init__(self, status: int, code: str, message: str, error_type: str | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str, error_type: str | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.type = error_type or ("internal" if status >= 500 else "invalid_request")
+        self.extra = extra  # fields Marqo's body has beside the four (e.g. FastAPI's `detail`)
 
     def body(self) -> dict[str, Any]:
-        return {"message": self.message, "code": self.code, "type": self.type, "link": LINK}
+        out = {"message": self.message, "code": self.code, "type": self.type, "link": LINK}
+        if self.extra:
+            out.update(self.extra)
+        return out
 
 
 def invalid(message: str) -> CellError:
@@ -43,3 +48,15 @@ def document_not_found(doc_id: str) -> CellError:
 
 def unauthorized(message: str = "Invalid or missing API key (header x-api-key)") -> CellError:
     return CellError(401, "unauthorized", message)
+
+
+def bad_request(message: str) -> CellError:
+    return CellError(400, "bad_request", message)
+
+
+def batch_apis_disabled() -> CellError:
+    """Marqo answers its internal batch endpoints with a 403 unless MARQO_ENABLE_BATCH_APIS is true
+    (FastAPI's HTTPException: the body has `detail`; the envelope adds the usual four fields)."""
+    detail = "This API endpoint is disabled. Please set MARQO_ENABLE_BATCH_API to true to enable it."
+    return CellError(403, "batch_apis_disabled", f"{detail} (fake_cell: FAKE_CELL_ENABLE_BATCH_APIS=true)",
+                     extra={"detail": detail})

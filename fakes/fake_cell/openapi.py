@@ -11,7 +11,7 @@ from typing import Any
 
 from . import VERSION
 
-_ERROR_CODES = ("400", "401", "404", "409")
+_ERROR_CODES = ("400", "401", "403", "404", "409", "422")
 
 
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
@@ -75,6 +75,14 @@ _SEARCH_BODY = {
         "showHighlights": {"type": "boolean"},
         "hybridParameters": _OBJ,
         "context": _OBJ,
+        "efSearch": {"type": "integer"},
+        "approximate": {"type": "boolean"},
+        "approximateThreshold": {"type": "number"},
+        "rerankDepth": {"type": "integer"},
+        "scoreModifiers": {"type": "object", "properties": {
+            kind: {"type": "array", "items": {"type": "object", "required": ["field_name"], "properties": {
+                "field_name": {"type": "string"}, "weight": {"type": "number"}}}}
+            for kind in ("multiply_score_by", "add_to_score")}},
     },
 }
 
@@ -91,6 +99,15 @@ def document() -> dict[str, Any]:
         "paths": {
             "/": {"get": _op("Marqo version", {"type": "object", "required": ["version"]})},
             "/healthz": {"get": _op("Readiness", _HEALTH, errors=())},
+            "/models": {
+                "get": _op("Loaded models", {"type": "object", "required": ["models"]}),
+                "delete": _op("Eject a loaded model", _OBJ, params=[
+                    {"name": "model_name", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "model_device", "in": "query", "required": True, "schema": {"type": "string"}}],
+                    errors=("400", "404", "422")),
+            },
+            "/device/cpu": {"get": _op("CPU usage", _OBJ)},
+            "/device/cuda": {"get": _op("CUDA devices (none here: Marqo's 400)", _OBJ, errors=("400",))},
             "/health": {"get": _op("Marqo health", _HEALTH)},
             "/indexes": {"get": _op("List indexes", {"type": "object", "required": ["results"]})},
             index_path: {
@@ -119,6 +136,21 @@ def document() -> dict[str, Any]:
                                                      params=[_INDEX, _DOC_ID, _FACETS])},
             docs_path + "/delete-batch": {"post": _op("Delete documents by id", _BATCH | {
                 "required": ["items"]}, body=_ids, params=[_INDEX])},
+            docs_path + "/delete-all": {"delete": _op(
+                "Delete every document, keep the index (Marqo's internal batch API: 403 unless "
+                "FAKE_CELL_ENABLE_BATCH_APIS)", {"type": "object", "required": ["documentCount"]},
+                params=[_INDEX])},
+            "/batch/indexes/create": {"post": _op(
+                "Create several indexes at once, all or none (internal batch API)",
+                {"type": "object", "required": ["acknowledged", "index_names"]},
+                body={"type": "array", "maxItems": 8, "items": {
+                    "type": "object", "required": ["indexName"],
+                    "properties": {"indexName": _INDEX["schema"], "type": {"type": "string"},
+                                   "model": {"type": "string"}}}})},
+            "/batch/indexes/delete": {"post": _op(
+                "Delete several indexes at once, all or none (internal batch API)",
+                {"type": "object", "required": ["acknowledged", "index_names"]},
+                body={"type": "array", "maxItems": 8, "items": _INDEX["schema"]})},
             index_path + "/search": {"post": _op("Search", _HITS, body=_SEARCH_BODY, params=[_INDEX])},
             index_path + "/recommend": {"post": _op("Recommend similar documents", _HITS, body={
                 "type": "object", "required": ["documents"],
@@ -135,11 +167,13 @@ def document() -> dict[str, Any]:
                     "content_type": {"type": "string", "enum": ["query", "document"]}}},
                 params=[_INDEX])},
             "/_hippodrome/api-keys": {
-                "post": _op("Create an API key (idempotent)", _OBJ, body={
+                "post": _op("Create an API key (idempotent), bound to its account's indexes: those whose "
+                            "names start with indexPrefix (absent or null: every index)", _OBJ, body={
                     "type": "object", "required": ["name", "key", "accountId"],
-                    "properties": {k: {"type": "string"} for k in ("name", "key", "accountId")}},
+                    "properties": {**{k: {"type": "string"} for k in ("name", "key", "accountId")},
+                                   "indexPrefix": {"type": "string", "nullable": True}}},
                     params=[_ADMIN], status="201"),
-                "get": _op("List API keys (names and accounts, never keys)",
+                "get": _op("List API keys (names, accounts and index prefixes, never keys)",
                            {"type": "object", "required": ["results"]}, params=[_ADMIN]),
             },
             "/_hippodrome/api-keys/{name}": {"delete": _op("Delete an API key", _OBJ, params=[

@@ -1,9 +1,8 @@
-"""Search, recommend and embed: request validation, the three methods, and Marqo's hit shape.
+"""Search, recommend and embed: the three methods, score modifiers, and Marqo's hit shape.
 
-Why: this is where Marqo's semantics live (defaults, limits, hit fields, highlights, the RRF
-fusion of HYBRID), apart from HTTP (server.py) and from SQL (store.py). `parse_search` checks a
-body at the boundary and names the offending field; `run_search` is synchronous and runs on a
-reader thread.
+Why: this is where Marqo's semantics live (defaults, hit fields, highlights, the RRF fusion of
+HYBRID), apart from HTTP (server.py), from request validation (query.py) and from SQL
+(store.py). `run_search` is synchronous and runs on a reader thread.
 
 - LEXICAL: BM25 (FTS5) over the indexed text fields; words are OR-ed, "quoted phrases" required;
   `q` = "*" matches every document (useful with a filter).
@@ -11,153 +10,25 @@ reader thread.
   document scores its best field, which is also its highlight.
 - HYBRID: reciprocal rank fusion of both lists (Marqo's default: disjunction + rrf, alpha 0.5,
   rrfK 60); hits carry `_lexical_score` and `_tensor_score` as in Marqo.
+- scoreModifiers (scoring.py) re-rank what each method retrieved, as Marqo's rank profiles do:
+  every LEXICAL match, the nearest `offset + limit` for TENSOR, the fused list for HYBRID.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from . import embedding, filters
+from . import embedding, media, scoring
+from .telemetry import NO_TIMINGS, Timings
 from .errors import CellError, document_not_found, invalid
+from .query import MAX_LIMIT, MAX_RETRIEVABLE, SearchRequest, boolean, check_query, field_names, parse_search
+from .settings import schema
 from .store import IndexInfo, Store, elapsed_ms
 
-MAX_LIMIT = 1000
-MAX_OFFSET = 10_000
-METHODS = ("TENSOR", "LEXICAL", "HYBRID")
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@dataclass
-class SearchRequest:
-    q: Any
-    method: str = "TENSOR"
-    limit: int = 10
-    offset: int = 0
-    filter: filters.Node | None = None
-    attributes: list[str] | None = None
-    highlights: bool = True
-    searchable: list[str] | None = None
-    context: list[tuple[list[float], float]] = field(default_factory=list)
-    hybrid: dict[str, Any] = field(default_factory=dict)
-
-
-def _int(body: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise invalid(f"Invalid value for '{key}': must be an integer from {low} to {high}")
-    return value
-
-
-def _names(body: dict[str, Any], key: str) -> list[str] | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise invalid(f"Invalid value for '{key}': must be a list of field names")
-    return value
-
-
-def _bool(body: dict[str, Any], key: str, default: bool) -> bool:
-    value = body.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, bool):
-        raise invalid(f"Invalid value for '{key}': must be a boolean")
-    return value
-
-
-def _filter(body: dict[str, Any]) -> filters.Node | None:
-    text = body.get("filter")
-    if text is None:
-        return None
-    if not isinstance(text, str):
-        raise invalid("Invalid value for 'filter': must be a filter string")
-    try:
-        return filters.parse(text)
-    except filters.FilterError as exc:
-        raise invalid(str(exc)) from None
-
-
-def _context(body: dict[str, Any]) -> list[tuple[list[float], float]]:
-    context = body.get("context")
-    if context is None:
-        return []
-    tensors = context.get("tensor") if isinstance(context, dict) else None
-    if not isinstance(tensors, list):
-        raise invalid("Invalid value for 'context': expected {\"tensor\": [{\"vector\", \"weight\"}]}")
-    out = []
-    for n, item in enumerate(tensors):
-        vector = item.get("vector") if isinstance(item, dict) else None
-        weight = item.get("weight", 1.0) if isinstance(item, dict) else None
-        if (not isinstance(vector, list) or not all(isinstance(v, int | float) and not isinstance(v, bool)
-                                                    for v in vector)
-                or not isinstance(weight, int | float) or isinstance(weight, bool)):
-            raise invalid(f"Invalid value for 'context.tensor[{n}]': needs 'vector' (numbers) "
-                          "and 'weight' (number)")
-        out.append(([float(v) for v in vector], float(weight)))
-    return out
-
-
-def check_query(q: Any, key: str = "q") -> None:
-    if q is None or isinstance(q, str):
-        return
-    if isinstance(q, dict) and q and all(
-            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
-            for k, v in q.items()):
-        return
-    raise invalid(f"Invalid value for '{key}': must be a string or an object of string -> weight")
-
-
-def parse_search(body: Any) -> SearchRequest:
-    if not isinstance(body, dict):
-        raise invalid("Search body must be a JSON object")
-    method = body.get("searchMethod") or "TENSOR"
-    if not isinstance(method, str) or method.upper() not in METHODS:
-        raise invalid(f"Invalid value for 'searchMethod': must be one of {', '.join(METHODS)}")
-    method = method.upper()
-    q = body.get("q")
-    check_query(q)
-    if method != "TENSOR" and not isinstance(q, str):
-        raise invalid(f"Field 'q' must be a string for {method} search")
-    hybrid = body.get("hybridParameters") or {}
-    if not isinstance(hybrid, dict):
-        raise invalid("Invalid value for 'hybridParameters': must be an object")
-    req = SearchRequest(
-        q=q, method=method,
-        limit=_int(body, "limit", 10, 1, MAX_LIMIT),
-        offset=_int(body, "offset", 0, 0, MAX_OFFSET),
-        filter=_filter(body),
-        attributes=_names(body, "attributesToRetrieve"),
-        highlights=_bool(body, "showHighlights", True),
-        searchable=_names(body, "searchableAttributes"),
-        context=_context(body),
-        hybrid=_hybrid(hybrid),
-    )
-    return req
-
-
-def _hybrid(params: dict[str, Any]) -> dict[str, Any]:
-    out = {"retrievalMethod": params.get("retrievalMethod", "disjunction"),
-           "rankingMethod": params.get("rankingMethod", "rrf"),
-           "alpha": params.get("alpha", 0.5), "rrfK": params.get("rrfK", 60)}
-    if out["retrievalMethod"] not in ("disjunction", "lexical", "tensor"):
-        raise invalid("Invalid value for 'hybridParameters.retrievalMethod'")
-    if out["rankingMethod"] not in ("rrf", "lexical", "tensor"):
-        raise invalid("Invalid value for 'hybridParameters.rankingMethod'")
-    alpha, k = out["alpha"], out["rrfK"]
-    if not isinstance(alpha, int | float) or isinstance(alpha, bool) or not 0 <= alpha <= 1:
-        raise invalid("Invalid value for 'hybridParameters.alpha': must be within 0..1")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
-        raise invalid("Invalid value for 'hybridParameters.rrfK': must be a non-negative integer")
-    for key in ("searchableAttributesLexical", "searchableAttributesTensor"):
-        out[key] = _names(params, key)
-    return out
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -173,15 +44,32 @@ def fts_match(q: str) -> str | None:
     return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
 
 
-def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int) -> embedding.Sparse:
+def _content_vector(content: str, dim: int, images: bool, texts: dict[str, embedding.Sparse] | None
+                    ) -> embedding.Sparse:
+    if images and media.is_pointer(content):  # an image index embeds a URL's image, as Marqo does
+        try:
+            return media.load_vector(content, dim)
+        except media.MediaError as exc:
+            raise invalid(media.error_message(content, exc)) from None
+    return texts[content] if texts is not None else embedding.embed(content, dim)
+
+
+def query_vector(q: Any, context: list[tuple[list[float], float]], dim: int, images: bool = False,
+                 info: IndexInfo | None = None) -> embedding.Sparse:
+    """`info`: the index, when its real model (the [models] extra) embeds the query's texts."""
     parts: list[tuple[embedding.Sparse, float]] = []
+    contents = [q] if isinstance(q, str) else list(q) if isinstance(q, dict) else []
+    texts = None
+    if info is not None and info.encoder is not None and contents:
+        texts = info.text_vectors([c for c in contents if not (images and media.is_pointer(c))])
     if isinstance(q, str):
-        parts.append((embedding.embed(q, dim), 1.0))
+        parts.append((_content_vector(q, dim, images, texts), 1.0))
     elif isinstance(q, dict):
-        parts.extend((embedding.embed(text, dim), float(w)) for text, w in q.items())
+        parts.extend((_content_vector(text, dim, images, texts), float(w)) for text, w in q.items())
     for vector, weight in context:
         if len(vector) != dim:
-            raise invalid(f"Context vectors must have {dim} dimensions, got {len(vector)}")
+            raise invalid("The dimension of the vectors returned by the model or given by the context vectors "
+                          f"does not match the expected dimension. Expected dimension {dim} but got {len(vector)}")
         parts.append((embedding.from_dense(vector), weight))
     return embedding.combine(parts)
 
@@ -201,6 +89,9 @@ def _tensor_hits(store: Store, info: IndexInfo, qvec: embedding.Sparse, k: int,
 
 def _materialise(store: Store, rows: list[tuple[int, float, str]], req: SearchRequest
                  ) -> list[dict[str, Any]]:
+    """Hits for rows[offset:], or, with score modifiers, for all rows re-ranked, then [offset:]."""
+    if not req.modifiers:
+        rows = rows[req.offset:]
     bodies = store.bodies([doc for doc, _, _ in rows])
     hits = []
     for doc, score, best in rows:
@@ -211,14 +102,28 @@ def _materialise(store: Store, rows: list[tuple[int, float, str]], req: SearchRe
         if req.highlights:
             text = body.get(best)
             hit["_highlights"] = [{best: text if isinstance(text, str) else ""}]
-        hit["_score"] = score
+        hit["_score"] = scoring.apply(score, body, req.modifiers) if req.modifiers else score
         hits.append(hit)
+    if req.modifiers:
+        hits.sort(key=lambda hit: -hit["_score"])
+        hits = hits[req.offset:]
     return hits
+
+
+def _images(info: IndexInfo) -> bool:
+    return bool(info.settings.get("treatUrlsAndPointersAsImages"))
+
+
+def _check_modifiers(info: IndexInfo, req: SearchRequest) -> None:
+    if req.modifiers and info.settings.get("type") == "structured":
+        scoring.check_structured(req.modifiers, info.name, schema(info.settings))
 
 
 # -- the three methods ---------------------------------------------------------------------
 def _lexical(store: Store, info: IndexInfo, req: SearchRequest, limit: int, offset: int,
              fields: list[str] | None) -> list[tuple[str, dict[str, Any], float]]:
+    if not isinstance(req.q, str):  # HYBRID with only a context (or a customVector query)
+        return []
     if req.q.strip() == "*":
         return store.match_all(info, limit, offset, req.filter)
     match = fts_match(req.q)
@@ -227,11 +132,15 @@ def _lexical(store: Store, info: IndexInfo, req: SearchRequest, limit: int, offs
     return store.lexical(info, match, limit, offset, fields, req.filter)
 
 
-def run_search(store: Store, name: str, req: SearchRequest) -> dict[str, Any]:
-    start = time.perf_counter()
-    info = store.index(name)
-    if req.method == "LEXICAL":
-        rows = _lexical(store, info, req, req.limit, req.offset, req.searchable)
+def _lexical_hits(store: Store, info: IndexInfo, req: SearchRequest, timings: Timings) -> list[dict[str, Any]]:
+    with timings.time("search.lexical.vespa"):
+        if req.modifiers:  # they rank every match (Vespa's first phase), then the page is cut
+            rows = _lexical(store, info, req, MAX_RETRIEVABLE, 0, req.searchable)
+            rows = sorted(((doc_id, body, scoring.apply(score, body, req.modifiers)) for doc_id, body, score in rows),
+                          key=lambda row: -row[2])[req.offset:req.offset + req.limit]
+        else:
+            rows = _lexical(store, info, req, req.limit, req.offset, req.searchable)
+    with timings.time("search.lexical.postprocess"):
         hits = []
         for doc_id, body, score in rows:
             hit = _hit(doc_id, body, req.attributes)
@@ -239,18 +148,31 @@ def run_search(store: Store, name: str, req: SearchRequest) -> dict[str, Any]:
                 hit["_highlights"] = []
             hit["_score"] = score
             hits.append(hit)
+    return hits
+
+
+def run_search(store: Store, name: str, req: SearchRequest, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
+    start = time.perf_counter()
+    info = store.index(name)
+    _check_modifiers(info, req)
+    if req.method == "LEXICAL":
+        hits = _lexical_hits(store, info, req, timings)
     elif req.method == "TENSOR":
-        qvec = query_vector(req.q, req.context, info.dim)
-        allowed = store.allowed(info, req.filter) if req.filter is not None else None
-        rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
-        hits = _materialise(store, rows[req.offset:], req)
+        with timings.time("search.vector.processing_before_vespa"):
+            with timings.time("search.vector_inference_full_pipeline"):
+                qvec = query_vector(req.q, req.context, info.dim, _images(info), info)
+            allowed = store.allowed(info, req.filter) if req.filter is not None else None
+        with timings.time("search.vector.vespa"):
+            rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable)
+        with timings.time("search.vector.postprocess"):
+            hits = _materialise(store, rows, req)
     else:
-        hits = _hybrid_search(store, info, req)
+        hits = _hybrid_search(store, info, req, timings)
     return {"hits": hits, "query": req.q, "limit": req.limit, "offset": req.offset,
             "processingTimeMs": elapsed_ms(start)}
 
 
-def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[dict[str, Any]]:
+def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest, timings: Timings) -> list[dict[str, Any]]:
     params = req.hybrid
     depth = req.offset + req.limit
     retrieval = params["retrievalMethod"]
@@ -258,13 +180,17 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[di
     k = params["rrfK"]
     lex_fields = params["searchableAttributesLexical"] or req.searchable
     ten_fields = params["searchableAttributesTensor"] or req.searchable
-    lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
     tensor: list[tuple[int, float, str]] = []
+    qvec = None
     if retrieval != "lexical":
-        qvec = query_vector(req.q, req.context, info.dim)
-        allowed = store.allowed(info, req.filter) if req.filter is not None else None
-        tensor = _tensor_hits(store, info, qvec, depth, allowed, ten_fields)
-    tensor_bodies = store.bodies([doc for doc, _, _ in tensor])
+        with timings.time("search.hybrid.vector_inference_full_pipeline"):
+            qvec = query_vector(req.q, req.context, info.dim, _images(info), info)
+    with timings.time("search.hybrid.vespa"):
+        lexical = [] if retrieval == "tensor" else _lexical(store, info, req, depth, 0, lex_fields)
+        if qvec is not None:
+            allowed = store.allowed(info, req.filter) if req.filter is not None else None
+            tensor = _tensor_hits(store, info, qvec, depth, allowed, ten_fields)
+        tensor_bodies = store.bodies([doc for doc, _, _ in tensor])
     fused: dict[str, dict[str, Any]] = {}
     for rank, (doc_id, body, score) in enumerate(lexical, 1):
         fused[doc_id] = {"body": body, "lex": score, "rrf": (1 - alpha) / (k + rank)}
@@ -275,7 +201,12 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[di
         entry = fused.setdefault(doc_id, {"body": body, "rrf": 0.0})
         entry.update(ten=score, best=best)
         entry["rrf"] += alpha / (k + rank)
-    ranked = sorted(fused.items(), key=lambda item: -item[1]["rrf"])[req.offset:depth]
+    ranked = sorted(fused.items(), key=lambda item: -item[1]["rrf"])[:depth]
+    if req.modifiers:  # Marqo's global phase: the fused score, modified, re-ranks the candidates
+        for _, entry in ranked:
+            entry["rrf"] = scoring.apply(entry["rrf"], entry["body"], req.modifiers)
+        ranked.sort(key=lambda item: -item[1]["rrf"])
+    ranked = ranked[req.offset:]
     hits = []
     for doc_id, entry in ranked:
         hit = _hit(doc_id, entry["body"], req.attributes)
@@ -291,7 +222,7 @@ def _hybrid_search(store: Store, info: IndexInfo, req: SearchRequest) -> list[di
 
 
 # -- recommend and embed -------------------------------------------------------------------
-def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
+def run_recommend(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
     start = time.perf_counter()
     if not isinstance(body, dict):
         raise invalid("Recommend body must be a JSON object")
@@ -304,14 +235,16 @@ def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
     else:
         raise invalid("Field 'documents' must be a non-empty list of ids or an object id -> weight")
     req = parse_search({k: v for k, v in body.items()
-                        if k in ("limit", "offset", "filter", "attributesToRetrieve",
-                                 "showHighlights", "searchableAttributes")})
-    fields = _names(body, "tensorFields")
-    exclude_inputs = _bool(body, "excludeInputDocuments", True)
+                        if k in ("limit", "offset", "filter", "attributesToRetrieve", "showHighlights",
+                                 "searchableAttributes", "scoreModifiers", "efSearch", "approximate")},
+                       recommend=True)
+    fields = field_names(body, "tensorFields")
+    exclude_inputs = boolean(body, "excludeInputDocuments", True)
     info = store.index(name)
+    _check_modifiers(info, req)
     found = store.get_documents(name, list(weights))
     missing = [d for d in weights if d not in found]
-    if missing and not _bool(body, "allowMissingDocuments", False):
+    if missing and not boolean(body, "allowMissingDocuments", False):
         raise invalid(f"The following document IDs were not found: {missing}")
     vectors = store.vectors_of([rowid for rowid, _ in found.values()])
     parts = []
@@ -319,18 +252,20 @@ def run_recommend(store: Store, name: str, body: Any) -> dict[str, Any]:
         for field_name, vec in vectors[rowid]:
             if fields is None or field_name in fields:
                 parts.append((vec, weights[doc_id]))
-    if not parts and not _bool(body, "allowMissingEmbeddings", False):
+    if not parts and not boolean(body, "allowMissingEmbeddings", False):
         raise invalid("The given documents have no embeddings to recommend from")
     qvec = embedding.combine(parts)
     allowed = store.allowed(info, req.filter) if req.filter is not None else None
     exclude = {rowid for rowid, _ in found.values()} if exclude_inputs else set()
-    rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable, exclude)
-    hits = _materialise(store, rows[req.offset:], req)
+    with timings.time("search.vector.vespa"):
+        rows = _tensor_hits(store, info, qvec, req.offset + req.limit, allowed, req.searchable, exclude)
+    with timings.time("search.vector.postprocess"):
+        hits = _materialise(store, rows, req)
     return {"hits": hits, "limit": req.limit, "offset": req.offset,
             "processingTimeMs": elapsed_ms(start)}
 
 
-def run_embed(store: Store, name: str, body: Any) -> dict[str, Any]:
+def run_embed(store: Store, name: str, body: Any, timings: Timings = NO_TIMINGS) -> dict[str, Any]:
     start = time.perf_counter()
     if not isinstance(body, dict) or "content" not in body:
         raise invalid("Field 'content' is required")
@@ -346,7 +281,8 @@ def run_embed(store: Store, name: str, body: Any) -> dict[str, Any]:
     if content_type not in (None, "query", "document"):
         raise invalid("Invalid value for 'content_type': must be 'query', 'document' or null")
     info = store.index(name)
-    embeddings = [embedding.dense(query_vector(item, [], info.dim), info.dim) for item in items]
+    with timings.time("embed.vector_inference_full_pipeline"):
+        embeddings = [embedding.dense(query_vector(item, [], info.dim, _images(info), info), info.dim) for item in items]
     return {"content": content, "embeddings": embeddings, "processingTimeMs": elapsed_ms(start)}
 
 

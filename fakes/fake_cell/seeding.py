@@ -3,7 +3,9 @@
 Why here and not in the engine: seed data belongs to the stack, and both engines must seed the
 same way; in a cluster no local seeder runs, so a cell that waited to be told its keys refused
 every call. The resolver renders the seeded accounts into `HIPPODROME_SEED_CONFIG`
-(`${seedData.config}`: `{"accounts": [{"name", "id", "apiKeys": {key name: key}}, ...]}`).
+(`${seedData.config}`: `{"accounts": [{"name", "id", "apiKeys": {key name: key}, "indexPrefix"}, ...]}`).
+`indexPrefix` (from the stack's `seedData.accounts[].cellIndexPrefix`) binds the account's keys to
+the indexes whose names start with it (accounts.py); without it they see every index.
 
 The seed owns what it created: a ledger table records the keys and accounts it registered. When
 the seed changes, exactly the previously seeded keys that are no longer declared are removed,
@@ -36,6 +38,7 @@ class SeededKey:
     name: str  # "<account name>/<key name>", as `hippodrome env` and the logs name it
     key: str
     account_id: str
+    index_prefix: str | None = None  # None: the key sees every index
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,11 @@ def parse_seed_config(text: str) -> tuple[SeedAccount, ...]:
         keys = account.get("apiKeys", {})
         if not isinstance(keys, dict) or not all(isinstance(k, str) and isinstance(v, str) and v for k, v in keys.items()):
             raise ValueError(f"{where}.apiKeys: must map key names to non-empty key strings")
+        prefix = account.get("indexPrefix")
+        if prefix is not None and not isinstance(prefix, str):
+            raise ValueError(f"{where}.indexPrefix: must be a string (or absent: the keys see every index)")
         out.append(SeedAccount(account["name"], account["id"], tuple(
-            SeededKey(f"{account['name']}/{key_name}", key, account["id"]) for key_name, key in keys.items())))
+            SeededKey(f"{account['name']}/{key_name}", key, account["id"], prefix) for key_name, key in keys.items())))
     return tuple(out)
 
 
@@ -116,7 +122,7 @@ def apply(conn: sqlite3.Connection, keyring: KeyRing, accounts: tuple[SeedAccoun
         lines.append(f"seed: account {account} left the seed; dropped its API keys: {', '.join(names)}")
     outcomes: dict[str, int] = {}
     for key in changes.put:
-        outcome = keyring.put(conn, key.name, key.key, key.account_id)
+        outcome = keyring.put(conn, key.name, key.key, key.account_id, key.index_prefix)
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     conn.execute("DELETE FROM seed_ledger")
     conn.executemany("INSERT INTO seed_ledger (kind, name, account_id) VALUES ('api_key', ?, ?)",

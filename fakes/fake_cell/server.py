@@ -24,10 +24,11 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from . import VERSION, documents, search, seeding, settings
+from . import VERSION, documents, models, query, search, seeding, settings, telemetry
+from .accounts import EVERYTHING, Scope
 from .apikeys import KeyRing
 from .config import Config
-from .errors import CellError, invalid, unauthorized
+from .errors import CellError, bad_request, batch_apis_disabled, invalid, unauthorized
 from .openapi import document as openapi_document
 from .store import Store, compact_json, elapsed_ms, now_iso
 
@@ -37,6 +38,7 @@ PUBLIC = {"/healthz", "/openapi.json"}
 HEALTH = {"status": "green", "inference": {"status": "green"},
           "backend": {"status": "green", "memoryIsAvailable": True, "storageIsAvailable": True}}
 MAX_BODY = 64 * 1024 * 1024
+MAX_DELETE = 10_000  # MARQO_MAX_DELETE_DOCS_COUNT
 INLINE_LIMIT = 100  # hits: a LEXICAL search for at most this many may run on the event loop
 INLINE_BUDGET = 0.002  # s of SQLite work before an inline search is handed to a reader thread
 INLINE_CHECK = 10_000  # SQLite VM steps between two looks at the clock
@@ -136,6 +138,7 @@ class Cell:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(str(config.db_path))
         self.keys = KeyRing(config.secret)
+        self.models = models.LoadedModels()
         self.keys.load(self.store.writer)
         if config.seed_accounts is not None:  # before the app serves: /healthz 200 means seeded
             for line in self.store.write(lambda conn: seeding.apply(conn, self.keys, config.seed_accounts)):
@@ -150,7 +153,14 @@ class Cell:
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self._readers.run(functools.partial(fn, *args))
 
-    def search_inline(self, name: str, req: search.SearchRequest) -> dict[str, Any] | None:
+    def uses_model(self, name: str) -> None:
+        """The index's model is loaded by its first use, as in Marqo (GET /models lists it)."""
+        info = self.store.indexes.get(name)
+        if info is not None:
+            self.models.use(info.settings.get("model", models.DEFAULT_MODEL))
+
+    def search_inline(self, name: str, req: search.SearchRequest,
+                      timings: telemetry.Timings = telemetry.NO_TIMINGS) -> dict[str, Any] | None:
         """A small LEXICAL search run right here on the event loop; None when it is not small.
 
         Why: such a query takes ~0.3 ms, and handing it to a reader thread and back costs two
@@ -163,7 +173,7 @@ class Cell:
         deadline = time.perf_counter() + INLINE_BUDGET
         conn.set_progress_handler(lambda: time.perf_counter() > deadline, INLINE_CHECK)
         try:
-            return search.run_search(self.store, name, req)
+            return search.run_search(self.store, name, req, timings)
         except sqlite3.OperationalError as exc:
             if "interrupt" not in str(exc):
                 raise
@@ -177,31 +187,41 @@ class Cell:
         self.store.close()
 
     # -- documents (run on the writer thread) ----------------------------------------------
-    def add_documents(self, name: str, body: Any) -> dict[str, Any]:
+    def add_documents(self, name: str, body: Any, timings: telemetry.Timings = telemetry.NO_TIMINGS
+                      ) -> dict[str, Any]:
         start = time.perf_counter()
         docs = _document_list(body)
         info = self.store.index(name)
+        self.uses_model(name)
         tensor_fields, mappings = body.get("tensorFields"), body.get("mappings")
         documents.check_batch_options(info.settings, tensor_fields, mappings)
         if not isinstance(body.get("useExistingTensors", False), bool):
             raise invalid("Invalid value for 'useExistingTensors': must be a boolean")
-        prepared = [documents.prepare(d, info.settings, tensor_fields, mappings) for d in docs]
-        items = self.store.add_documents(name, prepared)
+        with timings.time("add_documents.processing_before_vespa"):
+            prepared = [documents.prepare(d, info.settings, tensor_fields, mappings) for d in docs]
+        with timings.time("add_documents.vespa._bulk"):
+            items = self.store.add_documents(name, prepared)
         return _batch_reply(name, items, start)
 
     def update_documents(self, name: str, body: Any) -> dict[str, Any]:
         start = time.perf_counter()
-        docs = _document_list(body)
+        docs = _document_list(body, "update_documents")
         items = self.store.update_documents(name, docs)
         return _batch_reply(name, items, start)
 
     def delete_documents(self, name: str, ids: Any) -> dict[str, Any]:
         started = now_iso()
         start = time.perf_counter()
-        if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-            raise invalid("Body must be a JSON list of document ids (non-empty strings)")
-        if len(ids) > 10_000:
-            raise invalid("At most 10000 ids per delete-batch request")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise query.unprocessable("documentIds", "value is not a valid list of strings", "type_error.list")
+        self.store.index(name)
+        if not ids:
+            raise CellError(400, "invalid_document_id", "doc_ids can't be empty!")
+        if len(ids) > MAX_DELETE:
+            raise invalid(f"The number of documentIds to delete `{len(ids)}` is greater than the limit "
+                          f"`{MAX_DELETE}` set by the env var `MARQO_MAX_DELETE_DOCS_COUNT`. ")
+        if not all(ids):
+            raise CellError(400, "invalid_document_id", "Document _id must be a non-empty string")
         items = self.store.delete_documents(name, ids)
         deleted = sum(1 for i in items if i["status"] == 200)
         return {"index_name": name, "status": "succeeded", "type": "documentDeletion",
@@ -223,17 +243,20 @@ class Cell:
 CELL = web.AppKey("cell", Cell)
 
 
-def _document_list(body: Any) -> list[Any]:
+def _document_list(body: Any, operation: str = "add documents") -> list[Any]:
+    """The `documents` of an add or update body; Marqo's `bad_request` when empty or too many."""
     if not isinstance(body, dict):
         raise invalid("Body must be a JSON object with a 'documents' list")
     docs = body.get("documents")
     if not isinstance(docs, list):
         raise invalid("Field 'documents' is required and must be a list")
     if not docs:
-        raise invalid("Field 'documents' must not be empty")
+        raise bad_request("Received empty add documents request")
     if len(docs) > documents.MAX_BATCH:
-        raise invalid(f"Field 'documents' has {len(docs)} documents: at most "
-                      f"{documents.MAX_BATCH} per request (batch them client-side)")
+        raise bad_request(f"Number of docs in {operation} request ({len(docs)}) exceeds limit of "
+                          f"{documents.MAX_BATCH}. If using the Python client, break up your "
+                          f"`{operation.replace(' ', '_')}` request into smaller batches using its "
+                          "`client_batch_size` parameter.")
     return docs
 
 
@@ -243,6 +266,43 @@ def _batch_reply(name: str, items: list[dict[str, Any]], start: float) -> dict[s
 
 
 # -- middlewares ---------------------------------------------------------------------------
+TIMINGS = "fake_cell.timings"
+SCOPE = "fake_cell.scope"
+
+
+def _scope(request: web.Request) -> Scope:
+    return request.get(SCOPE, EVERYTHING)
+
+
+def _index(request: web.Request) -> str:
+    """The path's index name, if the request's key may see that index (else Marqo's 404)."""
+    return _scope(request).existing(request.match_info["name"])
+
+
+def _timings(request: web.Request) -> telemetry.Timings:
+    return request.get(TIMINGS, telemetry.NO_TIMINGS)
+
+
+@web.middleware
+async def with_telemetry(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+    """`?telemetry=true` adds Marqo's `telemetry` object to a JSON object response (errors too)."""
+    if not request.query_string or not telemetry.requested(request.query):
+        return await handler(request)
+    timings = request[TIMINGS] = telemetry.Timings()
+    response = await handler(request)
+    if not isinstance(response, web.Response) or response.content_type != "application/json":
+        return response
+    data = json.loads(response.body) if response.body else None
+    if not isinstance(data, dict):
+        return response
+    data["telemetry"] = timings.json()
+    out = reply(data, response.status)
+    if "Allow" in response.headers:
+        out.headers["Allow"] = response.headers["Allow"]
+    return out
+
+
 @web.middleware
 async def envelope(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                    ) -> web.StreamResponse:
@@ -277,9 +337,14 @@ async def authenticate(request: web.Request, handler: Callable[[web.Request], Aw
         given = request.headers.get("x-hippodrome-admin-secret", "")
         if not hmac.compare_digest(given.encode("utf-8"), cell.config.secret.encode("utf-8")):
             raise unauthorized("Missing or wrong x-hippodrome-admin-secret header")
-    elif cell.config.require_api_key and path not in PUBLIC:
-        if cell.keys.check(request.headers.get("x-api-key")) is None:
-            raise unauthorized()
+    elif path not in PUBLIC:
+        key = request.headers.get("x-api-key")
+        scope = cell.keys.check(key) if key else None
+        if scope is None:
+            if cell.config.require_api_key:
+                raise unauthorized()
+        elif not scope.unrestricted:  # the key's account sees only its own indexes
+            request[SCOPE] = scope
     return await handler(request)
 
 
@@ -312,8 +377,18 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 @routes.get("/models")
-async def models(request: web.Request) -> web.Response:
-    return reply({"models": [{"model_name": "hippodrome/hashed-bag-of-words", "model_device": "cpu"}]})
+async def loaded_models(request: web.Request) -> web.Response:
+    return reply(_cell(request).models.listing())
+
+
+@routes.delete("/models")
+async def eject_model(request: web.Request) -> web.Response:
+    missing = [name for name in ("model_name", "model_device") if name not in request.query]
+    if missing:  # FastAPI's answer for a required query parameter that is absent
+        raise CellError(422, "unprocessable_entity", f"Missing query parameter(s): {', '.join(missing)}",
+                        extra={"detail": [{"loc": ["query", name], "msg": "field required",
+                                           "type": "value_error.missing"} for name in missing]})
+    return reply(_cell(request).models.eject(request.query["model_name"], request.query["model_device"]))
 
 
 @routes.get("/device/cpu")
@@ -323,12 +398,12 @@ async def cpu(request: web.Request) -> web.Response:
 
 @routes.get("/device/cuda")
 async def cuda(request: web.Request) -> web.Response:
-    return reply({"cuda_devices": []})
+    raise CellError(400, "hardware_compatability_error", "ERROR: cuda is not supported in your machine!!")
 
 
 @routes.get("/indexes")
 async def list_indexes(request: web.Request) -> web.Response:
-    names = sorted(_cell(request).store.indexes)
+    names = _scope(request).visible(sorted(_cell(request).store.indexes))
     return reply({"results": [{"indexName": n} for n in names]})
 
 
@@ -336,6 +411,7 @@ async def list_indexes(request: web.Request) -> web.Response:
 async def create_index(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     settings.check_index_name(name)
+    _scope(request).creatable(name)
     body = settings.normalise(await json_body(request, default={}))
     cell = _cell(request)
     await cell.write(cell.store.create_index, name, body)
@@ -345,32 +421,32 @@ async def create_index(request: web.Request) -> web.Response:
 @routes.delete("/indexes/{name}")
 async def delete_index(request: web.Request) -> web.Response:
     cell = _cell(request)
-    await cell.write(cell.store.delete_index, request.match_info["name"])
+    await cell.write(cell.store.delete_index, _index(request))
     return reply({"acknowledged": True})
 
 
 @routes.get("/indexes/{name}/settings")
 async def get_settings(request: web.Request) -> web.Response:
-    return reply(_cell(request).store.index(request.match_info["name"]).settings)
+    return reply(settings.public(_cell(request).store.index(_index(request)).settings))
 
 
 @routes.get("/indexes/{name}/health")
 async def index_health(request: web.Request) -> web.Response:
-    _cell(request).store.index(request.match_info["name"])
+    _cell(request).store.index(_index(request))
     return reply(HEALTH)
 
 
 @routes.get("/indexes/{name}/status")
 async def index_status(request: web.Request) -> web.Response:
     """The client polls this after create_index whenever it was given an api_key."""
-    _cell(request).store.index(request.match_info["name"])
+    _cell(request).store.index(_index(request))
     return reply({"indexStatus": "READY"})
 
 
 @routes.get("/indexes/{name}/stats")
 async def stats(request: web.Request) -> web.Response:
     cell = _cell(request)
-    docs, vectors = await cell.read(cell.store.stats, request.match_info["name"])
+    docs, vectors = await cell.read(cell.store.stats, _index(request))
     return reply({"numberOfDocuments": docs, "numberOfVectors": vectors,
                   "backend": {"memoryUsedPercentage": 0.0, "storageUsedPercentage": 0.0}})
 
@@ -379,14 +455,17 @@ async def stats(request: web.Request) -> web.Response:
 async def add_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.write(cell.add_documents, request.match_info["name"], body))
+    name = _index(request)
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/documents"):
+        return reply(await cell.write(cell.add_documents, name, body, timings))
 
 
 @routes.patch("/indexes/{name}/documents")
 async def update_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.write(cell.update_documents, request.match_info["name"], body))
+    return reply(await cell.write(cell.update_documents, _index(request), body))
 
 
 @routes.get("/indexes/{name}/documents")
@@ -394,14 +473,14 @@ async def get_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     ids = await json_body(request)
     facets = flag(request, "expose_facets", "show_vectors")
-    return reply(await cell.read(search.get_documents, cell.store, request.match_info["name"], ids, facets))
+    return reply(await cell.read(search.get_documents, cell.store, _index(request), ids, facets))
 
 
 @routes.get("/indexes/{name}/documents/{doc_id}")
 async def get_document(request: web.Request) -> web.Response:
     cell = _cell(request)
     facets = flag(request, "expose_facets", "show_vectors")
-    return reply(await cell.read(search.get_document, cell.store, request.match_info["name"],
+    return reply(await cell.read(search.get_document, cell.store, _index(request),
                                  request.match_info["doc_id"], facets))
 
 
@@ -409,33 +488,81 @@ async def get_document(request: web.Request) -> web.Response:
 async def delete_documents(request: web.Request) -> web.Response:
     cell = _cell(request)
     ids = await json_body(request)
-    return reply(await cell.write(cell.delete_documents, request.match_info["name"], ids))
+    return reply(await cell.write(cell.delete_documents, _index(request), ids))
 
 
 @routes.post("/indexes/{name}/search")
 async def search_index(request: web.Request) -> web.Response:
     cell = _cell(request)
     req = search.parse_search(await json_body(request))
-    name = request.match_info["name"]
-    if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT:
-        out = cell.search_inline(name, req)
-        if out is not None:
-            return reply(out)
-    return reply(await cell.read(search.run_search, cell.store, name, req))
+    name = _index(request)
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/search"):
+        if req.method == "LEXICAL" and req.limit + req.offset <= INLINE_LIMIT and not req.modifiers:
+            out = cell.search_inline(name, req, timings)
+            if out is not None:
+                return reply(out)
+        if req.method != "LEXICAL":
+            cell.uses_model(name)
+        return reply(await cell.read(search.run_search, cell.store, name, req, timings))
 
 
 @routes.post("/indexes/{name}/recommend")
 async def recommend(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.read(search.run_recommend, cell.store, request.match_info["name"], body))
+    name = _index(request)
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/search"):  # (Marqo times recommend under this key)
+        return reply(await cell.read(search.run_recommend, cell.store, name, body, timings))
 
 
 @routes.post("/indexes/{name}/embed")
 async def embed(request: web.Request) -> web.Response:
     cell = _cell(request)
     body = await json_body(request)
-    return reply(await cell.read(search.run_embed, cell.store, request.match_info["name"], body))
+    name = _index(request)
+    cell.uses_model(name)
+    timings = _timings(request)
+    with timings.time(f"POST /indexes/{name}/embed"):
+        return reply(await cell.read(search.run_embed, cell.store, name, body, timings))
+
+
+# -- Marqo's internal batch APIs (MARQO_ENABLE_BATCH_APIS; here FAKE_CELL_ENABLE_BATCH_APIS) ---
+def _batch_apis(request: web.Request) -> Cell:
+    cell = _cell(request)
+    if not cell.config.enable_batch_apis:
+        raise batch_apis_disabled()
+    return cell
+
+
+@routes.post("/batch/indexes/create")
+async def batch_create_indexes(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    items = settings.batch_create_body(await json_body(request))
+    for name, _ in items:
+        _scope(request).creatable(name)
+    await cell.write(cell.store.create_indexes, items)
+    return reply({"acknowledged": True, "index_names": [name for name, _ in items]})
+
+
+@routes.post("/batch/indexes/delete")
+async def batch_delete_indexes(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    names = await json_body(request)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise invalid("Body must be a JSON list of index names")
+    for name in names:
+        _scope(request).existing(name)
+    await cell.write(cell.store.delete_indexes, names)
+    return reply({"acknowledged": True, "index_names": names})
+
+
+@routes.delete("/indexes/{name}/documents/delete-all")
+async def delete_all_documents(request: web.Request) -> web.Response:
+    cell = _batch_apis(request)
+    count = await cell.write(cell.store.delete_all_documents, _index(request))
+    return reply({"documentCount": count})
 
 
 # -- Hippodrome admin: API keys ------------------------------------------------------------
@@ -463,7 +590,7 @@ async def delete_api_key(request: web.Request) -> web.Response:
 
 
 def make_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[envelope, authenticate], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[with_telemetry, envelope, authenticate], client_max_size=MAX_BODY)
     cell = Cell(config)
     app[CELL] = cell
     app.add_routes(routes)

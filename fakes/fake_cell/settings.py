@@ -3,6 +3,13 @@
 Why: `GET /indexes/{n}/settings` must return what Marqo would (the body as created plus the
 defaults), and a bad create body must fail at the boundary with a 400 naming the field, not
 later when documents arrive. Pure functions; the store keeps the result as JSON.
+
+What Marqo 2 returns (its `IndexSettings`, dumped without None values, and py-marqo's
+create-index tests against it): every index has model, normalizeEmbeddings, textPreprocessing,
+imagePreprocessing (`{}` unless a patchMethod is set), videoPreprocessing and audioPreprocessing
+({splitLength 20, splitOverlap 3}), vectorNumericType and annParameters; an unstructured index
+also treatUrlsAndPointersAsImages, treatUrlsAndPointersAsMedia and filterStringMaxLength (50),
+which a structured index refuses ("... is not a valid parameter for structured indexes").
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import copy
 import re
 from typing import Any
 
-from .embedding import DEFAULT_DIM
+from . import models
 from .errors import CellError, invalid
 
 INDEX_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]{0,127}$")
@@ -25,18 +32,19 @@ FIELD_TYPES = {
 }
 FEATURES = {"lexical_search", "filter", "score_modifier"}
 
+DEFAULT_FILTER_STRING_MAX_LENGTH = 50
 DEFAULTS: dict[str, Any] = {
-    "treatUrlsAndPointersAsImages": False,
-    "treatUrlsAndPointersAsMedia": False,
-    "filterStringMaxLength": 50,
-    "model": "hf/e5-base-v2",
+    "model": models.DEFAULT_MODEL,
     "normalizeEmbeddings": True,
     "textPreprocessing": {"splitLength": 2, "splitOverlap": 0, "splitMethod": "sentence"},
-    "imagePreprocessing": {"patchMethod": None},
+    "imagePreprocessing": {},
+    "videoPreprocessing": {"splitLength": 20, "splitOverlap": 3},
+    "audioPreprocessing": {"splitLength": 20, "splitOverlap": 3},
     "vectorNumericType": "float",
     "annParameters": {"spaceType": "prenormalized-angular",
                       "parameters": {"efConstruction": 512, "m": 16}},
 }
+UNSTRUCTURED_ONLY = ("treatUrlsAndPointersAsImages", "treatUrlsAndPointersAsMedia", "filterStringMaxLength")
 _BOOLS = ("treatUrlsAndPointersAsImages", "treatUrlsAndPointersAsMedia", "normalizeEmbeddings")
 
 
@@ -61,9 +69,14 @@ def normalise(body: Any) -> dict[str, Any]:
     for key in _BOOLS:
         if key in settings and not isinstance(settings[key], bool):
             raise invalid(f"Invalid value for '{key}': must be a boolean")
-    length = settings.get("filterStringMaxLength", 50)
+    length = settings.get("filterStringMaxLength", DEFAULT_FILTER_STRING_MAX_LENGTH)
     if not isinstance(length, int) or isinstance(length, bool) or length < 0:
         raise invalid("Invalid value for 'filterStringMaxLength': must be a non-negative integer")
+    image = settings.get("imagePreprocessing")
+    if image is not None and not isinstance(image, dict):
+        raise invalid("Invalid value for 'imagePreprocessing': must be an object")
+    if isinstance(image, dict):  # Marqo leaves out what is None (patchMethod: null -> {})
+        settings["imagePreprocessing"] = {k: v for k, v in image.items() if v is not None}
     if "model" in settings and not isinstance(settings["model"], str):
         raise invalid("Invalid value for 'model': must be a string")
     props = settings.get("modelProperties")
@@ -76,13 +89,50 @@ def normalise(body: Any) -> dict[str, Any]:
             raise invalid("Invalid value for 'modelProperties.dimensions': must be 1..8192")
     for key, value in DEFAULTS.items():
         settings.setdefault(key, copy.deepcopy(value))
+    models.check(settings["model"], settings.get("modelProperties"))
     if settings["type"] == "structured":
+        for key in UNSTRUCTURED_ONLY:
+            if key in settings:
+                raise invalid(f"{key} is not a valid parameter for structured indexes")
         _check_structured(settings)
     else:
         for key in ("allFields", "tensorFields"):
             if key in settings:
-                raise invalid(f"'{key}' is only valid for structured indexes")
+                raise invalid(f"{key} is not a valid parameter for unstructured indexes")
+        _unstructured_defaults(settings)
     return settings
+
+
+def _unstructured_defaults(settings: dict[str, Any]) -> None:
+    images, media = settings.get("treatUrlsAndPointersAsImages"), settings.get("treatUrlsAndPointersAsMedia")
+    if images is False and media:
+        raise invalid("Invalid combination: 'treatUrlsAndPointersAsImages' cannot be False when "
+                      "'treatUrlsAndPointersAsMedia' is True.")
+    settings["treatUrlsAndPointersAsImages"] = bool(images or media)
+    settings["treatUrlsAndPointersAsMedia"] = bool(media)
+    settings.setdefault("filterStringMaxLength", DEFAULT_FILTER_STRING_MAX_LENGTH)
+
+
+def public(settings: dict[str, Any]) -> dict[str, Any]:
+    """What `GET /indexes/{n}/settings` answers: the stored settings in Marqo's shape (also for
+    indexes stored by an older fake_cell, which kept every key for every type)."""
+    out = dict(settings)
+    if out.get("type") == "structured":
+        for key in UNSTRUCTURED_ONLY:
+            out.pop(key, None)
+    for key in ("videoPreprocessing", "audioPreprocessing"):
+        out.setdefault(key, copy.deepcopy(DEFAULTS[key]))
+    image = out.get("imagePreprocessing")
+    if isinstance(image, dict) and None in image.values():
+        out["imagePreprocessing"] = {k: v for k, v in image.items() if v is not None}
+    return out
+
+
+def filter_string_max_length(settings: dict[str, Any]) -> int | None:
+    """Strings longer than this are not filterable in an unstructured index (None: no limit)."""
+    if settings.get("type") == "structured":
+        return None
+    return settings.get("filterStringMaxLength", DEFAULT_FILTER_STRING_MAX_LENGTH)
 
 
 def _check_structured(settings: dict[str, Any]) -> None:
@@ -118,11 +168,23 @@ def _check_structured(settings: dict[str, Any]) -> None:
 
 
 def dimension(settings: dict[str, Any]) -> int:
-    props = settings.get("modelProperties") or {}
-    dims = props.get("dimensions") if isinstance(props, dict) else None
-    return dims if isinstance(dims, int) and not isinstance(dims, bool) and dims > 0 else DEFAULT_DIM
+    return models.dimension(settings.get("model", models.DEFAULT_MODEL), settings.get("modelProperties"))
 
 
 def schema(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Structured indexes: field name -> field definition."""
     return {f["name"]: f for f in settings.get("allFields", [])}
+
+
+def batch_create_body(body: Any) -> list[tuple[str, dict[str, Any]]]:
+    """`POST /batch/indexes/create`: a list of index settings, each with its `indexName`."""
+    if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+        raise invalid("Body must be a JSON list of index settings objects, each with 'indexName'")
+    out = []
+    for n, item in enumerate(body):
+        name = item.get("indexName")
+        if not isinstance(name, str):
+            raise invalid(f"Invalid value for '[{n}].indexName': a string is required")
+        check_index_name(name)
+        out.append((name, normalise({k: v for k, v in item.items() if k != "indexName"})))
+    return out

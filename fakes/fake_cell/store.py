@@ -35,9 +35,9 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Callable, Iterator
 
-from . import embedding, errors, filters
+from . import embedding, errors, filters, media, realmodel
 from .documents import ItemError, Prepared, prepare
-from .settings import dimension
+from .settings import dimension, filter_string_max_length
 from .vectors import TensorIndex
 
 log = logging.getLogger("fake_cell")
@@ -110,6 +110,27 @@ WRITER_AUTOCHECKPOINT = 20_000  # pages (80 MB of WAL): the writer checkpoints i
 MERGE_PENDING = 4096  # filter rows: filter_pending is merged into filter_values past this
 
 
+def _texts_of(prepared: list[Any]) -> list[str]:
+    """Every text a batch of prepared documents needs embedded (tensor fields, combination parts)."""
+    out = []
+    for p in prepared:
+        if isinstance(p, Prepared):
+            for _, kind, payload in p.tensors:
+                if kind == "text":
+                    out.append(payload)
+                elif kind == "combo":
+                    out.extend(text for text, _ in payload)
+    return out
+
+
+class _DocumentFailed(Exception):
+    """One document of a batch cannot be embedded (e.g. its image cannot be read)."""
+
+    def __init__(self, error: ItemError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 @dataclass(frozen=True)
 class IndexInfo:
     id: int
@@ -124,6 +145,20 @@ class IndexInfo:
     @cached_property
     def dim(self) -> int:
         return dimension(self.settings)
+
+    @cached_property
+    def encoder(self) -> realmodel.MiniLM | None:
+        """The real model for this index (the [models] extra), or None: the hashed embedding."""
+        return realmodel.encoder_for(self.settings.get("model", ""))
+
+    def text_vectors(self, texts: list[str]) -> dict[str, embedding.Sparse]:
+        """Embeddings of texts, in one model call when the index has a real model."""
+        unique = list(dict.fromkeys(texts))
+        if not unique:
+            return {}
+        if self.encoder is None:
+            return {text: embedding.embed(text, self.dim) for text in unique}
+        return {text: embedding.from_dense(vec) for text, vec in zip(unique, self.encoder.embed(unique))}
 
 
 def now_iso() -> str:
@@ -256,30 +291,60 @@ class Store:
 
     # -- indexes ---------------------------------------------------------------------------
     def create_index(self, name: str, settings: dict[str, Any]) -> IndexInfo:
+        return self.create_indexes([(name, settings)])[0]
+
+    def create_indexes(self, items: list[tuple[str, dict[str, Any]]]) -> list[IndexInfo]:
+        """Create every index or none (Marqo's batch create deploys them together)."""
+        names = [name for name, _ in items]
         with self.transaction() as conn:
-            if conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
-                raise errors.index_exists(name)
-            created = now_iso()
-            cur = conn.execute("INSERT INTO indexes (name, settings, created_at) VALUES (?, ?, ?)",
-                               (name, json.dumps(settings), created))
-            info = IndexInfo(cur.lastrowid, name, settings, created)
-            conn.execute(f"CREATE VIRTUAL TABLE {info.lex_table} USING fts5(text, field UNINDEXED, "
-                         f"tokenize='{FTS_TOKENIZER}')")
-        self.indexes[name] = info
-        return info
+            for n, name in enumerate(names):
+                if name in names[:n] or conn.execute("SELECT 1 FROM indexes WHERE name = ?", (name,)).fetchone():
+                    raise errors.index_exists(name)
+            created = []
+            for name, settings in items:
+                stamp = now_iso()
+                cur = conn.execute("INSERT INTO indexes (name, settings, created_at) VALUES (?, ?, ?)",
+                                   (name, json.dumps(settings), stamp))
+                info = IndexInfo(cur.lastrowid, name, settings, stamp)
+                conn.execute(f"CREATE VIRTUAL TABLE {info.lex_table} USING fts5(text, field UNINDEXED, "
+                             f"tokenize='{FTS_TOKENIZER}')")
+                created.append(info)
+        for info in created:
+            self.indexes[info.name] = info
+        return created
 
     def delete_index(self, name: str) -> None:
+        self.delete_indexes([name])
+
+    def delete_indexes(self, names: list[str]) -> None:
+        """Delete every named index or none (an unknown name fails the whole batch, as in Marqo)."""
+        infos = {info.id: info for info in (self.index(name) for name in names)}
+        with self.transaction() as conn:
+            for info in infos.values():
+                self._delete_all(conn, info)
+                conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
+                conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
+        for info in infos.values():
+            self.indexes.pop(info.name, None)
+            with self._tensor_lock:
+                self._tensor.pop(info.id, None)
+
+    @staticmethod
+    def _delete_all(conn: sqlite3.Connection, info: IndexInfo) -> int:
+        for table in ("filter_values", "filter_pending"):
+            conn.execute(f"DELETE FROM {table} WHERE doc IN "
+                         "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
+        return conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,)).rowcount
+
+    def delete_all_documents(self, name: str) -> int:
+        """Marqo's internal `delete-all`: empty the index, keep it; the number of documents removed."""
         info = self.index(name)
         with self.transaction() as conn:
-            for table in ("filter_values", "filter_pending"):
-                conn.execute(f"DELETE FROM {table} WHERE doc IN "
-                             "(SELECT rowid FROM documents WHERE index_id = ?)", (info.id,))
-            conn.execute("DELETE FROM documents WHERE index_id = ?", (info.id,))
-            conn.execute(f"DROP TABLE IF EXISTS {info.lex_table}")
-            conn.execute("DELETE FROM indexes WHERE id = ?", (info.id,))
-        self.indexes.pop(name, None)
+            count = self._delete_all(conn, info)
+            conn.execute(f"DELETE FROM {info.lex_table}")
         with self._tensor_lock:
             self._tensor.pop(info.id, None)
+        return count
 
     def stats(self, name: str) -> tuple[int, int]:
         info = self.index(name)
@@ -289,15 +354,25 @@ class Store:
         return docs, vecs
 
     # -- documents: writes -----------------------------------------------------------------
-    def _embed(self, info: IndexInfo, prepared: Prepared) -> list[tuple[str, embedding.Sparse]]:
+    def _embed(self, info: IndexInfo, prepared: Prepared,
+               texts: dict[str, embedding.Sparse] | None = None) -> list[tuple[str, embedding.Sparse]]:
+        """The document's vectors; `texts`: embeddings computed for the whole batch (real model)."""
+        if texts is None and info.encoder is not None:
+            texts = info.text_vectors(_texts_of([prepared]))
         out = []
         for field, kind, payload in prepared.tensors:
             if kind == "text":
-                vec = embedding.embed(payload, info.dim)
+                vec = texts[payload] if texts is not None else embedding.embed(payload, info.dim)
             elif kind == "vector":
                 vec = embedding.from_dense(payload)
+            elif kind == "image":
+                try:
+                    vec = media.load_vector(payload, info.dim)
+                except media.MediaError as exc:  # the document fails, not the batch
+                    raise _DocumentFailed(ItemError(prepared.doc_id, media.error_message(payload, exc))) from None
             else:
-                vec = embedding.combine((embedding.embed(t, info.dim), w) for t, w in payload)
+                vec = embedding.combine((texts[t] if texts is not None else embedding.embed(t, info.dim), w)
+                                        for t, w in payload)
             if vec[0]:
                 out.append((field, vec))
         return out
@@ -395,11 +470,18 @@ class Store:
 
     def add_documents(self, name: str, prepared: list[Prepared | ItemError]) -> list[dict[str, Any]]:
         info = self.index(name)
-        good = [(p, self._embed(info, p)) for p in prepared if isinstance(p, Prepared)]
+        texts = info.text_vectors(_texts_of(prepared)) if info.encoder is not None else None
+        good, items = [], []
+        for p in prepared:
+            if isinstance(p, Prepared):
+                try:
+                    good.append((p, self._embed(info, p, texts)))
+                except _DocumentFailed as failed:
+                    p = failed.error
+            items.append(p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200})
         if good:
             self._write_docs(info, good)
-        return [p.item() if isinstance(p, ItemError) else {"_id": p.doc_id, "status": 200}
-                for p in prepared]
+        return items
 
     def update_documents(self, name: str, docs: list[Any]) -> list[dict[str, Any]]:
         """Partial update: merge into the stored body, re-derive, keep untouched custom vectors."""
@@ -427,12 +509,19 @@ class Store:
             if isinstance(result, ItemError):
                 items.append(result.item())
                 continue
-            vectors = self._embed(info, result)
+            try:
+                vectors = self._embed(info, result)
+            except _DocumentFailed as failed:
+                items.append(failed.error.item())
+                continue
             if untouched_cv:
                 vectors += [(f, vec) for f, vec in embedding.unpack_many(row[3]) if f in untouched_cv]
+                limit = filter_string_max_length(info.settings)
                 for field in untouched_cv:
                     result.body[field] = old[field]
                     result.lexical.append((field, old[field]))
+                    if limit is None or len(old[field]) <= limit:
+                        result.filters.append((field, old[field]))
             todo.append((result, vectors))
             items.append({"_id": doc["_id"], "status": 200})
         if todo:

@@ -9,6 +9,11 @@ commit. Vector ids are `doc_rowid << 6 | ordinal`; the store never reuses a rowi
 runs (a replaced document gets a new one), so adds and removals are idempotent and a mirror
 loaded concurrently with a commit converges. Removed vectors leave dead postings that are
 skipped and compacted away once they outnumber the live ones.
+
+Dense vectors (a real model's, from the optional [models] extra, which brings numpy) touch every
+bucket, so walking postings would cost `dimensions x vectors` Python steps; for a query with at
+least DENSE_MIN non-zeros the scores come from one numpy matrix product instead, over a matrix
+rebuilt lazily after writes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import Iterable
 
 from .embedding import Sparse
 
+DENSE_MIN = 64  # query non-zeros from which the numpy path is used (hashed queries have a few)
+
 
 class TensorIndex:
     def __init__(self) -> None:
@@ -28,6 +35,7 @@ class TensorIndex:
         self._vectors: dict[int, tuple[int, str, Sparse]] = {}  # vid -> (doc rowid, field, vec)
         self._docs: dict[int, list[int]] = {}  # doc rowid -> vids
         self._dead = 0
+        self._matrix: tuple | None = None  # (vids, numpy matrix) for dense queries; None: stale
 
     def __len__(self) -> int:
         return len(self._vectors)
@@ -41,6 +49,7 @@ class TensorIndex:
                 self._add((doc << 6) | n, doc, field, vec)
 
     def _add(self, vid: int, doc: int, field: str, vec: Sparse) -> None:
+        self._matrix = None
         self._vectors[vid] = (doc, field, vec)
         for i, v in zip(*vec):
             posting = self._postings.get(i)
@@ -55,6 +64,7 @@ class TensorIndex:
                 for vid in self._docs.pop(doc, ()):
                     if self._vectors.pop(vid, None) is not None:
                         self._dead += 1
+                        self._matrix = None
             if self._dead > 1000 and self._dead > len(self._vectors):
                 self._compact()
 
@@ -73,13 +83,15 @@ class TensorIndex:
         others, as a real nearest-neighbour search would still return them.
         """
         with self.lock:
-            scores: dict[int, float] = {}
-            for i, qv in zip(*query):
-                posting = self._postings.get(i)
-                if posting is None:
-                    continue
-                for vid, v in zip(*posting):
-                    scores[vid] = scores.get(vid, 0.0) + qv * v
+            scores = self._dense_scores(query) if len(query[0]) >= DENSE_MIN else None
+            if scores is None:
+                scores = {}
+                for i, qv in zip(*query):
+                    posting = self._postings.get(i)
+                    if posting is None:
+                        continue
+                    for vid, v in zip(*posting):
+                        scores[vid] = scores.get(vid, 0.0) + qv * v
             best: dict[int, tuple[float, str]] = {}
             vectors = self._vectors
             for vid, score in scores.items():
@@ -108,3 +120,24 @@ class TensorIndex:
                     seen.add(doc)
                     hits.append((doc, 0.0, field))
             return hits
+
+    def _dense_scores(self, query: Sparse) -> dict[int, float] | None:
+        """Every live vector's dot product with the query, by numpy (None: numpy is not installed)."""
+        try:
+            import numpy as np
+        except ImportError:
+            return None
+        if self._matrix is None:
+            vids = list(self._vectors)
+            width = 1 + max((max(vec[0], default=0) for _, _, vec in self._vectors.values()), default=0)
+            matrix = np.zeros((len(vids), width), dtype=np.float32)
+            for row, vid in enumerate(vids):
+                idx, vals = self._vectors[vid][2]
+                matrix[row, list(idx)] = vals
+            self._matrix = (vids, matrix)
+        vids, matrix = self._matrix
+        dense = np.zeros(matrix.shape[1], dtype=np.float32)
+        for i, v in zip(*query):
+            if i < matrix.shape[1]:  # a bucket no stored vector has contributes nothing
+                dense[i] = v
+        return dict(zip(vids, (matrix @ dense).tolist()))

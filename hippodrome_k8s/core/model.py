@@ -224,6 +224,12 @@ class Account(_Model):
     name: str = Field(..., pattern=RESOURCE_NAME_PATTERN)
     apiKeys: list[str] = Field(default_factory=lambda: ["default"], description="Names of API keys to create.")
     owner: str | None = Field(None, description="Username of a declared Cognito user owning the account.")
+    cellIndexPrefix: str | None = Field(
+        None, max_length=128,
+        description="Prefix of the cell index names that belong to this account, as your control plane names "
+                    "them; `${...}` references are rendered (e.g. `${accounts.demo.id}-`). fake_cell binds the "
+                    "account's API keys to it: they see and touch only those indexes. Unset: they see every "
+                    "index (a system account).")
 
 
 class Seed(_Model):

@@ -303,7 +303,14 @@ def cognito_config(stack: HippodromeStack, context: Mapping[str, Any]) -> dict[s
 
 
 def seed_config(stack: HippodromeStack, context: Mapping[str, Any]) -> dict[str, Any]:
-    return {"accounts": [dict(context["accounts"][a.name], owner=a.owner) for a in stack.spec.seedData.accounts]}
+    """The seeded accounts; `indexPrefix` (rendered `cellIndexPrefix`) binds an account's cell keys."""
+    accounts = []
+    for a in stack.spec.seedData.accounts:
+        account = dict(context["accounts"][a.name], owner=a.owner)
+        if a.cellIndexPrefix is not None:
+            account["indexPrefix"] = render(a.cellIndexPrefix, context)
+        accounts.append(account)
+    return {"accounts": accounts}
 
 
 # --- resolve ---------------------------------------------------------------------------------

@@ -276,3 +276,6 @@ def _templated_strings(stack: HippodromeStack) -> Iterator[tuple[str, str]]:
     for i, pool in enumerate(spec.cognito.userPools):
         for j, u in enumerate(pool.users):
             yield from strings_in(u.attributes, f"spec.cognito.userPools[{i}].users[{j}].attributes")
+    for i, account in enumerate(spec.seedData.accounts):
+        if account.cellIndexPrefix is not None:
+            yield f"spec.seedData.accounts[{i}].cellIndexPrefix", account.cellIndexPrefix

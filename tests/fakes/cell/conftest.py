@@ -96,9 +96,10 @@ def cell_factory(tmp_path: Path) -> Iterator[Callable[..., CellProcess]]:
 
 
 @pytest.fixture(scope="module")
-def cell(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CellProcess]:
-    """One server shared by a module's tests (each test uses its own index names)."""
+def cell(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CellProcess]:
+    """One server shared by a module's tests (each test uses its own index names), started with
+    the module's `CELL_ENV` (a dict of env variables), if it has one."""
     base = tmp_path_factory.mktemp("cell")
-    proc = CellProcess(base / "state", base / "cell.log").start()
+    proc = CellProcess(base / "state", base / "cell.log", **getattr(request.module, "CELL_ENV", {})).start()
     yield proc
     proc.stop()

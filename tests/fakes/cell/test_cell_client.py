@@ -203,7 +203,8 @@ def test_limit_offset_and_attributes(index):
     assert set(hit) == {"_id", "genre", "_highlights", "_score"}
     with pytest.raises(MarqoWebError) as info:
         index.search("x", limit=0)
-    assert info.value.status_code == 400 and "limit" in str(info.value.message)
+    assert (info.value.status_code, info.value.code) == (400, "illegal_requested_doc_count")
+    assert info.value.message["message"] == "result_count must be an integer greater than 0! Received 0"
 
 
 def test_highlights(index):
@@ -249,3 +250,27 @@ def test_root_and_health(cell):
     assert root["message"] == "Welcome to Marqo" and root["version"].startswith("2.")
     assert requests.get(cell.url + "/health", timeout=5).json()["status"] == "green"
     assert requests.get(cell.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_the_text_of_a_custom_vector_field_is_filterable(cell):
+    """Marqo stores a custom vector's `content` as a string field: filterable like any short string,
+    also after a partial update that leaves the vector untouched."""
+    client = marqo.Client(url=cell.url)
+    name = f"cv-{uuid.uuid4().hex[:8]}"
+    client.create_index(name, model="my-vectors", model_properties={"dimensions": 3})
+    index = client.index(name)
+    index.add_documents([
+        {"_id": "rose", "vec": {"content": "rose petal", "vector": [1, 0, 0]}, "n": 1},
+        {"_id": "oak", "vec": {"content": "oak leaf", "vector": [0, 1, 0]}, "n": 2},
+    ], tensor_fields=["vec"], mappings={"vec": {"type": "custom_vector"}})
+
+    def ids(filter_string):
+        return sorted(h["_id"] for h in index.search("*", search_method="LEXICAL", filter_string=filter_string)["hits"])
+
+    assert ids("vec:(rose petal)") == ["rose"]
+    assert ids("NOT vec:(rose petal)") == ["oak"]
+    assert ids("vec:(oak leaf) OR n:1") == ["oak", "rose"]
+    index.update_documents([{"_id": "rose", "n": 5}])
+    assert ids("vec:(rose petal) AND n:5") == ["rose"]
+    assert [h["_id"] for h in index.search(q={"x": 0}, context={"tensor": [{"vector": [1, 0, 0], "weight": 1}]},
+                                           filter_string="vec:(rose petal)")["hits"]] == ["rose"]

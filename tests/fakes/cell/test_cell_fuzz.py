@@ -16,6 +16,7 @@ import schemathesis
 from hd_testing import fuzz_operations
 
 EXAMPLES = 12
+CELL_ENV = {"FAKE_CELL_ENABLE_BATCH_APIS": "true"}  # fuzz the internal batch APIs too
 
 
 def check(response, case) -> None:

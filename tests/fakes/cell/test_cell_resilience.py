@@ -56,31 +56,32 @@ def test_empty_body_where_one_is_required(index_url):
     assert "empty" in body["message"]
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"q": "x", "limit": "ten"}, "limit"),
-    ({"q": "x", "offset": -1}, "offset"),
-    ({"q": "x", "searchMethod": "FUZZY"}, "searchMethod"),
-    ({"q": 3}, "q"),
-    ({"q": "x", "filter": 3}, "filter"),
-    ({"q": "x", "attributesToRetrieve": "title"}, "attributesToRetrieve"),
-    ({"q": "x", "showHighlights": "yes"}, "showHighlights"),
-    ([1, 2], "object"),
+@pytest.mark.parametrize("payload, status, code, field", [
+    ({"q": "x", "limit": "ten"}, 422, "unprocessable_entity", "limit"),  # Marqo's request model
+    ({"q": "x", "offset": -1}, 400, "illegal_requested_doc_count", "offset"),
+    ({"q": "x", "searchMethod": "FUZZY"}, 422, "unprocessable_entity", "searchMethod"),
+    ({"q": 3}, 400, "invalid_argument", "q"),
+    ({"q": "x", "filter": 3}, 400, "invalid_argument", "filter"),
+    ({"q": "x", "attributesToRetrieve": "title"}, 400, "invalid_argument", "attributesToRetrieve"),
+    ({"q": "x", "showHighlights": "yes"}, 400, "invalid_argument", "showHighlights"),
+    ([1, 2], 422, "unprocessable_entity", "dict"),
 ])
-def test_invalid_search_values_name_the_field(index_url, payload, field):
-    body = error(requests.post(index_url + "/search", json=payload, timeout=5), 400, "invalid_argument")
+def test_invalid_search_values_name_the_field(index_url, payload, status, code, field):
+    body = error(requests.post(index_url + "/search", json=payload, timeout=5), status, code)
     assert field in body["message"]
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"documents": "nope", "tensorFields": []}, "documents"),
-    ({"documents": [], "tensorFields": []}, "documents"),
-    ({"documents": [{}] * 129, "tensorFields": []}, "documents"),
-    ({"documents": [{"a": "b"}], "tensorFields": "a"}, "tensorFields"),
-    ({"documents": [{"a": "b"}], "tensorFields": [], "mappings": {"m": {"type": "x"}}}, "mappings"),
+@pytest.mark.parametrize("payload, code, text", [
+    ({"documents": "nope", "tensorFields": []}, "invalid_argument", "documents"),
+    ({"documents": [], "tensorFields": []}, "bad_request", "Received empty add documents request"),
+    ({"documents": [{}] * 129, "tensorFields": []}, "bad_request",
+     "Number of docs in add documents request (129) exceeds limit of 128"),
+    ({"documents": [{"a": "b"}], "tensorFields": "a"}, "invalid_argument", "tensorFields"),
+    ({"documents": [{"a": "b"}], "tensorFields": [], "mappings": {"m": {"type": "x"}}}, "invalid_argument", "mappings"),
 ])
-def test_invalid_add_documents_bodies(index_url, payload, field):
-    body = error(requests.post(index_url + "/documents", json=payload, timeout=5), 400)
-    assert field in body["message"]
+def test_invalid_add_documents_bodies(index_url, payload, code, text):
+    body = error(requests.post(index_url + "/documents", json=payload, timeout=5), 400, code)
+    assert text in body["message"]
 
 
 def test_invalid_index_settings_and_names(cell):

@@ -11,24 +11,9 @@ import pytest
 
 from fakes.fake_cell.seeding import Ledger, SeedAccount, SeededKey, parse_seed_config, plan_changes
 from hippodrome_k8s.core import ids
-from hippodrome_k8s.core.loader import load_stack_data
-from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 
+from cellseed import seed_env
 from hd_testing import REPO as ROOT
-
-
-def seed_env(seed: str, accounts=None) -> str:
-    """HIPPODROME_SEED_CONFIG exactly as the resolver renders it for a stack's fake_cell."""
-    accounts = accounts or [{"name": "demo", "apiKeys": ["default", "ci"]}, {"name": "system", "apiKeys": ["cell"]}]
-    doc = {
-        "apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "seeded"},
-        "spec": {
-            "seedData": {"accounts": accounts},
-            "services": [{"name": "fake_cell", "port": 9001, "layer": 0, "cells": ["local"],
-                          "env": {"HIPPODROME_SEED_CONFIG": "${seedData.config}"}, "run": {"command": ["unused"]}}],
-        },
-    }
-    return resolve(load_stack_data(doc), ResolveOptions(seed=seed)).service("fake_cell").env["HIPPODROME_SEED_CONFIG"]
 
 
 def accepted(cell, key: str) -> bool:
