@@ -37,6 +37,7 @@ from examples.common.naming import cell_index_name  # noqa: E402
 from hippodrome_k8s.core.loader import load_stack  # noqa: E402
 from hippodrome_k8s.core.resolver import ResolveOptions, resolve  # noqa: E402
 from hippodrome_k8s.local.launcher import with_own_python  # noqa: E402
+from examples.smoke import checks as reference_checks  # noqa: E402
 from hippodrome_k8s.cli.smoke import build_checks, run_checks  # noqa: E402
 
 
@@ -130,7 +131,7 @@ def main() -> None:
             import json
             env = json.loads((root / ".hippodrome" / "run.json").read_text())["testEnv"]
             smoke_started = time.perf_counter()
-            results = run_checks(build_checks(env, status))
+            results = run_checks(build_checks(env, status, reference_checks))
             smoke = time.perf_counter() - smoke_started
             assert all(r.ok for r in results), [r for r in results if not r.ok]
             cli_started = time.perf_counter()

@@ -470,16 +470,22 @@ def schema(output) -> None:
 
 @cli.command()
 @_root_option
-def smoke(project_root) -> None:
-    """Run light, read-only checks of every running service and of the seeded data (safe beside other work)."""
+@_file_option
+def smoke(project_root, stack_file) -> None:
+    """Run light, read-only checks of every running service and of the seeded data (safe beside other work).
+
+    Hippodrome checks every service's health, the fakes and the seed; the stack file's
+    spec.smokeChecks (module:function) adds the stack's own checks.
+    """
     from hippodrome_k8s.cli.client import DashboardClient
-    from hippodrome_k8s.cli.smoke import build_checks, format_results, run_checks
+    from hippodrome_k8s.cli.smoke import build_checks, extra_checks, format_results, run_checks
 
     root = project_root_of(project_root)
+    extra = extra_checks(load_stack(stack_file_of(root, stack_file)).spec.smokeChecks)
     info = read_run_info(root)
     started = time.perf_counter()
     status = DashboardClient(info["dashboardUrl"], info.get("token")).status()
-    results = run_checks(build_checks(info.get("testEnv", {}), status))
+    results = run_checks(build_checks(info.get("testEnv", {}), status, extra))
     click.echo(format_results(results, time.perf_counter() - started))
     if not all(r.ok for r in results):
         raise SystemExit(1)

@@ -20,6 +20,7 @@ import requests
 from botocore.config import Config
 
 from hippodrome_k8s.core.contract import ServiceState
+from hippodrome_k8s.core.errors import UsageError
 
 TIMEOUT = 2.0
 
@@ -58,8 +59,10 @@ def _expect(response: requests.Response, status: int = 200) -> Any:
         raise SmokeFailure(f"{response.url} answered non-JSON: {response.text[:80]!r}") from None
 
 
-def build_checks(env: Mapping[str, str], status: Mapping[str, Mapping[str, Any]]) -> list[Check]:
-    """The checks for what is running: env is `hippodrome env`, status is /api/status."""
+def build_checks(env: Mapping[str, str], status: Mapping[str, Mapping[str, Any]],
+                 extra: Callable[..., list[tuple[str, Callable[[], str]]]] | None = None) -> list[Check]:
+    """The checks for what is running: env is `hippodrome env`, status is /api/status; ``extra`` is the
+    stack's own (``spec.smokeChecks``). Hippodrome's checks find the fakes by their env, not by name."""
     checks: list[Check] = []
 
     def all_running() -> str:
@@ -69,80 +72,85 @@ def build_checks(env: Mapping[str, str], status: Mapping[str, Mapping[str, Any]]
         return f"{len(status)} services running"
 
     checks.append(Check("dashboard: every service running", all_running))
-
     for name, info in status.items():
         url = info.get("url", "")
         checks.append(Check(f"{name}: /healthz", lambda url=url: (_expect(_get(url + "/healthz")), "200")[1]))
-
-    if "moto" in status:
-        aws = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                    region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"))
-        config = Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT, retries={"max_attempts": 1})
-        dynamodb = aws.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"], config=config)
-        tables = sorted(v for k, v in env.items() if k.endswith("_TABLE") and k != "TABLE_PREFIX")
-
-        def tables_exist() -> str:
-            existing = set(dynamodb.list_tables(Limit=100).get("TableNames", []))
-            missing = [t for t in tables if t not in existing]
-            if missing:
-                raise SmokeFailure("missing DynamoDB tables: " + ", ".join(missing))
-            return f"{len(tables)} tables"
-
-        checks.append(Check("moto: declared DynamoDB tables exist", tables_exist))
-        accounts_table = env.get("ACCOUNTS_TABLE")
-        seeded = {k[len("SEED_ACCOUNT_"):-len("_ID")]: v for k, v in env.items()
-                  if k.startswith("SEED_ACCOUNT_") and k.endswith("_ID") and "_SYSTEM_ACCOUNT_" not in k}
-        if accounts_table and seeded:
-            def accounts_seeded() -> str:
-                missing = []
-                for label, account_id in seeded.items():
-                    item = dynamodb.get_item(TableName=accounts_table, Key={"account_id": {"S": account_id}}).get("Item")
-                    if not item:
-                        missing.append(f"{label.lower()} ({account_id})")
-                if missing:
-                    raise SmokeFailure("seeded accounts missing from " + accounts_table + ": " + ", ".join(missing))
-                return f"{len(seeded)} accounts"
-
-            checks.append(Check("seed: accounts in DynamoDB", accounts_seeded))
-
-    if "fake_cognito" in status and env.get("COGNITO_JWKS_URL"):
-        def jwks() -> str:
-            keys = _expect(_get(env["COGNITO_JWKS_URL"])).get("keys", [])
-            if not keys:
-                raise SmokeFailure("JWKS has no keys")
-            issuer = env["COGNITO_JWKS_URL"].rsplit("/.well-known/", 1)[0] + "/.well-known/openid-configuration"
-            config = _expect(_get(issuer))
-            if config.get("issuer") != env.get("COGNITO_ISSUER"):
-                raise SmokeFailure(f"issuer {config.get('issuer')!r} != COGNITO_ISSUER {env.get('COGNITO_ISSUER')!r}")
-            return f"{len(keys)} signing key(s), issuer ok"
-
-        checks.append(Check("fake_cognito: JWKS and issuer of the seeded pool", jwks))
-
-    cell_key = env.get("CELL_API_KEY")
-    if "fake_cell" in status:
-        cell = status["fake_cell"]["url"]
-
-        def cell_version() -> str:
-            headers = {"x-api-key": cell_key} if cell_key else {}
-            return "version " + str(_expect(_get(cell + "/", headers=headers)).get("version"))
-
-        checks.append(Check("fake_cell: GET / has a version", cell_version))
-        if cell_key:
-            def cell_key_works() -> str:
-                indexes = _expect(_get(cell + "/indexes", headers={"x-api-key": cell_key})).get("results", [])
-                return f"seeded key accepted; {len(indexes)} indexes"
-
-            checks.append(Check("seed: API key registered in fake_cell", cell_key_works))
-
-    demo_key = env.get("SEED_ACCOUNT_DEMO_API_KEY_DEFAULT")
-    if "controller" in status and demo_key:
-        controller = status["controller"]["url"]
-        checks.append(Check("controller: lists indexes with the seeded API key", lambda: "%d indexes" % len(
-            _expect(_get(controller + "/api/v2/indexes", headers={"x-api-key": demo_key})).get("results", []))))
-    if "search_proxy" in status:
-        proxy = status["search_proxy"]["url"]
-        checks.append(Check("search_proxy: GET / answers like Marqo", lambda: "version " + str(_expect(_get(proxy + "/")).get("version"))))
+    checks += _aws_checks(env)
+    checks += _cognito_checks(env)
+    checks += _cell_checks(env)
+    for name, run in (extra(env, status) if extra else []):
+        checks.append(Check(name, run))
     return checks
+
+
+def _aws_checks(env: Mapping[str, str]) -> list[Check]:
+    tables = sorted(v for k, v in env.items() if k.endswith("_TABLE") and k != "TABLE_PREFIX")
+    if not env.get("AWS_ENDPOINT_URL") or not tables:
+        return []
+
+    def tables_exist() -> str:
+        dynamodb = boto3.client("dynamodb", endpoint_url=env["AWS_ENDPOINT_URL"],
+                                region_name=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+                                aws_access_key_id="testing", aws_secret_access_key="testing",
+                                config=Config(connect_timeout=TIMEOUT, read_timeout=TIMEOUT, retries={"max_attempts": 1}))
+        existing = set(dynamodb.list_tables(Limit=100).get("TableNames", []))
+        missing = [t for t in tables if t not in existing]
+        if missing:
+            raise SmokeFailure("missing DynamoDB tables: " + ", ".join(missing))
+        return f"{len(tables)} tables"
+
+    return [Check("moto: declared DynamoDB tables exist", tables_exist)]
+
+
+def _cognito_checks(env: Mapping[str, str]) -> list[Check]:
+    if not env.get("COGNITO_JWKS_URL"):
+        return []
+
+    def jwks() -> str:
+        keys = _expect(_get(env["COGNITO_JWKS_URL"])).get("keys", [])
+        if not keys:
+            raise SmokeFailure("JWKS has no keys")
+        issuer = env["COGNITO_JWKS_URL"].rsplit("/.well-known/", 1)[0] + "/.well-known/openid-configuration"
+        config = _expect(_get(issuer))
+        if config.get("issuer") != env.get("COGNITO_ISSUER"):
+            raise SmokeFailure(f"issuer {config.get('issuer')!r} != COGNITO_ISSUER {env.get('COGNITO_ISSUER')!r}")
+        return f"{len(keys)} signing key(s), issuer ok"
+
+    return [Check("fake_cognito: JWKS and issuer of the seeded pool", jwks)]
+
+
+def _cell_checks(env: Mapping[str, str]) -> list[Check]:
+    """The local fake cell answers, and every seeded API key is registered in it (fake_cell seeds itself)."""
+    cell = env.get("CELL_URL")
+    if not cell or env.get("HIPPODROME_CELL", "local") != "local":
+        return []
+    keys = {k: v for k, v in env.items() if k.startswith("SEED_ACCOUNT_") and "_API_KEY_" in k}
+
+    def cell_version() -> str:
+        headers = {"x-api-key": next(iter(keys.values()))} if keys else {}
+        return "version " + str(_expect(_get(cell + "/", headers=headers)).get("version"))
+
+    def keys_work() -> str:
+        refused = [k for k, key in keys.items() if _get(cell + "/indexes", headers={"x-api-key": key}).status_code != 200]
+        if refused:
+            raise SmokeFailure("seeded API keys refused by the cell: " + ", ".join(refused))
+        return f"{len(keys)} seeded keys accepted"
+
+    return [Check("fake_cell: GET / has a version", cell_version)] + (
+        [Check("seed: API keys registered in fake_cell", keys_work)] if keys else [])
+
+
+def extra_checks(spec: str | None) -> Callable[..., list[tuple[str, Callable[[], str]]]] | None:
+    """``spec.smokeChecks`` (``module:function``) imported; a UsageError names the field when it cannot be."""
+    if not spec:
+        return None
+    import importlib
+
+    module, _, function = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError) as e:
+        raise UsageError(f"spec.smokeChecks: cannot import {spec!r}: {e}") from None
 
 
 def run_checks(checks: list[Check], workers: int = 8) -> list[Result]:
@@ -151,7 +159,7 @@ def run_checks(checks: list[Check], workers: int = 8) -> list[Result]:
         try:
             detail = check.run()
             return Result(check.name, True, detail, time.perf_counter() - started)
-        except SmokeFailure as e:
+        except (SmokeFailure, AssertionError) as e:
             return Result(check.name, False, str(e), time.perf_counter() - started)
         except Exception as e:  # noqa: BLE001 - a smoke check reports, it does not crash
             return Result(check.name, False, f"{type(e).__name__}: {e}", time.perf_counter() - started)

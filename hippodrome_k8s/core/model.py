@@ -268,6 +268,11 @@ class StackSpec(_Model):
     cognito: Cognito = Field(default_factory=Cognito)
     seedData: Seed = Field(default_factory=Seed)
     env: dict[str, str] = Field(default_factory=dict, description="Env for every service, rendered like a service's env.")
+    smokeChecks: str | None = Field(
+        None, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="`module:function` adding this stack's own checks to `hippodrome smoke`: called with the "
+                    "`hippodrome env` values and /api/status, it returns [(name, check)], each check a callable "
+                    "returning a short detail and raising to fail.")
     services: list[Service] = Field(..., min_length=1)
 
 

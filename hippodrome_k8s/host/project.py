@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -54,51 +54,29 @@ def find_project_root(start: Path) -> Path | None:
 
 @dataclass(frozen=True)
 class ProjectPaths:
+    """Every file Hippodrome keeps for a project; ``ProjectPaths(root)``."""
+
     root: Path
+    hippodrome_dir: Path = field(init=False)  # .hippodrome/
+    state_dir: Path = field(init=False)  # the fakes' data and the recorded seed: what `reset` removes
+    seed_file: Path = field(init=False)
+    run_file: Path = field(init=False)  # the running local supervisor: pid, dashboard URL, token (0600)
+    supervisor_log: Path = field(init=False)  # the detached supervisor's own output
+    logs_dir: Path = field(init=False)  # <YYYYmmdd-HHMMSS>/<service>.log per run, and `latest`
+    k8s_state: Path = field(init=False)  # what `hippodrome k8s up` brought up, for the later commands
+    k8s_forwards: Path = field(init=False)  # the background port-forwards' health
+    k8s_forward_log: Path = field(init=False)  # ... and their output
+    stack_file: Path = field(init=False)
 
-    @property
-    def hippodrome_dir(self) -> Path:
-        return self.root / ".hippodrome"
-
-    @property
-    def state_dir(self) -> Path:
-        return self.hippodrome_dir / "state"
-
-    @property
-    def seed_file(self) -> Path:
-        return self.state_dir / "seed"
-
-    @property
-    def stack_file(self) -> Path:
-        return self.root / "hippodrome.yaml"
-
-    @property
-    def run_file(self) -> Path:
-        """The running local supervisor: pid, dashboard URL, control token (mode 0600)."""
-        return self.hippodrome_dir / "run.json"
-
-    @property
-    def supervisor_log(self) -> Path:
-        return self.hippodrome_dir / "supervisor.log"
-
-    @property
-    def logs_dir(self) -> Path:
-        """One directory per run (``<YYYYmmdd-HHMMSS>/<service>.log``) and ``latest``, a link to the newest."""
-        return self.hippodrome_dir / "logs"
-
-    @property
-    def k8s_dir(self) -> Path:
-        return self.hippodrome_dir / "k8s"
-
-    @property
-    def k8s_state(self) -> Path:
-        """What `hippodrome k8s up` brought up (the cluster, context, namespace, stack, forwards)."""
-        return self.k8s_dir / "state.json"
-
-    @property
-    def k8s_forwards(self) -> Path:
-        """The background port-forwards' health, written by their process."""
-        return self.k8s_dir / "forwards.json"
+    def __post_init__(self) -> None:
+        h = self.root / ".hippodrome"
+        layout = {"hippodrome_dir": h, "state_dir": h / "state", "seed_file": h / "state" / "seed",
+                  "run_file": h / "run.json", "supervisor_log": h / "supervisor.log", "logs_dir": h / "logs",
+                  "k8s_state": h / "k8s" / "state.json", "k8s_forwards": h / "k8s" / "forwards.json",
+                  "k8s_forward_log": h / "k8s" / "port-forward.log",
+                  "stack_file": self.root / "hippodrome.yaml"}
+        for name, path in layout.items():
+            object.__setattr__(self, name, path)
 
 
 @dataclass(frozen=True)

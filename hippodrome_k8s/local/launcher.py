@@ -15,6 +15,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from hippodrome_k8s.local.groups import group_alive, signal_group
+
 
 PYTHON_NAMES = frozenset({"python", "python3"})
 
@@ -101,11 +103,11 @@ class Launcher:
     async def terminate(self, child: Child, timeout: float) -> int | None:
         """SIGTERM the whole group, SIGKILL after ``timeout``; returns the exit code."""
         pgid = child.pid
-        _killpg(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         try:
             await asyncio.wait_for(child.process.wait(), timeout)
         except asyncio.TimeoutError:
-            _killpg(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             await child.process.wait()
         await self._reap_group(pgid, timeout)
         return child.process.returncode
@@ -114,36 +116,19 @@ class Launcher:
         """The leader is gone; make sure the rest of its group is too."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if _group_alive(pgid):
-            _killpg(pgid, signal.SIGTERM)
-        while _group_alive(pgid) and loop.time() < deadline:
+        if group_alive(pgid):
+            signal_group(pgid, signal.SIGTERM)
+        while group_alive(pgid) and loop.time() < deadline:
             await asyncio.sleep(0.05)
-        if _group_alive(pgid):
-            _killpg(pgid, signal.SIGKILL)
+        if group_alive(pgid):
+            signal_group(pgid, signal.SIGKILL)
         self._tell_watchdog(f"-{pgid}")
 
     def kill(self, child: Child) -> None:
-        _killpg(child.pid, signal.SIGKILL)
+        signal_group(child.pid, signal.SIGKILL)
 
     async def exited(self, child: Child, grace: float = 5.0) -> int:
         """Wait for the leader to exit by itself, then clean up what it left in its group."""
         code = await child.process.wait()
         await self._reap_group(child.pid, grace)
         return code
-
-
-def _killpg(pgid: int, sig: int) -> None:
-    try:
-        os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True

@@ -15,32 +15,21 @@ import signal
 import sys
 import time
 
+from hippodrome_k8s.local.groups import group_alive, signal_group
+
 GRACE_SECONDS = 5.0
-
-
-def _alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def _signal_all(groups: set[int], sig: int) -> None:
     for pgid in groups:
-        try:
-            os.killpg(pgid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
+        signal_group(pgid, sig)
 
 
 def terminate_groups(groups: set[int], grace: float = GRACE_SECONDS) -> None:
     _signal_all(groups, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        groups = {g for g in groups if _alive(g)}
+        groups = {g for g in groups if group_alive(g)}
         if not groups:
             return
         time.sleep(0.05)

@@ -459,3 +459,16 @@ def test_up_uses_and_records_the_projects_seed(world, capsys, monkeypatch):
     code, _, err = up(capsys, world, "--detach")
     assert code == 0, err
     assert (world.root / ".hippodrome" / "state" / "seed").read_text().strip() == "9"
+
+
+def test_the_background_forwarder_starts_and_says_why_it_stopped(tmp_path):
+    """spawn_forwarder for real (the other tests stand it in): it starts `hippodrome k8s port-forward`
+    in the background, logging to .hippodrome/k8s/port-forward.log; with no stack brought up, the child
+    exits and the error names its log lines."""
+    from hippodrome_k8s.cli import k8s as k8s_cli
+    from hippodrome_k8s.core.errors import K8sError
+
+    with pytest.raises(K8sError, match="the background port-forwards exited") as caught:
+        k8s_cli.spawn_forwarder(tmp_path)
+    assert "no k8s stack was brought up" in str(caught.value)
+    assert (tmp_path / ".hippodrome/k8s/port-forward.log").exists()
