@@ -44,7 +44,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    sys.path.insert(0, str(REPO))
     from hippodrome_k8s.core.loader import load_stack
     from hippodrome_k8s.core.resolver import ResolveOptions, resolve
 

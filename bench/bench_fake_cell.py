@@ -35,7 +35,6 @@ import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from fakes.fake_cell import search as cell_search  # noqa: E402
 from fakes.fake_cell.store import Store, connect, lexical_sql  # noqa: E402

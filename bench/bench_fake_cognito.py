@@ -45,8 +45,6 @@ import requests
 from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 from fakes.fake_cognito import srp  # noqa: E402  (the client half of the SRP maths)
 
 COGNITO_LOCAL_VERSION = "5.3.0"

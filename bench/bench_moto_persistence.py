@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import importlib.util
 import json
 import os
 import shutil
@@ -40,9 +41,18 @@ import boto3
 from botocore.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
-sys.path.append(str(REPO / "tests"))
-from hd_testing import free_ports, wait_healthy  # noqa: E402
+from hippodrome_k8s.host.ports import free_ports  # noqa: E402
+
+
+def test_helper(name: str):
+    """A module of tests/ (not a package), loaded by its path: the benches do not touch sys.path."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "tests" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+wait_healthy = test_helper("hd_testing").wait_healthy
 
 
 

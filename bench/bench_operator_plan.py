@@ -18,17 +18,22 @@ import sys
 import time
 from pathlib import Path
 
+import importlib.util
+
 import aiohttp
 import kmock
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "operator"))
 
 from hippodrome_operator import children  # noqa: E402
 from hippodrome_operator.desired import desired_from_body  # noqa: E402
 from hippodrome_operator.plan import ChildState, Observed, plan  # noqa: E402
 from hippodrome_operator.status import compute  # noqa: E402
-from kmock_emulator import DEPLOYMENTS, Emulator  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("kmock_emulator", ROOT / "tests" / "operator" / "kmock_emulator.py")
+kmock_emulator = importlib.util.module_from_spec(_spec)  # tests/ is not a package: loaded by its path, sys.path untouched
+_spec.loader.exec_module(kmock_emulator)
+DEPLOYMENTS, Emulator = kmock_emulator.DEPLOYMENTS, kmock_emulator.Emulator
 
 
 def stack_20() -> dict:

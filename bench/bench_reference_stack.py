@@ -29,9 +29,7 @@ import requests
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO)]
-sys.path.append(str(REPO / "tests"))
-from hd_testing import free_ports  # noqa: E402
+from hippodrome_k8s.host.ports import free_ports  # noqa: E402
 
 from examples.common.naming import cell_index_name  # noqa: E402
 from hippodrome_k8s.core.loader import load_stack  # noqa: E402

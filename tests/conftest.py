@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # makes `hd_testing` importable from any test dir
 
 
 @pytest.fixture

@@ -8,24 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from hippodrome_k8s.host.ports import free_ports  # noqa: F401 - the tests' one way to pick ports
+
 
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"
-
-
-def free_ports(count: int) -> list[int]:
-    """Distinct free loopback ports outside 9000-9019 (the reference stack's range)."""
-    sockets, ports = [], []
-    while len(ports) < count:
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        sockets.append(s)
-        if not 9000 <= port <= 9019:
-            ports.append(port)
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def wait_healthy(url: str, process: subprocess.Popen, timeout: float) -> str | None:

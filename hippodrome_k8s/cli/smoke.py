@@ -1,7 +1,7 @@
 """The smoke suite: light, read-only checks of every running service and of the seeded data.
 
 Safe beside other work (it only reads), quick (checks run concurrently with
-short timeouts; the seed's budget is 10 s, we aim under 3 s), and specific:
+short timeouts; the original system's budget was 10 s, we aim under 3 s), and specific:
 a failure names the check and what it saw.  ``hippodrome smoke`` runs it
 against the stack of the project root; ``tests/e2e/test_smoke.py`` runs it
 under pytest.

@@ -163,7 +163,7 @@ class ControlResult:
 class ServiceView:
     """One service as `/api/status` (and the CR's ``status.services``) shows it.
 
-    The seed's readiness script reads ``status``; the rest is the documented contract. Fields
+    The original system's readiness script (README, "Contracts") reads ``status``; the rest is the documented contract. Fields
     that one engine cannot know are None there (``pid`` on Kubernetes, ``uptime`` before running).
     """
 

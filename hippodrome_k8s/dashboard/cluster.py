@@ -7,7 +7,7 @@ requests are answered from that snapshot, never by calling the API server on
 the request path.  ``status.services`` already has the local value shape;
 ``url`` is rewritten to ``http://127.0.0.1:<port>`` because the dashboard is
 reached through the CLI's port-forwards (the cluster URL stays in
-``clusterUrl``), so the seed's readiness script runs unchanged.  Control
+``clusterUrl``), so the original system's readiness script (README, "Contracts") runs unchanged.  Control
 requests become the ``hippodrome.dev/control`` annotation the operator acts on.
 
 The Host guard accepts a loopback name on any port: the dashboard is reached only

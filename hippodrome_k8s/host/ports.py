@@ -77,6 +77,23 @@ def free_port(avoid: range = range(9000, 9020)) -> int:
             return port
 
 
+def free_ports(count: int, avoid: range = range(9000, 9020)) -> list[int]:
+    """``count`` distinct free loopback ports outside ``avoid`` (held together while chosen, so distinct)."""
+    sockets, ports = [], []
+    try:
+        while len(ports) < count:
+            s = socket.socket()
+            sockets.append(s)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port not in avoid:
+                ports.append(port)
+    finally:
+        for s in sockets:
+            s.close()
+    return ports
+
+
 def holder_of(port: int) -> PortHolder:
     try:
         connections = psutil.net_connections(kind="tcp")

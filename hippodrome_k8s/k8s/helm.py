@@ -3,7 +3,7 @@
 pyhelm3 is async and raises its own ``pyhelm3.errors.Error`` tree; both stop
 here (``asyncio.run`` per call, errors wrapped in ``K8sError``).  Never pass
 ``disable_validation=True``: pyhelm3 0.5.8 splits that flag into characters
-(FACTS.md).  Helm installs ``crds/`` on first install only and never upgrades
+(measured).  Helm installs ``crds/`` on first install only and never upgrades
 them, so the driver applies the chart's CRDs with kubectl before each upgrade.
 """
 

@@ -11,7 +11,7 @@ change gives a new tag, so the operator rolls exactly the Deployments whose
 image changed.  A fixed ``:dev`` tag would leave old code running.
 
 ``kind load docker-image`` vs a local registry: NOT measured here - these
-machines have no usable docker daemon, no kind and no node image (FACTS.md).
+machines have no usable docker daemon, no kind and no node image.
 What is known: ``kind load`` streams ``docker save`` of the whole image into
 the node's containerd (cost ~ image size, ~seconds per few hundred MB) but
 skips an image already present with the same ID; a registry (ctlptl/Tilt

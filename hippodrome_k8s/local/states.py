@@ -31,7 +31,7 @@ def can_move(current: ServiceState, target: ServiceState) -> bool:
 
 @dataclass(frozen=True)
 class ServiceStatus:
-    """One service, as /api/status shows it (the contract in DESIGN.md)."""
+    """One service, as /api/status shows it (README, "Contracts"; core/contract.ServiceView)."""
 
     name: str
     layer: int

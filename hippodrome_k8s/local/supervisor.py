@@ -189,9 +189,12 @@ class Supervisor:
                 await dashboard.close()
             await self.prober.close()
             self.launcher.stop_watchdog()
-            for log in self.logs.values():
-                log.close()
+            self.close_logs()
         return 130 if self.killed else code
+
+    def close_logs(self) -> None:
+        for log in self.logs.values():
+            log.close()
 
     def request_shutdown(self) -> None:
         self._shutdown.set()

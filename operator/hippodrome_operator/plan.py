@@ -1,6 +1,6 @@
 """``plan(desired, observed) -> Decision``: the operator's one decision, pure.
 
-Rules (the issue's, in one place):
+Rules (in one place):
 
 - Layer gating: layer N+1's children are created (or rolled) only when every
   blocking, not-stopped service in layers <= N has a Deployment that is rolled

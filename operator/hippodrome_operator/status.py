@@ -2,7 +2,7 @@
 
 ``status.services`` has one entry per selected service in the same shape as
 the local engine's ``/api/status`` values, so the cluster dashboard serves it
-unchanged and the seed's readiness script works on both engines.  Times that
+unchanged and the original system's readiness script works on both engines.  Times that
 describe a transition (``since``, ``lastTransitionTime``) are carried over from
 the previous status while nothing changed, so an unchanged stack yields an
 identical status and the operator writes nothing.

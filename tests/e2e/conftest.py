@@ -7,13 +7,11 @@ otherwise one is started with HIPPODROME_RANDOM_SEED=42 and shut down when tests
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e_support import DASHBOARD, REPO, hippodrome  # noqa: E402
 
 

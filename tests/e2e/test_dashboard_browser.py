@@ -105,6 +105,7 @@ def test_another_origin_cannot_control_the_stack(stack, page):
         }""", DASHBOARD)
     finally:
         server.shutdown()
+        server.server_close()
     assert outcome["preflighted"] == "blocked"
     assert outcome["read"] == "blocked"
     import requests

@@ -19,8 +19,7 @@ import yaml
 
 from e2e_support import REPO, hippodrome
 
-sys.path.insert(0, str(REPO / "tests"))
-from hd_testing import free_ports  # noqa: E402
+from hd_testing import free_ports
 
 EXPECTED = {
     "core": {"moto", "fake_cognito", "fake_cell", "controller", "console"},

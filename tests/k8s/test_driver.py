@@ -440,6 +440,7 @@ def test_stop_forwarder_waits_for_the_process_to_be_gone():
     finally:
         stubborn.kill()
         stubborn.wait(5)
+        stubborn.stdout.close()
 
 
 def test_up_uses_and_records_the_projects_seed(world, capsys, monkeypatch):

@@ -1,6 +1,6 @@
 """The Tiltfile, executed by a Starlark interpreter (starlark-pyo3) with Tilt's built-ins stubbed.
 
-No Tilt binary exists here (FACTS.md).  The stubs (``tilt_stubs.py``) accept and refuse what Tilt's
+No Tilt binary can be had here.  The stubs (``tilt_stubs.py``) accept and refuse what Tilt's
 documented signatures do, and ``helm()`` runs the real helm; so this is a real check that the Tiltfile
 loads as Tilt would load it and wires what it should: every service of every profile, ports in
 9000-9019, dependencies following layers, images with live_update, the chart, the CRD before the

@@ -28,6 +28,7 @@ async def running(tmp_path):
     await dashboard.close()
     await sup.prober.close()
     sup.launcher.stop_watchdog()
+    sup.close_logs()
 
 
 async def test_status_contract(running):
@@ -145,5 +146,4 @@ async def test_a_taken_dashboard_port_is_a_clear_error(tmp_path):
         assert f"127.0.0.1:{dash}" in str(caught.value) and f"held by pid {os.getpid()}" in str(caught.value)
     finally:
         holder.close()
-        for log in sup.logs.values():
-            log.close()
+        sup.close_logs()

@@ -20,6 +20,7 @@ def test_no_service_and_not_the_supervisor_is_printed_in_red(tmp_path, monkeypat
     logs = open_service_logs(tmp_path, names, console)
     for name in names:
         logs[name].write("hello")
+        logs[name].close()
     codes = re.findall(r"\x1b\[(\d+)m\w+\s*\x1b\[0m \| hello", console.getvalue())
     assert len(codes) == len(names)
     assert not {"31", "91"} & set(codes), codes

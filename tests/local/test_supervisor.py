@@ -53,6 +53,7 @@ async def stop(supervisor: Supervisor, dashboard) -> None:
     await dashboard.close()
     await supervisor.prober.close()
     supervisor.launcher.stop_watchdog()
+    supervisor.close_logs()
 
 
 def first(timeline, name, status):
@@ -154,8 +155,6 @@ async def test_logs_are_written_per_service_with_a_latest_symlink(tmp_path):
         await sup.start_all()
     finally:
         await stop(sup, dashboard)
-        for log in sup.logs.values():
-            log.close()
     latest = tmp_path / ".hippodrome" / "logs" / "latest"
     assert latest.is_symlink() and latest.resolve() == sup.run_dir
     assert "svc listening" in (latest / "talker.log").read_text()

@@ -29,12 +29,23 @@ def svc(name: str, layer: int, **extra) -> dict:
             **extra}
 
 
+MADE: list[Supervisor] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_logs():
+    yield
+    while MADE:
+        MADE.pop().close_logs()
+
+
 def make(tmp_path: Path, services: list[dict], scripts: dict[str, Script]) -> tuple[Supervisor, FakeLauncher]:
     plan = resolve(load_stack_data(stack_doc(services, 9000)),
                    ResolveOptions(project_root=str(tmp_path), state_dir=str(tmp_path / "state")))
     launcher = FakeLauncher(scripts)
-    return Supervisor(plan, project_root=tmp_path, console=None, policy=FAST, launcher=launcher,
-                      prober=FakeProber(launcher)), launcher
+    sup = Supervisor(plan, project_root=tmp_path, console=None, policy=FAST, launcher=launcher, prober=FakeProber(launcher))
+    MADE.append(sup)
+    return sup, launcher
 
 
 def timeline(sup: Supervisor) -> list[tuple[str, str]]:

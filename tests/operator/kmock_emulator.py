@@ -1,4 +1,4 @@
-"""kmock's KubernetesEmulator, with the test-side fixes FACTS.md lists, for running kopf in-process.
+"""kmock's KubernetesEmulator, with the test-side fixes kopf needs (listed below), for running kopf in-process.
 
 kmock 0.8 gives us the HTTP server, request parsing and API discovery; its
 object store is too loose for kopf, so this subclass serves objects itself:

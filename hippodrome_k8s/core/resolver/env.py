@@ -15,7 +15,7 @@ def env_key(name: str) -> str:
 
 
 def base_env(stack: HippodromeStack, context: Mapping[str, Any], chosen: list[Service]) -> dict[str, str]:
-    """The env contract (DESIGN.md) every service receives."""
+    """The env contract every service receives (README, "Contracts")."""
     cell_url = context["cell"]["url"]
     env = {
         "ENVIRONMENT": "hippodrome",

@@ -9,7 +9,7 @@ from typing import Any
 from hippodrome_k8s.core.model import Cell, HealthCheck, Profile, Service
 from hippodrome_k8s.core.resolver.addressing import Addressing, LocalAddressing
 
-DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"  # the seed's documented fallback
+DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"  # the documented fallback (README, "Contracts")
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,6 @@ from botocore.config import Config
 from hd_testing import free_ports, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:  # tests import fakes.fake_aws in-process too, even when not pip-installed
-    sys.path.insert(0, str(ROOT))
 ACCOUNT = "123456789012"
 
 
@@ -52,10 +50,9 @@ class FakeAws:
     def start(self, timeout: float = 60.0) -> "FakeAws":
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._log_offset = self.log.stat().st_size if self.log.exists() else 0
-        log = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_aws"], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_aws"], cwd=ROOT, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
         problem = wait_healthy(self.url + "/healthz", self.proc, timeout)
         if problem:
             if self.proc.poll() is None:

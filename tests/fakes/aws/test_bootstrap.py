@@ -39,6 +39,7 @@ def moto():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{port}", readiness
     server.shutdown()
+    server.server_close()
     if previous is None:
         os.environ.pop("MOTO_PORT", None)
     else:

@@ -21,8 +21,6 @@ from hd_testing import wait_healthy
 from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
-if str(ROOT) not in sys.path:  # tests import fakes.fake_cognito in-process too, even when not pip-installed
-    sys.path.insert(0, str(ROOT))
 POOL_ID = "us-east-1_AbCdEfGhI"
 CLIENT_ID = "abcdefghij0123456789klmnop"
 DECLARED = {"userPools": [{
@@ -59,9 +57,9 @@ class FakeCognito:
         self.log = state_dir.parent / f"fake_cognito-{self.port}.log"
 
     def start(self, timeout: float = 20.0) -> "FakeCognito":
-        log = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_cognito"], cwd=ROOT, env=self.env,
-                                     stdout=log, stderr=subprocess.STDOUT)
+        with open(self.log, "ab") as log:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen([sys.executable, "-m", "fakes.fake_cognito"], cwd=ROOT, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT)
         problem = wait_healthy(self.url + "/healthz", self.proc, timeout)
         if problem:
             if self.proc.poll() is None:
