@@ -12,6 +12,8 @@ place with the error's ``exit_code``::
     ├── ControlError                the dashboard refused or failed a control request
     ├── ServiceFailedError          a blocking service failed to become healthy
     ├── BootstrapError              an AWS resource could not be created
+    ├── RequestRefused              a service refuses a request: ``status`` (400, 403, 413) and ``field``
+    │   └── InvalidBody             400: a request body that is not JSON, too deep, or not valid Unicode
     └── K8sError                    the Kubernetes engine failed a step
         ├── PreflightError          exit 2: a tool the k8s engine needs is missing
         └── KubeApiError            a call to the Kubernetes API failed; ``status`` is its HTTP status
@@ -76,6 +78,20 @@ class ServiceFailedError(HippodromeError):
 
 
 class BootstrapError(HippodromeError):
+    pass
+
+
+class RequestRefused(HippodromeError):
+    """A request a service answers with a 4xx; each service renders it in its own JSON error shape."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+class InvalidBody(RequestRefused):
     pass
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from hippodrome_k8s.core import ids
 from hippodrome_k8s.core.errors import UsageError
 from hippodrome_k8s.core.model import Cell, HealthCheck, HippodromeStack, Profile, Service
+from hippodrome_k8s.core.origins import HOSTS_ENV, LOOPBACK_HOSTS, ORIGINS_ENV, loopback_origins, origin_host
 from hippodrome_k8s.core.templating import render, render_value
 
 MOTO_ACCOUNT_ID = "123456789012"
@@ -38,6 +39,9 @@ class Addressing(Protocol):
     def link_host(self, stack_name: str, service: str) -> str:
         """Where a client outside the stack reaches it (``${links.X}``: an address handed out)."""
 
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        """Every name other services may put in their ``Host`` header to reach ``service`` (origins.py)."""
+
 
 @dataclass(frozen=True)
 class LocalAddressing:
@@ -50,6 +54,9 @@ class LocalAddressing:
 
     def link_host(self, stack_name: str, service: str) -> str:
         return self.public_host
+
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        return (self.public_host,)
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,11 @@ class ClusterAddressing:
 
     def link_host(self, stack_name: str, service: str) -> str:
         return self.forward_host
+
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        short = dns_name(stack_name, service)
+        return (short, f"{short}.{self.namespace}", f"{short}.{self.namespace}.svc", self.host(stack_name, service),
+                self.forward_host)
 
 
 def dns_name(stack_name: str, service: str) -> str:
@@ -382,11 +394,14 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
     common = base_env(stack, context, chosen)
     stack_env = {k: render(v, context) for k, v in spec.env.items()}
 
+    origins = allowed_origins(stack)
     planned = []
     for s in chosen:
         env = dict(common)
         env.update(stack_env)
-        env.update({"HIPPODROME_SERVICE": s.name, "PORT": str(s.port), "HOST": options.addressing.bind_host})
+        env.update({"HIPPODROME_SERVICE": s.name, "PORT": str(s.port), "HOST": options.addressing.bind_host,
+                    ORIGINS_ENV: ",".join(origins),
+                    HOSTS_ENV: ",".join(allowed_hosts(stack, options.addressing, s.name))})
         env.update({k: render(v, context) for k, v in s.env.items()})
         planned.append(PlannedService(
             name=s.name,
@@ -423,6 +438,21 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
         encryption_secret=options.encryption_secret,
         warnings=tuple(warnings),
     )
+
+
+def allowed_origins(stack: HippodromeStack) -> list[str]:
+    """The browser origins every service answers (origins.py): the stack's loopback origins, then spec.allowedOrigins."""
+    ports = [stack.spec.dashboard.port] + [s.port for s in stack.spec.services]
+    own = loopback_origins(ports)
+    return own + [o for o in stack.spec.allowedOrigins if o not in own]
+
+
+def allowed_hosts(stack: HippodromeStack, addressing: Addressing, service: str) -> list[str]:
+    """The names a request to ``service`` may carry in its Host header: loopback, the hosts of
+    spec.allowedOrigins, and where other services reach it (on Kubernetes, its cluster DNS names)."""
+    names = list(LOOPBACK_HOSTS) + [origin_host(o) for o in stack.spec.allowedOrigins]
+    names += addressing.names(stack.metadata.name, service)
+    return list(dict.fromkeys(names))
 
 
 def _test_env(common: Mapping[str, str], context: Mapping[str, Any], dashboard_port: int,
