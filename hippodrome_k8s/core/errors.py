@@ -92,7 +92,11 @@ class RequestRefused(HippodromeError):
 
 
 class InvalidBody(RequestRefused):
-    pass
+    """``kind``: "not_json", "too_deep" or "lone_surrogate" (jsonbody.py), for services whose wire format tells them apart."""
+
+    def __init__(self, message: str, field: str | None = None, kind: str = "not_json"):
+        super().__init__(message, field, 400)
+        self.kind = kind
 
 
 class K8sError(HippodromeError):

@@ -50,7 +50,7 @@ def check(value: Any, max_depth: int = MAX_DEPTH, *, depth_possible: bool = True
         return
     for path, depth, item, key in _walk(value):
         if depth_possible and depth > max_depth:
-            raise too_deep(field_path(path), max_depth)
+            raise too_deep(field_path(path[:1]), max_depth)
         if surrogate_possible:
             if isinstance(key, str) and _SURROGATE.search(key):
                 raise lone_surrogate(field_path(path[:-1]), "a key")
@@ -59,12 +59,14 @@ def check(value: Any, max_depth: int = MAX_DEPTH, *, depth_possible: bool = True
 
 
 def too_deep(field: str, max_depth: int) -> InvalidBody:
-    return InvalidBody(f"'{field}' is nested deeper than {max_depth} levels (the limit for a JSON body)", field)
+    """Names the top-level field that holds the deep part (the full path would be 64 ``[0]`` long)."""
+    return InvalidBody(f"'{field}' is nested deeper than {max_depth} levels (the limit for a JSON body)", field,
+                       "too_deep")
 
 
 def lone_surrogate(field: str, what: str) -> InvalidBody:
     return InvalidBody(f"{what} of '{field}' holds a lone UTF-16 surrogate (such as \\ud800), which is not "
-                       "valid Unicode", field)
+                       "valid Unicode", field, "lone_surrogate")
 
 
 def field_path(path: tuple[Any, ...]) -> str:

@@ -38,7 +38,7 @@ def test_the_too_deep_field_is_named():
     body = json.dumps({"filter": {"a": json.loads(nested(70))}}).encode()
     with pytest.raises(InvalidBody) as caught:
         jsonbody.parse(body)
-    assert caught.value.field.startswith("filter.a[0]")
+    assert caught.value.field == "filter" and caught.value.kind == "too_deep"
 
 
 @pytest.mark.parametrize("raw,field", [
