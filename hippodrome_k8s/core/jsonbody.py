@@ -42,6 +42,11 @@ def parse(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     return value
 
 
+def suspicious(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
+    """Whether ``raw`` could break a limit (cheap, on the bytes): a relay that parses later checks only these."""
+    return raw.count(b"[") + raw.count(b"{") > max_depth or _MAYBE_SURROGATE.search(raw) is not None
+
+
 def check(value: Any, max_depth: int = MAX_DEPTH, *, depth_possible: bool = True,
           surrogate_possible: bool = True) -> None:
     """Refuse a parsed value nested deeper than ``max_depth`` or holding a lone surrogate (the first one found,

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:  # tests import fakes.fake_aws in-process too, even when not pip-installed
     sys.path.insert(0, str(ROOT))
 ACCOUNT = "123456789012"
+CONSOLE_ORIGIN = "http://127.0.0.1:9008"  # one of the stack's own origins, as the resolver renders them
 
 
 class FakeAws:
@@ -38,7 +39,8 @@ class FakeAws:
                     if not k.startswith(("HIPPODROME_", "FAKE_AWS_", "MOTO_")) and k not in ("HOST", "PORT")}
         self.env.update({"PORT": str(self.port), "HOST": "127.0.0.1", "HIPPODROME_STATE_DIR": str(state_dir),
                          "HIPPODROME_AWS_RESOURCES": json.dumps(resources or {"region": "us-east-1"}),
-                         "PYTHONUNBUFFERED": "1", **env})
+                         "PYTHONUNBUFFERED": "1", "HIPPODROME_ALLOWED_ORIGINS": CONSOLE_ORIGIN,
+                         "HIPPODROME_ALLOWED_HOSTS": "127.0.0.1,localhost", **env})
         if seed is not None:
             self.env["HIPPODROME_RANDOM_SEED"] = seed
         self.proc: subprocess.Popen[bytes] | None = None
