@@ -25,42 +25,73 @@ MAX_DEPTH = 64
 # json.loads decodes with surrogatepass); a body with neither needs no walk.
 _MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What the depth scan looks at: whole strings (their brackets do not count) and brackets.
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
 def parse(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of ``raw``; ``InvalidBody`` (400, naming the field) when it is not JSON, nested deeper
-    than ``max_depth``, or holds a lone surrogate."""
+    than ``max_depth`` (found on the text, before any object is built), or holds a lone surrogate."""
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    if suspicious_depth(data, max_depth):
+        where = too_deep_at(data, max_depth)
+        if where is not None:
+            raise too_deep(where, max_depth)
     try:
         value = json.loads(data)
-    except RecursionError:
+    except RecursionError:  # only with a max_depth near Python's recursion limit
         raise too_deep("body", max_depth) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidBody(f"the body is not valid JSON: {e}", "body") from None
-    check(value, max_depth, depth_possible=data.count(b"[") + data.count(b"{") > max_depth,
-          surrogate_possible=_MAYBE_SURROGATE.search(data) is not None)
+    if _MAYBE_SURROGATE.search(data):
+        check_surrogates(value)
     return value
+
+
+def suspicious_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
+    return raw.count(b"[") + raw.count(b"{") > max_depth
 
 
 def suspicious(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
     """Whether ``raw`` could break a limit (cheap, on the bytes): a relay that parses later checks only these."""
-    return raw.count(b"[") + raw.count(b"{") > max_depth or _MAYBE_SURROGATE.search(raw) is not None
+    return suspicious_depth(raw, max_depth) or _MAYBE_SURROGATE.search(raw) is not None
 
 
-def check(value: Any, max_depth: int = MAX_DEPTH, *, depth_possible: bool = True,
-          surrogate_possible: bool = True) -> None:
-    """Refuse a parsed value nested deeper than ``max_depth`` or holding a lone surrogate (the first one found,
-    by its field path). The flags skip what the raw text already rules out."""
-    if not (depth_possible or surrogate_possible):
-        return
-    for path, depth, item, key in _walk(value):
-        if depth_possible and depth > max_depth:
-            raise too_deep(field_path(path[:1]), max_depth)
-        if surrogate_possible:
-            if isinstance(key, str) and _SURROGATE.search(key):
-                raise lone_surrogate(field_path(path[:-1]), "a key")
-            if isinstance(item, str) and _SURROGATE.search(item):
-                raise lone_surrogate(field_path(path), "the value")
+def too_deep_at(raw: bytes, max_depth: int = MAX_DEPTH) -> str | None:
+    """The top-level field whose value is nested deeper than ``max_depth`` ("body" when the body itself is),
+    or None when nothing is. A scan of the text: one step per string or bracket, no recursion."""
+    depth, key, last_string = 0, "body", b""
+    root_is_object = raw.lstrip()[:1] == b"{"
+    for match in _TOKEN.finditer(raw):
+        token = match.group()
+        if token[:1] == b'"':
+            last_string = token
+        elif token in (b"[", b"{"):
+            depth += 1
+            if depth == 2 and root_is_object:  # a top-level field's value opens: its key came just before
+                key = _key(last_string)
+            if depth > max_depth:
+                return key
+        else:
+            depth -= 1
+    return None
+
+
+def _key(token: bytes) -> str:
+    try:
+        key = json.loads(token)
+    except ValueError:
+        return "body"
+    return key if isinstance(key, str) and not _SURROGATE.search(key) else "body"
+
+
+def check_surrogates(value: Any) -> None:
+    """Refuse a parsed value holding a lone surrogate in a string or a key: the first one found, by its field path."""
+    for path, item, key in _walk(value):
+        if isinstance(key, str) and _SURROGATE.search(key):
+            raise lone_surrogate(field_path(path[:-1]), "a key")
+        if isinstance(item, str) and _SURROGATE.search(item):
+            raise lone_surrogate(field_path(path), "the value")
 
 
 def too_deep(field: str, max_depth: int) -> InvalidBody:
@@ -82,19 +113,13 @@ def field_path(path: tuple[Any, ...]) -> str:
     return out or "body"
 
 
-def _walk(value: Any) -> Iterator[tuple[tuple[Any, ...], int, Any, Any]]:
-    """(path, depth of the containers around it, value, its key if a mapping holds it), without recursion.
-    A container counts as one level: ``[]`` has depth 1."""
-    stack: list[tuple[tuple[Any, ...], int, Any, Any]] = [((), 0, value, None)]
+def _walk(value: Any) -> Iterator[tuple[tuple[Any, ...], Any, Any]]:
+    """(path, value, its key if a mapping holds it) for every value inside ``value``, without recursion."""
+    stack: list[tuple[tuple[Any, ...], Any, Any]] = [((), value, None)]
     while stack:
-        path, depth, item, key = stack.pop()
+        path, item, key = stack.pop()
+        yield path, item, key
         if isinstance(item, dict):
-            depth += 1
-            yield path, depth, item, key
-            stack.extend((path + (k,), depth, v, k) for k, v in item.items())
+            stack.extend((path + (k,), v, k) for k, v in item.items())
         elif isinstance(item, list):
-            depth += 1
-            yield path, depth, item, key
-            stack.extend((path + (i,), depth, v, None) for i, v in enumerate(item))
-        else:
-            yield path, depth, item, key
+            stack.extend((path + (i,), v, None) for i, v in enumerate(item))

@@ -1,0 +1,118 @@
+"""Issue 14 against the running example services: bad input is a 4xx in JSON naming the field, and a web page
+the developer visits cannot drive them (real ``Origin`` and ``Host`` headers, as a browser sends them)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import requests
+
+from conftest import Stack, assert_json_error
+
+PYTHON_SERVICES = ("controller", "global_worker", "search_proxy", "admin_server", "ecom_indexer", "exporters",
+                   "admin_worker")
+EVIL = "http://evil.example"
+
+
+@pytest.fixture(scope="module")
+def index(stack: Stack) -> str:
+    stack.ensure(*PYTHON_SERVICES)
+    name = "hard-" + uuid.uuid4().hex[:8]
+    created = requests.post(f"{stack.url('controller')}/api/v2/indexes/{name}", headers={"x-api-key": stack.demo_key},
+                            timeout=10)
+    assert created.status_code == 200, created.text
+    return name
+
+
+def key(stack: Stack, **headers: str) -> dict[str, str]:
+    return {"x-api-key": stack.demo_key, "Content-Type": "application/json", **headers}
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [900, 1_000, 5_000])
+def test_json_nested_too_deep_is_a_400_at_the_controller_and_search_proxy(stack: Stack, index: str, depth: int):
+    settings = f'{{"model": {nested(depth)}}}'
+    assert_json_error(requests.post(f"{stack.url('controller')}/api/v2/indexes/deep-{depth}", data=settings,
+                                    headers=key(stack), timeout=10), 400, "settings.model")
+    search = f'{{"q": "x", "filter": {nested(depth)}}}'
+    assert_json_error(requests.post(f"{stack.url('search_proxy')}/indexes/{index}/search", data=search,
+                                    headers=key(stack), timeout=10), 400, "filter")
+
+
+def test_a_lone_surrogate_in_a_document_id_is_a_400_naming_it_not_a_502(stack: Stack, index: str):
+    body = '{"documents": [{"_id": "\\ud800", "title": "x"}], "tensorFields": []}'
+    response = requests.post(f"{stack.url('search_proxy')}/indexes/{index}/documents", data=body,
+                             headers=key(stack), timeout=10)
+    assert assert_json_error(response, 400, "documents[0]._id")["field"] == "documents[0]._id"
+
+
+def test_a_lone_surrogate_in_a_filter_is_a_400_naming_it(stack: Stack, index: str):
+    body = '{"q": "x", "filter": "title:(\\udc00)"}'
+    response = requests.post(f"{stack.url('search_proxy')}/indexes/{index}/search", data=body, headers=key(stack),
+                             timeout=10)
+    assert assert_json_error(response, 400, "filter")["field"] == "filter"
+
+
+def test_ten_megabytes_of_settings_are_refused_before_they_reach_aws(stack: Stack, index: str):
+    settings = json.dumps({"treatUrlsAndPointersAsImages": False, "padding": "x" * (10 * 1024 * 1024)})
+    name = "big-" + uuid.uuid4().hex[:6]
+    response = requests.post(f"{stack.url('controller')}/api/v2/indexes/{name}", data=settings, headers=key(stack),
+                             timeout=30)
+    assert assert_json_error(response, 413, "settings")["field"] == "settings"
+    missing = requests.get(f"{stack.url('controller')}/api/v2/indexes/{name}", headers=key(stack), timeout=10)
+    assert missing.status_code == 404  # nothing was written
+
+
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
+def test_the_http_servers_own_refusals_are_json_with_their_status(stack: Stack, index: str, service: str):
+    long_url = requests.get(f"{stack.url(service)}/{'a' * 100_000}", timeout=10)
+    assert "8190 bytes" in assert_json_error(long_url, 400)["message"]
+    assert_json_error(requests.request("BREW", stack.url(service) + "/", timeout=10), 400)
+
+
+# --- a web page the developer visits ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
+def test_a_foreign_origin_is_refused(stack: Stack, index: str, service: str):
+    response = requests.get(f"{stack.url(service)}/healthz", headers={"Origin": EVIL}, timeout=10)
+    assert EVIL in assert_json_error(response, 403)["message"]
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize("service", PYTHON_SERVICES)
+def test_a_foreign_host_is_refused_but_healthz_answers_probes(stack: Stack, index: str, service: str):
+    assert_json_error(requests.get(f"{stack.url(service)}/nothing", headers={"Host": "evil.example:9002"},
+                                   timeout=10), 403)
+    assert requests.get(f"{stack.url(service)}/healthz", headers={"Host": "10.244.0.8:9002"},
+                        timeout=10).status_code == 200
+
+
+def test_a_page_cannot_list_or_create_indexes_with_a_key_it_guessed(stack: Stack, index: str):
+    listed = requests.get(f"{stack.url('controller')}/api/v2/indexes", headers=key(stack, Origin=EVIL), timeout=10)
+    assert_json_error(listed, 403)
+    created = requests.post(f"{stack.url('controller')}/api/v2/indexes/evil-ix", headers=key(stack, Origin=EVIL),
+                            data="{}", timeout=10)
+    assert_json_error(created, 403)
+    preflight = requests.options(f"{stack.url('search_proxy')}/indexes/{index}/search", timeout=10, headers={
+        "Origin": EVIL, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-api-key"})
+    assert_json_error(preflight, 403)
+
+
+def test_the_stacks_own_origins_are_answered_with_that_origin(stack: Stack, index: str):
+    console = stack.url("console")  # a front end on another port of the stack
+    for origin in (console, console.replace("127.0.0.1", "localhost")):
+        listed = requests.get(f"{stack.url('controller')}/api/v2/indexes", headers=key(stack, Origin=origin), timeout=10)
+        assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == origin
+        preflight = requests.options(f"{stack.url('search_proxy')}/indexes/{index}/search", timeout=10, headers={
+            "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-api-key"})
+        assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
+        assert preflight.headers["Access-Control-Allow-Headers"] == "x-api-key"
