@@ -118,6 +118,24 @@ async def test_control_with_the_token_works_and_validates_its_body(running):
     assert snap["web"].restarts == 1
 
 
+@pytest.mark.parametrize("depth", [900, 1_000, 5_000])
+async def test_a_control_body_nested_too_deep_is_a_400_not_a_500(running, depth):
+    sup, url, http = running
+    body = '{"service": ' + "[" * depth + "]" * depth + "}"
+    headers = {"X-Hippodrome-Token": sup.token, "Content-Type": "application/json"}
+    async with http.post(url + "/api/control/stop", data=body, headers=headers) as r:
+        assert r.status == 400 and r.content_type == "application/json"
+        assert "deeper than 64" in (await r.json())["error"]
+    assert sup.store.get("web").status.value == "running"
+
+
+async def test_what_aiohttp_refuses_itself_is_json_with_its_status(running):
+    _, url, http = running
+    async with http.get(url + "/" + "a" * 100_000) as r:
+        assert r.status == 400 and r.content_type == "application/json"
+        assert "8190 bytes" in (await r.json())["error"]
+
+
 async def test_the_page_carries_the_token_and_refuses_framing(running):
     sup, url, http = running
     async with http.get(url + "/") as r:
