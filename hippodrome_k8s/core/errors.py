@@ -54,10 +54,18 @@ class Problem:
 
 
 class StackFileError(UsageError):
+    """Every problem is kept (``problems``); the message shows the first ``SHOWN`` and the count, so a file with
+    60,000 bad services says so in a screenful, not in 1.7 MB."""
+
+    SHOWN = 50
+
     def __init__(self, file: str, problems: list[Problem]):
         self.file = file
         self.problems = problems
-        lines = [f"invalid stack file {file}:"] + ["  " + p.render(file) for p in problems]
+        lines = [f"invalid stack file {file}:"] + ["  " + p.render(file) for p in problems[:self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"  ... and {len(problems) - self.SHOWN:,} more ({len(problems):,} problems in all; "
+                         f"the first {self.SHOWN} are shown)")
         super().__init__("\n".join(lines))
 
 
