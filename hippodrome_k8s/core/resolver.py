@@ -23,7 +23,9 @@ from hippodrome_k8s.core.origins import HOSTS_ENV, LOOPBACK_HOSTS, ORIGINS_ENV, 
 from hippodrome_k8s.core.templating import render, render_value
 
 MOTO_ACCOUNT_ID = "123456789012"
-DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"  # the seed's documented fallback
+# Only the default of ResolveOptions (tests; the operator, whose children read the secret from the cluster's
+# Secret instead): the CLI always passes the project's secret (hippodrome_k8s.host.project.choose_secret).
+DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"
 
 
 # --- addressing: the only difference between engines ---------------------------------------
@@ -457,7 +459,8 @@ def allowed_hosts(stack: HippodromeStack, addressing: Addressing, service: str) 
 
 def _test_env(common: Mapping[str, str], context: Mapping[str, Any], dashboard_port: int,
               options: ResolveOptions) -> dict[str, str]:
-    env = {k: v for k, v in common.items() if k not in ("PYTHONUNBUFFERED",)}
+    # Not the encryption secret: an E2E suite never needs it, and `hippodrome env > .env.e2e` must not spread it.
+    env = {k: v for k, v in common.items() if k not in ("PYTHONUNBUFFERED", "HIPPODROME_ENCRYPTION_SECRET")}
     env["HIPPODROME_DASHBOARD_URL"] = f"http://{options.addressing.host('', 'dashboard')}:{dashboard_port}"
     for account in context["accounts"].values():
         key = env_key(account["name"])
