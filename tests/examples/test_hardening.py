@@ -116,3 +116,36 @@ def test_the_stacks_own_origins_are_answered_with_that_origin(stack: Stack, inde
             "Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-api-key"})
         assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
         assert preflight.headers["Access-Control-Allow-Headers"] == "x-api-key"
+
+
+# --- the encryption secret -------------------------------------------------------------------------------
+
+
+def forged_admin_token(stack: Stack, secret: str) -> str:
+    """What anyone who knows the seed can sign, given the secret fake_cognito derives its keys from."""
+    import time
+
+    import jwt
+
+    from fakes.fake_cognito.keys import derive_private_key, key_id
+
+    env = stack.env("admin_server")
+    pool_id = env["COGNITO_USER_POOL_ID"]
+    key = derive_private_key(stack.plan.seed, secret, pool_id)
+    now = int(time.time())
+    claims = {"sub": "mallory", "email": "mallory@example.com", "cognito:username": "mallory@example.com",
+              "cognito:groups": ["admins"], "iss": env["COGNITO_ISSUER"], "aud": env["COGNITO_CLIENT_ID"],
+              "token_use": "id", "auth_time": now, "iat": now, "exp": now + 600}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": key_id(key)})
+
+
+def test_a_token_forged_from_the_seed_and_the_published_default_secret_is_refused(stack: Stack, index: str):
+    """Issue 14: with the published default secret, anyone who knew the seed signed mallory in as an admin. The
+    stack's fakes now derive their keys from the project's own secret (here the plan's), so the forgery fails."""
+    me = f"{stack.url('admin_server')}/api/me"
+    forged = forged_admin_token(stack, "1234567890ABCDEF")
+    assert_json_error(requests.get(me, headers={"Authorization": f"Bearer {forged}"}, timeout=10), 401)
+    # the same forgery with the secret the stack really uses is accepted: the secret is what stands in the way
+    real = forged_admin_token(stack, stack.plan.encryption_secret)
+    accepted = requests.get(me, headers={"Authorization": f"Bearer {real}"}, timeout=10)
+    assert accepted.status_code == 200 and accepted.json()["groups"] == ["admins"], accepted.text
