@@ -43,6 +43,7 @@ class FakeAws:
                          "HIPPODROME_ALLOWED_HOSTS": "127.0.0.1,localhost", **env})
         if seed is not None:
             self.env["HIPPODROME_RANDOM_SEED"] = seed
+        self.console_origin = CONSOLE_ORIGIN
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir.parent / f"fake_aws-{self.port}.log"
         self._log_offset = 0
@@ -113,3 +114,12 @@ def make_aws(tmp_path: Path) -> Iterator[Any]:
     for server in started:
         if server.proc and server.proc.poll() is None:
             server.kill9()
+
+
+@pytest.fixture(scope="module")
+def module_aws(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[FakeAws]:
+    """One fake_aws for a whole test module, with the module's ``RESOURCES``."""
+    server = FakeAws(tmp_path_factory.mktemp("aws-module") / "state", resources=getattr(request.module, "RESOURCES", None))
+    server.start()
+    yield server
+    server.stop()

@@ -57,7 +57,7 @@ class FakeCognito:
             self.env["HIPPODROME_ENCRYPTION_SECRET"] = secret
         if declared is not None:
             self.env["HIPPODROME_COGNITO_CONFIG"] = json.dumps(declared)
-        self.pool_id, self.client_id = POOL_ID, CLIENT_ID
+        self.pool_id, self.client_id, self.console_origin = POOL_ID, CLIENT_ID, CONSOLE_ORIGIN
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir.parent / f"fake_cognito-{self.port}.log"
 

@@ -10,8 +10,6 @@ import json
 import pytest
 import requests
 
-from conftest import CONSOLE_ORIGIN, POOL_ID
-
 TARGET = "AWSCognitoIdentityProviderService."
 ALICE = "alice@example.com"
 
@@ -30,7 +28,7 @@ def assert_cognito_error(response: requests.Response, status: int, kind: str, ne
 
 
 def can_sign_in(fake, password: str) -> bool:
-    return call(fake, "AdminInitiateAuth", {"UserPoolId": POOL_ID, "ClientId": fake.client_id,
+    return call(fake, "AdminInitiateAuth", {"UserPoolId": fake.pool_id, "ClientId": fake.client_id,
                                             "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
                                             "AuthParameters": {"USERNAME": ALICE, "PASSWORD": password}}).ok
 
@@ -45,7 +43,7 @@ def test_json_nested_too_deep_is_a_400_not_a_recursion_error(fake, depth):
 
 
 def test_a_lone_surrogate_in_username_is_a_400_naming_the_field(fake):
-    body = '{"UserPoolId": "%s", "Username": "\\ud800", "Password": "Passw0rd!x", "Permanent": true}' % POOL_ID
+    body = '{"UserPoolId": "%s", "Username": "\\ud800", "Password": "Passw0rd!x", "Permanent": true}' % fake.pool_id
     assert_cognito_error(call(fake, "AdminSetUserPassword", body), 400, "InvalidParameterException", "'Username'")
     assert_cognito_error(call(fake, "AdminCreateUser", body), 400, "InvalidParameterException", "'Username'")
 
@@ -65,7 +63,7 @@ def test_an_unknown_http_method_is_refused_in_json(fake):
 
 
 def test_a_foreign_origin_cannot_set_alices_password(fake):
-    body = {"UserPoolId": POOL_ID, "Username": ALICE, "Password": "Evil-Passw0rd!", "Permanent": True}
+    body = {"UserPoolId": fake.pool_id, "Username": ALICE, "Password": "Evil-Passw0rd!", "Permanent": True}
     response = call(fake, "AdminSetUserPassword", body, Origin="http://evil.example")
     assert_cognito_error(response, 403, "AccessDeniedException", "http://evil.example")
     assert "Access-Control-Allow-Origin" not in response.headers
@@ -82,21 +80,21 @@ def test_a_foreign_origins_preflight_is_refused(fake):
 
 def test_the_stacks_console_may_sign_in_from_its_page(fake):
     preflight = requests.options(fake.url + "/", timeout=10, headers={
-        "Origin": CONSOLE_ORIGIN, "Access-Control-Request-Method": "POST",
+        "Origin": fake.console_origin, "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type,x-amz-target,x-amz-user-agent"})
     assert preflight.status_code == 204
-    assert preflight.headers["Access-Control-Allow-Origin"] == CONSOLE_ORIGIN
+    assert preflight.headers["Access-Control-Allow-Origin"] == fake.console_origin
     assert "x-amz-target" in preflight.headers["Access-Control-Allow-Headers"]
     signed_in = call(fake, "InitiateAuth", {"ClientId": fake.client_id, "AuthFlow": "USER_PASSWORD_AUTH",
                                             "AuthParameters": {"USERNAME": ALICE, "PASSWORD": "Passw0rd!"}},
-                     Origin=CONSOLE_ORIGIN)
+                     Origin=fake.console_origin)
     assert signed_in.status_code == 200 and signed_in.json()["AuthenticationResult"]["IdToken"]
-    assert signed_in.headers["Access-Control-Allow-Origin"] == CONSOLE_ORIGIN
+    assert signed_in.headers["Access-Control-Allow-Origin"] == fake.console_origin
 
 
 def test_no_answer_carries_a_wildcard_origin(fake):
     for response in (requests.get(fake.url + "/", timeout=10), call(fake, "ListUserPools", {"MaxResults": 5}),
-                     requests.get(f"{fake.url}/{POOL_ID}/.well-known/jwks.json", timeout=10)):
+                     requests.get(f"{fake.url}/{fake.pool_id}/.well-known/jwks.json", timeout=10)):
         assert response.headers.get("Access-Control-Allow-Origin") != "*"
 
 

@@ -12,8 +12,6 @@ import json
 import pytest
 import requests
 
-from conftest import CONSOLE_ORIGIN
-
 EVIL = "http://evil.example"
 RESOURCES = {"region": "us-east-1", "tables": [{"name": "api_keys", "hashKey": {"name": "key_hash", "type": "S"}}],
              "queues": [{"name": "ingest"}], "secrets": [{"name": "hippodrome/cell-api-key", "value": "system-key"}]}
@@ -21,13 +19,9 @@ DUMMY_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/
               "SignedHeaders=host;x-amz-date, Signature=0000")
 
 
-@pytest.fixture(scope="module")
-def aws(tmp_path_factory):
-    from conftest import FakeAws
-
-    server = FakeAws(tmp_path_factory.mktemp("aws-hardening") / "state", resources=RESOURCES).start()
-    yield server
-    server.stop()
+@pytest.fixture
+def aws(module_aws):
+    return module_aws
 
 
 def aws_json(aws, service: str, target: str, body: dict | str, **headers: str) -> requests.Response:
@@ -77,10 +71,10 @@ def test_a_foreign_origins_preflight_is_refused(aws):
 
 def test_the_stacks_own_origin_is_answered_with_that_origin_never_a_wildcard(aws):
     preflight = requests.options(aws.url + "/", timeout=10, headers={
-        "Origin": CONSOLE_ORIGIN, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target"})
-    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == CONSOLE_ORIGIN
-    listed = aws_json(aws, "sqs", "AmazonSQS.ListQueues", {}, Origin=CONSOLE_ORIGIN)
-    assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == CONSOLE_ORIGIN
+        "Origin": aws.console_origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "x-amz-target"})
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == aws.console_origin
+    listed = aws_json(aws, "sqs", "AmazonSQS.ListQueues", {}, Origin=aws.console_origin)
+    assert listed.status_code == 200 and listed.headers["Access-Control-Allow-Origin"] == aws.console_origin
     assert listed.headers["Vary"] == "Origin"
     plain = requests.get(aws.url + "/", timeout=10)  # S3 ListBuckets, no Origin: moto's own CORS headers are gone
     assert plain.status_code == 200 and "Access-Control-Allow-Origin" not in plain.headers
