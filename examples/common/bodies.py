@@ -21,6 +21,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')  # whole strings (their brackets do not count), brackets
 
 
+def bad_header(headers: Any) -> ApiError | None:
+    """A 400 naming the first header whose value is not UTF-8 (aiohttp hands such bytes on as lone surrogates,
+    which failed later as a 500, e.g. an ``x-api-key`` being hashed), or None."""
+    for name, value in headers.items():
+        if _SURROGATE.search(value):
+            return bad_request(f"header {name!r} is not valid UTF-8", name)
+    return None
+
+
 def too_large(field: str, limit: int) -> ApiError:
     return ApiError(413, "request_too_large", f"'{field}' is larger than {limit} bytes (the limit of this call)", field)
 

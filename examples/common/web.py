@@ -3,7 +3,8 @@
 ``make_app(name, checks)`` returns an ``aiohttp.web.Application`` with
 
 - a guard (outermost): a request from an Origin, or to a Host, the stack does not allow is a 403
-  (:mod:`.origins`); an allowed origin's preflight is answered, and its answers name it (never ``*``);
+  (:mod:`.origins`), one whose headers are not UTF-8 a 400; an allowed origin's preflight is answered,
+  and its answers name it (never ``*``);
 - a middleware that turns *every* failure into JSON: an :class:`ApiError` as itself,
   aiohttp's own 404/405/413 as JSON, a dependency failure that escaped a handler
   (aiohttp client error, timeout, botocore error) as 502, and anything else as a logged 500;
@@ -98,6 +99,9 @@ def guard(policy: Policy) -> Any:
         refusal = policy.refusal(request.path, host, origin)
         if refusal is not None:
             return error_response(ApiError(403, "forbidden", refusal))
+        unreadable = bodies.bad_header(request.headers)
+        if unreadable is not None:
+            return error_response(unreadable)
         cors = policy.cors_headers(origin, host)
         if cors and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             requested = request.headers.get("Access-Control-Request-Headers")

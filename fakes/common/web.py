@@ -1,7 +1,8 @@
 """The aiohttp edge every fake shares: who may call (Origin, Host), JSON bodies within limits, JSON errors always.
 
 ``guard(policy, error)`` is a middleware, the outermost one: it refuses a request from an Origin or to a Host
-the policy does not allow (403, before any handler), answers an allowed origin's CORS preflight, and puts
+the policy does not allow (403, before any handler), or whose headers are not UTF-8 (400: aiohttp hands them
+on as lone surrogates, which fail wherever they are encoded), answers an allowed origin's CORS preflight, and puts
 ``Access-Control-Allow-Origin: <that origin>`` (never ``*``) on every answer to an allowed origin.
 
 ``read_json(request)`` parses a body through ``hippodrome_k8s.core.jsonbody`` (depth at most 64, no lone
@@ -45,6 +46,9 @@ def guard(policy: Policy, error: ErrorBody, methods: str = ALL_METHODS) -> Any:
         refusal = policy.refusal(request.path, host, origin)
         if refusal is not None:
             return error_response(error, 403, refusal)
+        unreadable = jsonbody.bad_header(request.headers)
+        if unreadable is not None:
+            return error_response(error, 400, unreadable.message, unreadable.field)
         if origin is not None and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             return web.Response(status=204, headers=policy.preflight_headers(
                 origin, host, methods, request.headers.get("Access-Control-Request-Headers")))

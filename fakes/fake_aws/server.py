@@ -13,6 +13,7 @@
 * The edge (``fakes.common.wsgi``): only the stack's origins may call moto from a browser, and only by a
   loopback (or the stack's) Host, since moto answers anyone who signs with the dummy credentials; moto's
   own CORS headers are replaced; what the HTTP server or werkzeug refuse in HTML is answered in JSON.
+* ``MotoErrors``: an action moto does not implement is a 400 in JSON, not werkzeug's 500 HTML page.
 * ``JsonLimits``: a body of the AWS JSON protocol (``X-Amz-Target``) nested deeper than 64 levels, or
   holding a lone surrogate, is a 400 before moto parses it (moto answered 500 with an HTML page).
 """
@@ -21,11 +22,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from botocore.model import OperationNotFoundError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -39,6 +42,7 @@ from .classify import Kind, classify, form_action, operation, sqs_receipts
 from .journal import Journal
 
 BOOTSTRAP_AGENT = "hippodrome-bootstrap"
+log = logging.getLogger("fake_aws")
 AMZ_JSON = "application/x-amz-json-1.1"
 _KINDS = {400: "SerializationException", 403: "AccessDeniedException", 404: "NotFoundException",
           405: "MethodNotAllowedException", 413: "RequestEntityTooLargeException", 414: "RequestURITooLong",
@@ -78,6 +82,25 @@ class HealthMiddleware:
             status = "200 OK" if state["status"] == "ready" else "503 Service Unavailable"
             return _json(start_response, status, state)
         return self.app(environ, start_response)
+
+
+class MotoErrors:
+    """What moto raises instead of answering (its Flask app runs in debug mode, so werkzeug answered 500 with an
+    HTML page): an action it does not know or implement is the caller's mistake (400 UnknownOperationException,
+    as AWS answers an unknown target); anything else is a logged 500, in JSON."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self.app(environ, start_response)
+        except (NotImplementedError, OperationNotFoundError) as e:
+            return json_error(start_response, lambda *_: ({"__type": "UnknownOperationException",
+                                                            "message": f"{e}: moto does not implement it"}, AMZ_JSON), 400, str(e))
+        except Exception as e:  # noqa: BLE001 - the last line of defence: JSON, logged
+            log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return json_error(start_response, error_body, 500, f"moto failed: {type(e).__name__}")
 
 
 class JsonLimits:
@@ -251,6 +274,6 @@ class QuietRequestHandler(JsonErrors, MotoRequestHandler):
 def make_moto_server(host: str, port: int, readiness: Readiness,
                      dispatcher: JournallingDispatcher | None = None, policy: Policy | None = None) -> BaseWSGIServer:
     """``policy``: who may call from a browser (the stack's origins, from the env); loopback only by default."""
-    app = HealthMiddleware(JsonLimits(dispatcher or JournallingDispatcher()), readiness)
+    app = HealthMiddleware(MotoErrors(JsonLimits(dispatcher or JournallingDispatcher())), readiness)
     guarded = Guard(app, policy or Policy.of(), error_body)
     return make_server(host, port, guarded, threaded=True, request_handler=QuietRequestHandler)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from hippodrome_k8s.core.errors import InvalidBody
@@ -83,6 +83,19 @@ def _key(token: bytes) -> str:
     except ValueError:
         return "body"
     return key if isinstance(key, str) and not _SURROGATE.search(key) else "body"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether ``text`` cannot be encoded: aiohttp turns header bytes that are not UTF-8 into lone surrogates."""
+    return _SURROGATE.search(text) is not None
+
+
+def bad_header(headers: Mapping[str, str]) -> InvalidBody | None:
+    """The refusal of a request whose header values are not valid UTF-8 (a 400 naming the header), or None."""
+    for name, value in headers.items():
+        if has_lone_surrogate(value):
+            return InvalidBody(f"header {name!r} is not valid UTF-8", name, "lone_surrogate")
+    return None
 
 
 def check_surrogates(value: Any) -> None:

@@ -4,6 +4,7 @@ the developer visits cannot drive them (real ``Origin`` and ``Host`` headers, as
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 
 import pytest
@@ -76,6 +77,29 @@ def test_the_http_servers_own_refusals_are_json_with_their_status(stack: Stack, 
     long_url = requests.get(f"{stack.url(service)}/{'a' * 100_000}", timeout=10)
     assert "8190 bytes" in assert_json_error(long_url, 400)["message"]
     assert_json_error(requests.request("BREW", stack.url(service) + "/", timeout=10), 400)
+
+
+def raw_get(url: str, path: str, header: bytes) -> tuple[int, dict]:
+    """A GET with a header no HTTP client would send: its status and JSON body."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header + b"\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Type: application/json" in head, head
+    return int(head.split(b" ")[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("service,path,header", [
+    ("controller", "/api/v2/indexes", b"x-api-key: \xff\xfe"),  # was a 500: the key is hashed
+    ("admin_server", "/api/me", b"Authorization: Bearer \xff"),  # was a 500: the token is decoded
+])
+def test_a_header_that_is_not_utf8_is_a_400_naming_it(stack: Stack, index: str, service: str, path: str,
+                                                       header: bytes):
+    status, body = raw_get(stack.url(service), path, header)
+    assert status == 400 and body["field"].lower() == header.split(b":")[0].decode().lower(), body
 
 
 # --- a web page the developer visits ------------------------------------------------------------------

@@ -108,3 +108,8 @@ def test_a_lone_surrogate_is_a_400_naming_the_field(aws):
 def test_the_http_servers_own_refusals_are_json_with_their_status(aws):
     assert_json_error(requests.get(aws.url + "/" + "a" * 100_000, timeout=10), 414, "RequestURITooLong")
     assert_json_error(requests.request("BREW", aws.url + "/", timeout=10), 405, "MethodNotAllowedException")
+
+
+def test_an_action_moto_does_not_implement_is_a_400_in_json_not_a_500_page(aws):
+    response = aws_json(aws, "sqs", "AmazonSQS.NoSuchAction", {})
+    assert_json_error(response, 400, "UnknownOperationException", "NoSuchAction")

@@ -6,6 +6,7 @@ Every request carries real ``Origin`` and ``Host`` headers, as a browser would s
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import requests
@@ -108,3 +109,19 @@ def test_a_foreign_host_is_refused_but_healthz_answers_probes(fake):
 def test_requests_without_origin_pass(fake):
     assert call(fake, "ListUserPools", {"MaxResults": 5}).status_code == 200
     assert call(fake, "ListUserPools", {"MaxResults": 5}, Host=f"localhost:{fake.port}").status_code == 200
+
+
+def test_a_header_that_is_not_utf8_is_a_400_naming_it(fake):
+    """aiohttp hands such bytes on as lone surrogates, which fail wherever they are encoded."""
+    request = (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-amz-json-1.1\r\n"
+               b"X-Amz-Target: AWSCognitoIdentityProviderService.ListUserPools\r\nX-Amz-User-Agent: \xff\xfe\r\n"
+               b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    with socket.create_connection(("127.0.0.1", fake.port), timeout=10) as raw:
+        raw.sendall(request)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"application/x-amz-json-1.1" in head
+    error = json.loads(body)
+    assert error["__type"] == "InvalidRequestException" and "X-Amz-User-Agent" in error["message"]
