@@ -79,6 +79,9 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
     async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
         if not host_allowed(request.host):
             return _json_error(403, f"Host {request.host!r} is not allowed; use http://127.0.0.1:{port}/")
+        unreadable = jsonbody.bad_header(request.headers)  # e.g. a token that is not UTF-8: it is encoded below
+        if unreadable is not None:
+            return _json_error(400, unreadable.message)
         try:
             return await handler(request)
         except web.HTTPException as e:

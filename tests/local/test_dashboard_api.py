@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -126,6 +127,21 @@ async def test_a_control_body_nested_too_deep_is_a_400_not_a_500(running, depth)
     async with http.post(url + "/api/control/stop", data=body, headers=headers) as r:
         assert r.status == 400 and r.content_type == "application/json"
         assert "deeper than 64" in (await r.json())["error"]
+    assert sup.store.get("web").status.value == "running"
+
+
+async def test_a_token_that_is_not_utf8_is_a_400_not_a_500(running):
+    sup, url, _ = running
+    port = int(url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /api/control/stop HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Hippodrome-Token: \xff\xfe\r\n"
+                 b"Content-Length: 0\r\nConnection: close\r\n\r\n" % port)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"application/json" in head
+    assert "X-Hippodrome-Token" in json.loads(body)["error"]
     assert sup.store.get("web").status.value == "running"
 
 
