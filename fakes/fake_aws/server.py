@@ -96,31 +96,33 @@ class MotoErrors:
         try:
             return self.app(environ, start_response)
         except (NotImplementedError, OperationNotFoundError) as e:
-            return json_error(start_response, lambda *_: ({"__type": "UnknownOperationException",
-                                                            "message": f"{e}: moto does not implement it"}, AMZ_JSON), 400, str(e))
+            return _aws_error(start_response, 400, "UnknownOperationException", f"{e}: moto does not implement it")
         except Exception as e:  # noqa: BLE001 - the last line of defence: JSON, logged
             log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
             return json_error(start_response, error_body, 500, f"moto failed: {type(e).__name__}")
 
 
 class JsonLimits:
-    """AWS JSON protocol bodies within the limits of ``hippodrome_k8s.core.jsonbody``, checked before moto parses them."""
+    """AWS JSON protocol bodies within the limits of ``hippodrome_k8s.core.jsonbody``, before moto parses them."""
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        json_protocol = "HTTP_X_AMZ_TARGET" in environ or environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json")
-        if json_protocol:
+        content_type = environ.get("CONTENT_TYPE", "")
+        if "HTTP_X_AMZ_TARGET" in environ or content_type.startswith("application/x-amz-json"):
             body = _read_body(environ)
             if jsonbody.suspicious(body):
                 try:
                     jsonbody.parse(body)
                 except InvalidBody as e:
                     kind = "ValidationException" if e.kind == "lone_surrogate" else "SerializationException"
-                    return json_error(start_response, lambda *_: ({"__type": kind, "message": e.message}, AMZ_JSON),
-                                      400, e.message)
+                    return _aws_error(start_response, 400, kind, e.message)
         return self.app(environ, start_response)
+
+
+def _aws_error(start_response: Callable[..., Any], status: int, kind: str, message: str) -> list[bytes]:
+    return json_error(start_response, lambda *_: ({"__type": kind, "message": message}, AMZ_JSON), status, message)
 
 
 def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:

@@ -100,7 +100,7 @@ class RequestRefused(HippodromeError):
 
 
 class InvalidBody(RequestRefused):
-    """``kind``: "not_json", "too_deep" or "lone_surrogate" (jsonbody.py), for services whose wire format tells them apart."""
+    """``kind``: "not_json", "too_deep" or "lone_surrogate" (jsonbody.py), for wire formats that tell them apart."""
 
     def __init__(self, message: str, field: str | None = None, kind: str = "not_json"):
         super().__init__(message, field, 400)
