@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 
 import pytest
@@ -173,3 +174,30 @@ def test_a_token_forged_from_the_seed_and_the_published_default_secret_is_refuse
     real = forged_admin_token(stack, stack.plan.encryption_secret)
     accepted = requests.get(me, headers={"Authorization": f"Bearer {real}"}, timeout=10)
     assert accepted.status_code == 200 and accepted.json()["groups"] == ["admins"], accepted.text
+
+
+def test_a_queue_message_nested_too_deep_is_dropped_and_the_indexer_keeps_consuming(stack: Stack, index: str):
+    """The consumer parsed SQS bodies with json.loads: a RecursionError ended its loop for good (and /healthz
+    still said ok). Now such a message is dropped as malformed and the next one is processed."""
+    import boto3
+
+    env = stack.env("ecom_indexer")
+    sqs = boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    stats_url = stack.url("ecom_indexer") + "/stats"
+    before = requests.get(stats_url, timeout=5).json()
+    sqs.send_message(QueueUrl=env["INGEST_QUEUE_URL"], MessageBody='{"documents": ' + nested(5_000) + "}")
+    good = {"importId": "deep-then-good", "accountId": stack.demo_account, "indexName": index,
+            "documents": [{"_id": "after-deep", "title": "still consuming"}], "tensorFields": []}
+    sqs.send_message(QueueUrl=env["INGEST_QUEUE_URL"], MessageBody=json.dumps(good))
+    deadline = time.monotonic() + 30
+    found = None
+    while time.monotonic() < deadline:
+        found = requests.get(f"{stack.url('search_proxy')}/indexes/{index}/documents/after-deep",
+                             headers={"x-api-key": stack.demo_key}, timeout=5)
+        if found.status_code == 200:
+            break
+        time.sleep(0.2)
+    assert found is not None and found.status_code == 200, found.text if found else None
+    after = requests.get(stats_url, timeout=5).json()
+    assert after["failed"] == before["failed"] + 1 and "deeper than 64" in after["lastError"], after
