@@ -11,6 +11,15 @@ import yaml
 
 
 
+@pytest.fixture(autouse=True)
+def _umask_restored():
+    """`hippodrome up` run in-process makes the process's umask private (0077, for .hippodrome/): not for the next test."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
+
+
 @pytest.fixture
 def project(tmp_path: Path):
     """A temporary project root; call it with a stack document to write hippodrome.yaml there."""

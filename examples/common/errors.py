@@ -6,7 +6,7 @@ parses it, and one shape everywhere means a caller never has to guess.  Validati
 
     ApiError(status, code, message, field=None)
     ├── invalid(field, message)        422  a field of a well-formed body is wrong
-    ├── bad_request(message)           400  the body is not JSON / not an object
+    ├── bad_request(message)           400  the body is not JSON / not an object / too deep / not Unicode
     ├── unauthorized(message)          401
     ├── not_found(code, message)       404
     ├── conflict(code, message)        409  duplicate creation
@@ -18,7 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 _TYPES = {400: "invalid_request", 401: "unauthorized", 403: "forbidden", 404: "invalid_request",
-          405: "invalid_request", 409: "invalid_request", 413: "invalid_request",
+          405: "invalid_request", 409: "invalid_request", 413: "invalid_request", 414: "invalid_request",
+          431: "invalid_request",
           422: "invalid_request", 502: "bad_gateway", 503: "unavailable"}
 
 

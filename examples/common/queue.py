@@ -5,9 +5,10 @@ on success.  What happens otherwise:
 
 - it raises ``ApiError`` with status >= 500 (a dependency is down): the message stays and
   comes back after a short, growing visibility timeout (retried);
-- it raises anything else, or the body is not a JSON object, or the message has been received
-  ``max_receives`` times: the message is dropped (deleted) and counted as failed, with the
-  reason in ``stats["lastError"]``.
+- it raises anything else, or the body is not a JSON object (or is nested deeper than 64 levels, or
+  holds a lone surrogate: :mod:`.bodies`; a deep one used to raise ``RecursionError``, which ended the
+  loop for good), or the message has been received ``max_receives`` times: the message is dropped
+  (deleted) and counted as failed, with the reason in ``stats["lastError"]``.
 
 ``WaitTimeSeconds`` is short so that stopping the service is fast.
 """
@@ -15,7 +16,6 @@ on success.  What happens otherwise:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -23,8 +23,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import aws
-from .errors import ApiError
+from . import aws, bodies
+from .errors import ApiError, bad_request
 
 log = logging.getLogger("examples.queue")
 
@@ -67,11 +67,11 @@ class Consumer:
         receipt = message.get("ReceiptHandle", "")
         count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1") or 1)
         try:
-            body = json.loads(message.get("Body") or "")
+            body = bodies.parse((message.get("Body") or "").encode("utf-8", "surrogatepass"))
             if not isinstance(body, dict):
-                raise ValueError("message body is not a JSON object")
-        except ValueError as e:
-            return await self._drop(receipt, f"malformed message {message.get('MessageId')}: {e}")
+                raise bad_request("message body is not a JSON object")
+        except ApiError as e:
+            return await self._drop(receipt, f"malformed message {message.get('MessageId')}: {e.message}")
         try:
             await self.handler(body, count)
         except ApiError as e:

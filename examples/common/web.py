@@ -2,11 +2,18 @@
 
 ``make_app(name, checks)`` returns an ``aiohttp.web.Application`` with
 
+- a guard (outermost): a request from an Origin, or to a Host, the stack does not allow is a 403
+  (:mod:`.origins`), one whose headers are not UTF-8 a 400; an allowed origin's preflight is answered,
+  and its answers name it (never ``*``);
 - a middleware that turns *every* failure into JSON: an :class:`ApiError` as itself,
   aiohttp's own 404/405/413 as JSON, a dependency failure that escaped a handler
   (aiohttp client error, timeout, botocore error) as 502, and anything else as a logged 500;
 - ``GET /healthz``: runs the readiness checks (each with a short timeout) and answers 200
   ``{"status": "ok", ...}`` only when all pass, 503 naming the failing one otherwise.
+
+``run()`` also makes what aiohttp refuses before any middleware runs (a request line over 8,190
+bytes, an unknown method, a malformed header: ``text/plain`` by default) JSON, with aiohttp's status.
+Bodies are read through :mod:`.bodies` (depth 64, no lone surrogate, an optional size limit).
 """
 
 from __future__ import annotations
@@ -21,17 +28,22 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import bodies
 from .config import ConfigError
 from .errors import ApiError, bad_request, invalid
+from .origins import Policy
 
 log = logging.getLogger("examples")
 
 Check = Callable[[], Awaitable[Any]]
 MAX_BODY = 16 * 1024 * 1024
 HEALTH_CHECK_TIMEOUT = 3.0
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "request_too_large",
+               414: "uri_too_long", 431: "headers_too_large"}
+METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 def json_response(obj: Any, status: int = 200) -> web.Response:
@@ -77,9 +89,35 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         return error_response(ApiError(500, "internal", "Internal error (see the service's log)"))
 
 
-def make_app(name: str, checks: Mapping[str, Check] | None = None) -> web.Application:
-    """An app with the JSON error middleware and ``GET /healthz`` running ``checks``."""
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY)
+def guard(policy: Policy) -> Any:
+    """The Origin/Host guard (:mod:`.origins`), outermost, so even its refusals are JSON."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                         ) -> web.StreamResponse:
+        host, origin = request.headers.get("Host"), request.headers.get("Origin")
+        refusal = policy.refusal(request.path, host, origin)
+        if refusal is not None:
+            return error_response(ApiError(403, "forbidden", refusal))
+        unreadable = bodies.bad_header(request.headers)
+        if unreadable is not None:
+            return error_response(unreadable)
+        cors = policy.cors_headers(origin, host)
+        if cors and request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            requested = request.headers.get("Access-Control-Request-Headers")
+            return web.Response(status=204, headers={**cors, "Access-Control-Allow-Methods": METHODS,
+                                                     **({"Access-Control-Allow-Headers": requested} if requested else {})})
+        response = await handler(request)
+        response.headers.update(cors)
+        return response
+
+    return middleware
+
+
+def make_app(name: str, checks: Mapping[str, Check] | None = None, policy: Policy | None = None) -> web.Application:
+    """An app with the guard, the JSON error middleware and ``GET /healthz`` running ``checks``.
+    ``policy``: who may call from a browser; by default the one the stack renders into the env."""
+    app = web.Application(middlewares=[guard(policy or Policy.from_env()), json_errors], client_max_size=MAX_BODY)
     checks = dict(checks or {})
 
     async def healthz(request: web.Request) -> web.Response:
@@ -99,21 +137,23 @@ def make_app(name: str, checks: Mapping[str, Check] | None = None) -> web.Applic
     return app
 
 
-async def read_json(request: web.Request, *, default: Any = ...) -> Any:
-    """The request's JSON body; 400 when it is missing (and no default) or not JSON."""
+async def read_json(request: web.Request, *, default: Any = ..., max_bytes: int | None = None,
+                    field: str = "body") -> Any:
+    """The request's JSON body; 400 when it is missing (and no default), not JSON, nested deeper than 64
+    levels or holds a lone surrogate (naming the field); 413 over ``max_bytes`` (naming ``field``)."""
+    if max_bytes is not None and (request.content_length or 0) > max_bytes:
+        raise bodies.too_large(field, max_bytes)
     raw = await request.read()
     if not raw.strip():
         if default is not ...:
             return default
         raise bad_request("Request body is empty: a JSON body is required")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
-        raise bad_request(f"Request body is not valid JSON: {e}") from None
+    return bodies.parse(raw, max_bytes=max_bytes, field=field)
 
 
-async def read_object(request: web.Request, *, default: Any = ...) -> dict[str, Any]:
-    body = await read_json(request, default=default)
+async def read_object(request: web.Request, *, default: Any = ..., max_bytes: int | None = None,
+                      field: str = "body") -> dict[str, Any]:
+    body = await read_json(request, default=default, max_bytes=max_bytes, field=field)
     if not isinstance(body, dict):
         raise bad_request("Request body must be a JSON object")
     return body
@@ -142,6 +182,28 @@ def run(make: Callable[[], web.Application], default_port: int) -> int:
     except (ConfigError, ValueError) as e:
         print(f"Error: {e}", file=sys.stderr)
         return 2
+    answer_server_errors_as_json()
     log.info("listening on http://%s:%d", host, port)
     web.run_app(app, host=host, port=port, access_log=None, print=None, shutdown_timeout=3)
     return 0
+
+
+def answer_server_errors_as_json() -> None:
+    """aiohttp answers what it cannot parse itself, in text/plain, before any middleware runs; every such
+    answer goes through ``RequestHandler.handle_error``, wrapped here (once per process) to answer JSON
+    in the services' error shape, with the status aiohttp chose."""
+    if getattr(RequestHandler.handle_error, "answers_json", False):
+        return
+    original = RequestHandler.handle_error
+
+    def handle_error(self: RequestHandler, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        plain = original(self, request, status, exc, message)  # logs it; refuses once a response has started
+        text = message if status != 500 and message else (plain.text if isinstance(plain, web.Response) else "")
+        response = error_response(ApiError(status, _HTTP_CODES.get(status, "http_error"),
+                                           (text or "").strip() or f"HTTP {status}"))
+        response.force_close()
+        return response
+
+    handle_error.answers_json = True  # type: ignore[attr-defined]
+    RequestHandler.handle_error = handle_error  # type: ignore[method-assign]

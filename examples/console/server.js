@@ -18,15 +18,21 @@
 //                             (or the JWKS) is down, slow (5 s) or answers garbage
 //   anything else             JSON 404 / 405
 //
+// Only the stack's origins and Hosts are answered (origins.js): another Origin, or a Host that is not
+// loopback (DNS rebinding), is a 403 in JSON. What Node's HTTP parser refuses itself (a URL or header over
+// its 16 KiB limit: 431, a malformed request: 400) is answered in JSON too, with the status Node chose.
+//
 // Env: PORT, HOST, CONTROLLER_URL, CONSOLE_API_KEY (optional), COGNITO_ENDPOINT_URL,
 // COGNITO_USER_POOL_ID, COGNITO_CLIENT_ID, COGNITO_ISSUER, COGNITO_JWKS_URL (sign-in; without a
-// pool id and client id the page offers the API key only), CELL_API_KEY (the system key).
+// pool id and client id the page offers the API key only), CELL_API_KEY (the system key),
+// HIPPODROME_ALLOWED_ORIGINS, HIPPODROME_ALLOWED_HOSTS, HIPPODROME_POD_IP (origins.js).
 'use strict';
 
 const http = require('node:http');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Verifier, TokenError, userOf } = require('./cognito');
+const { Policy } = require('./origins');
 
 const PORT = Number(process.env.PORT || 9008);
 const HOST = process.env.HOST || '127.0.0.1';
@@ -42,6 +48,7 @@ const COGNITO = process.env.COGNITO_USER_POOL_ID && process.env.COGNITO_CLIENT_I
   userPoolId: process.env.COGNITO_USER_POOL_ID,
   clientId: process.env.COGNITO_CLIENT_ID,
 } : null;
+const policy = Policy.fromEnv();
 const verifier = COGNITO && process.env.COGNITO_JWKS_URL && process.env.COGNITO_ISSUER ? new Verifier({
   jwksUrl: process.env.COGNITO_JWKS_URL, issuer: process.env.COGNITO_ISSUER, clientId: COGNITO.clientId,
 }) : null;
@@ -147,8 +154,23 @@ const ROUTES = {
 };
 
 async function handle(req, res) {
-  const url = new URL(req.url, 'http://console');
-  const route = url.pathname;
+  let route;
+  try {
+    route = new URL(req.url, 'http://console').pathname;
+  } catch (e) {
+    return error(res, 400, 'bad_request', 'The request target is not a valid URL');
+  }
+  const { host, origin } = req.headers;
+  const refusal = policy.refusal(route, host, origin);
+  if (refusal) return error(res, 403, 'forbidden', refusal);
+  const cors = policy.corsHeaders(origin, host);
+  for (const [name, value] of Object.entries(cors)) res.setHeader(name, value);
+  if (origin !== undefined && req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
+    const requested = req.headers['access-control-request-headers'];
+    res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD, OPTIONS',
+      ...(requested ? { 'Access-Control-Allow-Headers': requested } : {}) });
+    return res.end();
+  }
   if (!(route in ROUTES) && !(route in STATIC)) return error(res, 404, 'not_found', `No route for ${req.method} ${route}`);
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return error(res, 405, 'method_not_allowed', `Method ${req.method} is not allowed on ${route}`, { Allow: 'GET, HEAD' });
@@ -175,6 +197,17 @@ const server = http.createServer((req, res) => {
   });
 });
 server.requestTimeout = 30000;
+// Node's parser refuses some requests before `handle` sees them (by default with an empty body): the same
+// status, a JSON body. A socket that cannot be written to any more is only closed.
+const CLIENT_ERRORS = { HPE_HEADER_OVERFLOW: 431, ERR_HTTP_REQUEST_TIMEOUT: 408, HPE_CHUNK_EXTENSIONS_OVERFLOW: 413 };
+server.on('clientError', (err, socket) => {
+  if (err.code === 'ECONNRESET' || !socket.writable) return socket.destroy();
+  const status = CLIENT_ERRORS[err.code] || 400;
+  const text = JSON.stringify({ message: `${http.STATUS_CODES[status]}: ${err.code || err.message}`,
+    code: status === 431 ? 'headers_too_large' : 'bad_request', type: 'invalid_request', link: '' });
+  socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: application/json\r\n`
+    + `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+});
 server.listen(PORT, HOST, () => {
   console.log(`console: listening on http://${HOST}:${PORT} (controller ${CONTROLLER_URL}; `
     + `${COGNITO ? `sign-in with user pool ${COGNITO.userPoolId} at ${COGNITO.endpoint || 'AWS'}` : 'no Cognito sign-in'})`);

@@ -11,7 +11,8 @@ Auth: ``x-api-key`` = a customer key (its account), or the system key plus
 
     GET    /healthz                          200 when the accounts/api_keys/indexes tables answer
     GET    /api/v2/indexes                   {"results": [{indexName, indexStatus, marqoEndpoint, Created, ...}]}
-    POST   /api/v2/indexes/{name}            create (body: Marqo index settings, optional) → 200; 409 if it exists
+    POST   /api/v2/indexes/{name}            create (body: Marqo index settings, optional, at most 64 KiB: 413
+                                             naming "settings" beyond) → 200; 409 if it exists
     GET    /api/v2/indexes/{name}            the index record; 404 index_not_found
     GET    /api/v2/indexes/{name}/status     {"indexStatus": "READY"|"CREATING"|...}; "DELETED" once gone
     DELETE /api/v2/indexes/{name}            delete in the cell and the record; 404 index_not_found

@@ -25,6 +25,10 @@ log = logging.getLogger("controller")
 # Settings only the cloud control plane understands: kept in the record, not sent to the cell.
 CLOUD_ONLY = ("storageClass", "numberOfShards", "numberOfReplicas", "inferenceType", "numberOfInferences")
 MAX_SCAN_PAGES = 20
+# An index's settings are kept in its DynamoDB record (items hold at most 400 KB): a larger object is the
+# caller's mistake (413 naming "settings"), refused before it reaches AWS.
+MAX_SETTINGS_BYTES = 64 * 1024
+MAX_ACCOUNT_BYTES = 4 * 1024
 
 
 class Controller:
@@ -146,7 +150,7 @@ def make_app() -> web.Application:
     async def create_index(request: web.Request) -> web.Response:
         account = (await principal(request)).require_account()
         name = check_index_name(request.match_info["name"])
-        settings = await read_object(request, default={})
+        settings = await read_object(request, default={}, max_bytes=MAX_SETTINGS_BYTES, field="settings")
         cell_name = cell_index_name(account, name)
         record = {"account_id": account, "index_name": name, "cell_index": cell_name, "status": "CREATING",
                   "settings": json.dumps(settings), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -217,7 +221,7 @@ def make_app() -> web.Application:
     @routes.post("/api/v2/accounts")
     async def create_account(request: web.Request) -> web.Response:
         await system_only(request)
-        body = await read_object(request)
+        body = await read_object(request, max_bytes=MAX_ACCOUNT_BYTES)
         name = string_field(body, "name", max_length=64)
         owner = string_field(body, "owner", required=False)
         if not name.replace("-", "").replace("_", "").isalnum():

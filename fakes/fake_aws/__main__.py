@@ -8,6 +8,8 @@ Environment (the only configuration)::
                               (rendered by the resolver, so table names already carry the prefix)
     HIPPODROME_STATE_DIR      .hippodrome/state; moto's state lives in its moto/ directory (journal.py)
     HIPPODROME_RANDOM_SEED    only to say "seed changed" when seeded items are replaced
+    HIPPODROME_ALLOWED_ORIGINS, HIPPODROME_ALLOWED_HOSTS, HIPPODROME_POD_IP
+                              who may call from a browser (hippodrome_k8s.core.origins); loopback only when unset
     FAKE_AWS_PERSIST          true (default): keep moto's state across restarts; false: memory only
     FAKE_AWS_COMPACT_EVERY    500: snapshot in the background after this many journalled writes (or
                               64 MB of journal, or 1 s spent executing them); 0: only on a clean stop
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Mapping
 
 from hippodrome_k8s.core.errors import BootstrapError
+from hippodrome_k8s.core.origins import policy_from_env
 
 from .bootstrap import bootstrap
 from .journal import Journal, StateError
@@ -80,6 +83,7 @@ def settings(env: Mapping[str, str]) -> dict[str, object]:
         "compact_every": every,
         "lock_timeout": lock_timeout,
         "seed": env.get("HIPPODROME_RANDOM_SEED") or None,
+        "policy": policy_from_env(env),
     }
 
 
@@ -100,7 +104,7 @@ def main() -> int:
     os.environ["MOTO_PORT"] = str(port)
     readiness = Readiness()
     dispatcher = JournallingDispatcher()
-    server = make_moto_server(host, port, readiness, dispatcher)  # bound now: a taken port fails before anything else
+    server = make_moto_server(host, port, readiness, dispatcher, config["policy"])  # type: ignore[arg-type]  # bound now: a taken port fails before anything else
     stopping = threading.Event()
 
     def stop(*_: object) -> None:

@@ -10,25 +10,49 @@
 * The access log leaves out health probes (``/healthz``), moto's own API (``/moto-api/...``) and the
   bootstrap's requests (marked by ``BOOTSTRAP_AGENT`` in their User-Agent); services' calls,
   SQS polls included, are logged as before.
+* The edge (``fakes.common.wsgi``): only the stack's origins may call moto from a browser, and only by a
+  loopback (or the stack's) Host, since moto answers anyone who signs with the dummy credentials; moto's
+  own CORS headers are replaced; what the HTTP server or werkzeug refuse in HTML is answered in JSON.
+* ``MotoErrors``: an action moto does not implement is a 400 in JSON, not werkzeug's 500 HTML page.
+* ``JsonLimits``: a body of the AWS JSON protocol (``X-Amz-Target``) nested deeper than 64 levels, or
+  holding a lone surrogate, is a 400 before moto parses it (moto answered 500 with an HTML page).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from botocore.model import OperationNotFoundError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from fakes.common.wsgi import Guard, JsonErrors, json_error
+from hippodrome_k8s.core import jsonbody
+from hippodrome_k8s.core.errors import InvalidBody
+from hippodrome_k8s.core.origins import Policy
 
 from . import motostate
 from .classify import Kind, classify, form_action, operation, sqs_receipts
 from .journal import Journal
 
 BOOTSTRAP_AGENT = "hippodrome-bootstrap"
+log = logging.getLogger("fake_aws")
+AMZ_JSON = "application/x-amz-json-1.1"
+_KINDS = {400: "SerializationException", 403: "AccessDeniedException", 404: "NotFoundException",
+          405: "MethodNotAllowedException", 413: "RequestEntityTooLargeException", 414: "RequestURITooLong",
+          431: "RequestHeaderFieldsTooLarge"}
+
+
+def error_body(status: int, message: str, field: str | None = None) -> tuple[dict[str, Any], str]:
+    """The AWS JSON error shape, for what fake_aws itself refuses (moto's own AWS errors pass unchanged)."""
+    return {"__type": _KINDS.get(status, "InternalFailure" if status >= 500 else "BadRequest"),
+            "message": message}, AMZ_JSON
 
 
 class Readiness:
@@ -58,6 +82,47 @@ class HealthMiddleware:
             status = "200 OK" if state["status"] == "ready" else "503 Service Unavailable"
             return _json(start_response, status, state)
         return self.app(environ, start_response)
+
+
+class MotoErrors:
+    """What moto raises instead of answering (its Flask app runs in debug mode, so werkzeug answered 500 with an
+    HTML page): an action it does not know or implement is the caller's mistake (400 UnknownOperationException,
+    as AWS answers an unknown target); anything else is a logged 500, in JSON."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self.app(environ, start_response)
+        except (NotImplementedError, OperationNotFoundError) as e:
+            return _aws_error(start_response, 400, "UnknownOperationException", f"{e}: moto does not implement it")
+        except Exception as e:  # noqa: BLE001 - the last line of defence: JSON, logged
+            log.exception("moto failed on %s %s", environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
+            return json_error(start_response, error_body, 500, f"moto failed: {type(e).__name__}")
+
+
+class JsonLimits:
+    """AWS JSON protocol bodies within the limits of ``hippodrome_k8s.core.jsonbody``, before moto parses them."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        content_type = environ.get("CONTENT_TYPE", "")
+        if "HTTP_X_AMZ_TARGET" in environ or content_type.startswith("application/x-amz-json"):
+            body = _read_body(environ)
+            if jsonbody.suspicious(body):
+                try:
+                    jsonbody.parse(body)
+                except InvalidBody as e:
+                    kind = "ValidationException" if e.kind == "lone_surrogate" else "SerializationException"
+                    return _aws_error(start_response, 400, kind, e.message)
+        return self.app(environ, start_response)
+
+
+def _aws_error(start_response: Callable[..., Any], status: int, kind: str, message: str) -> list[bytes]:
+    return json_error(start_response, lambda *_: ({"__type": kind, "message": message}, AMZ_JSON), status, message)
 
 
 def _json(start_response: Callable[..., Any], status: str, body: Any) -> list[bytes]:
@@ -195,17 +260,22 @@ class JournallingDispatcher(DomainDispatcherApplication):
         return f"{entry.get('backend')} {op} {entry.get('url')}: {status}: {text}"
 
 
-class QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler, minus the access-log lines of probes and of the bootstrap."""
+class QuietRequestHandler(JsonErrors, MotoRequestHandler):
+    """moto's request handler, minus the access-log lines of probes and of the bootstrap; its own errors in JSON."""
+
+    error_body = staticmethod(error_body)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        path = self.path.split("?", 1)[0]
-        if path == "/healthz" or path.startswith("/moto-api") or BOOTSTRAP_AGENT in (self.headers.get("User-Agent") or ""):
+        path = getattr(self, "path", "").split("?", 1)[0]  # no path, no headers: the request line was refused
+        agent = (getattr(self, "headers", None) or {}).get("User-Agent") or ""
+        if path == "/healthz" or path.startswith("/moto-api") or BOOTSTRAP_AGENT in agent:
             return
         super().log_request(code, size)
 
 
 def make_moto_server(host: str, port: int, readiness: Readiness,
-                     dispatcher: JournallingDispatcher | None = None) -> BaseWSGIServer:
-    app = HealthMiddleware(dispatcher or JournallingDispatcher(), readiness)
-    return make_server(host, port, app, threaded=True, request_handler=QuietRequestHandler)
+                     dispatcher: JournallingDispatcher | None = None, policy: Policy | None = None) -> BaseWSGIServer:
+    """``policy``: who may call from a browser (the stack's origins, from the env); loopback only by default."""
+    app = HealthMiddleware(MotoErrors(JsonLimits(dispatcher or JournallingDispatcher())), readiness)
+    guarded = Guard(app, policy or Policy.of(), error_body)
+    return make_server(host, port, guarded, threaded=True, request_handler=QuietRequestHandler)

@@ -26,6 +26,9 @@ Environment (the only configuration)::
     HIPPODROME_COGNITO_CONFIG     {"userPools": [{"name", "id", "clients": [{"name", "id"}],
                                     "groups": [{"name", "description"}], "users": [{"username",
                                     "password", "email", "groups", "attributes"}]}]}
+    HIPPODROME_ALLOWED_ORIGINS, HIPPODROME_ALLOWED_HOSTS, HIPPODROME_POD_IP
+                                  who may call it from a browser (hippodrome_k8s.core.origins): the
+                                  stack's origins (its console signs in from its page); loopback only when unset
 
 HTTP: ``POST /`` (AWS JSON 1.1, ``X-Amz-Target: AWSCognitoIdentityProviderService.<Action>``),
 ``GET /healthz``, ``GET /`` (description, cache sizes), ``GET /openapi.json``,
@@ -51,5 +54,6 @@ Layout (each module says why it exists)::
     oauth     resource servers and the OAuth2 token endpoint (client_credentials, refresh_token)
     seeding   creates the declared pools/clients/groups/users idempotently
     openapi   the OpenAPI 3 document of the HTTP surface
-    server    aiohttp routing, JSON errors everywhere
+    server    aiohttp routing, JSON errors everywhere; the shared edge (fakes.common.web): Origin/Host guard,
+              JSON bodies within limits, aiohttp's own refusals in JSON
 """

@@ -14,12 +14,15 @@ import sys
 
 from aiohttp import web
 
+from fakes.common.web import answer_server_errors_as_json
+from hippodrome_k8s.core.origins import policy_from_env
+
 from . import config, seeding
 from .auth import Auth
 from .backend import Backend
 from .errors import CognitoError
 from .keys import KeyRing
-from .server import make_app
+from .server import error_body, make_app
 from .store import Store
 
 
@@ -48,7 +51,8 @@ def main() -> int:
         print(f"Error: HIPPODROME_COGNITO_CONFIG: {exc}", file=sys.stderr)
         store.close()
         return 2
-    app = make_app(backend, Auth(backend))
+    app = make_app(backend, Auth(backend), policy=policy_from_env(os.environ))
+    answer_server_errors_as_json(error_body)
 
     async def close_store(_: web.Application) -> None:
         store.close()

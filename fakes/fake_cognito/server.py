@@ -2,9 +2,13 @@
 
 Every response is JSON, errors included: Cognito errors as ``{"__type",
 "message"}`` with 400, unknown routes 404, wrong methods 405, oversized or
-malformed bodies 400/413, and any unexpected exception a JSON 500 (logged) —
-never an HTML page.  The backend is synchronous and runs on the loop thread;
-only deriving a new pool's RSA key is moved off it.
+malformed bodies 400/413 (nested deeper than 64 levels, or a lone surrogate in a
+field: 400 naming it), and any unexpected exception a JSON 500 (logged) — never
+an HTML page, not even for what aiohttp itself refuses (``fakes.common.web``).
+Only the stack's origins may call it from a browser (the console signs in from
+its page): another ``Origin``, or a ``Host`` that is not the stack's, is a 403.
+The backend is synchronous and runs on the loop thread; only deriving a new
+pool's RSA key is moved off it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,11 @@ import traceback
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+
+from fakes.common.web import guard
+from hippodrome_k8s.core import jsonbody
+from hippodrome_k8s.core.errors import InvalidBody
+from hippodrome_k8s.core.origins import Policy
 
 from . import openapi
 from .auth import Auth
@@ -34,14 +43,13 @@ SELF_SERVICE = web.AppKey("self_service", SelfService)
 OAUTH = web.AppKey("oauth", OAuth)
 ACTIONS = web.AppKey("actions", dict)
 READY = web.AppKey("ready", dict)
-CORS = {"Access-Control-Allow-Origin": "*",
-        "Access-Control-Allow-Headers": "*",
-        "Access-Control-Allow-Methods": "GET, POST, OPTIONS"}
+_KINDS = {403: "AccessDeniedException", 404: "ResourceNotFoundException", 405: "MethodNotAllowedException",
+          413: "RequestEntityTooLargeException"}
 
 
 def _json(body: Any, status: int = 200, content_type: str = "application/json", **headers: str) -> web.Response:
     return web.Response(text=json.dumps(body, separators=(",", ":")), status=status,
-                        content_type=content_type, headers={**CORS, **headers})
+                        content_type=content_type, headers=headers)
 
 
 def _error(type_: str, message: str, status: int, **headers: str) -> web.Response:
@@ -49,19 +57,21 @@ def _error(type_: str, message: str, status: int, **headers: str) -> web.Respons
                  **{"x-amzn-ErrorType": type_, **headers})
 
 
+def error_body(status: int, message: str, field: str | None = None) -> tuple[dict[str, Any], str]:
+    """Cognito's error shape for what the shared edge refuses (fakes.common.web)."""
+    kind = _KINDS.get(status, "InternalErrorException" if status >= 500 else "InvalidRequestException")
+    return {"__type": kind, "message": message}, openapi.AMZ_JSON
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    if request.method == "OPTIONS":  # CORS preflight, for browser clients (Amplify)
-        return _json({})
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        kinds = {404: "ResourceNotFoundException", 405: "MethodNotAllowedException",
-                 413: "RequestEntityTooLargeException"}
         extra = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        return _error(kinds.get(exc.status, "InvalidRequestException"), f"{exc.reason}: {request.method} {request.path}",
+        return _error(_KINDS.get(exc.status, "InvalidRequestException"), f"{exc.reason}: {request.method} {request.path}",
                       exc.status, **extra)
     except asyncio.CancelledError:
         raise
@@ -80,9 +90,11 @@ async def aws_action(request: web.Request) -> web.Response:
         return _error("UnknownOperationException", f"Unknown operation {target!r}", 400)
     raw = await request.read()
     try:
-        body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        return _error("SerializationException", f"body: malformed JSON ({exc})", 400)
+        body = jsonbody.parse(raw) if raw.strip() else {}
+    except InvalidBody as exc:
+        if exc.kind != "lone_surrogate":
+            return _error("SerializationException", exc.message, 400)
+        return _error("InvalidParameterException", f"1 validation error detected: {exc.message}", 400)
     if not isinstance(body, dict):
         return _error("SerializationException", f"body: expected a JSON object, got {type(body).__name__}", 400)
     try:
@@ -189,8 +201,11 @@ async def openid_configuration(request: web.Request) -> web.Response:
     })
 
 
-def make_app(backend: Backend, auth: Auth, ready: dict[str, bool] | None = None) -> web.Application:
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+def make_app(backend: Backend, auth: Auth, ready: dict[str, bool] | None = None,
+             policy: Policy | None = None) -> web.Application:
+    """``policy``: who may call from a browser (the stack's origins, from the env); loopback only by default."""
+    edge = guard(policy or Policy.of(), error_body, methods="GET, POST, OPTIONS")
+    app = web.Application(middlewares=[edge, json_errors], client_max_size=MAX_BODY_BYTES)
     app[BACKEND] = backend
     app[AUTH] = auth
     app[SELF_SERVICE] = SelfService(backend)

@@ -24,7 +24,7 @@ from typing import Any
 import click
 
 from hippodrome_k8s.core.errors import ControlError, K8sError, UsageError
-from hippodrome_k8s.host.project import ProjectPaths, record_seed
+from hippodrome_k8s.cli.logs import SERVICE_NAME
 from hippodrome_k8s.local.logs import new_run_dir
 from hippodrome_k8s.core.model import Cell, Profile
 from hippodrome_k8s.k8s import driver
@@ -194,7 +194,7 @@ def k8s() -> None:
 def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, confirm_prod, stack_file,
        project_root) -> None:
     """Bring the stack up on kind and port-forward its ports (9000-9019) to 127.0.0.1."""
-    from hippodrome_k8s.cli.main import plan_from_flags, stack_file_of
+    from hippodrome_k8s.cli.main import plan_from_flags, record_project, stack_file_of
     from hippodrome_k8s.core.loader import load_stack
 
     root = _root(project_root)
@@ -204,7 +204,7 @@ def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, con
     if pid is not None and not detach:
         raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
                          "use --detach, or `hippodrome k8s down` first")
-    record_seed(ProjectPaths(root), plan.seed)  # the seed the cluster's fakes now hold; Tilt reads it too
+    record_project(root, plan)  # the seed and the secret the cluster's fakes now hold; Tilt reads them too
     options = driver.UpOptions(cluster=cluster, build=not no_build, wait=WaitOptions(timeout=wait_timeout))
     before = driver.specs_of(driver.read_state(root)) if driver.state_path(root).exists() else ()
     result = driver.up(stack, plan, root, options, make_seams(_echo))
@@ -268,6 +268,8 @@ def forward_table(health: dict[str, Any] | None) -> str:
 @_root_option
 def logs(service, follow, lines, project_root) -> None:
     """Print SERVICE's pod log; also appended to .hippodrome/logs/<run>/<service>.log."""
+    if not SERVICE_NAME.fullmatch(service):  # it names a file under .hippodrome/logs: never a path
+        raise UsageError(f"{service!r} is not a service name (`hippodrome k8s status` lists the services)")
     root = _root(project_root)
     state = driver.read_state(root)
     api = make_api(state.context)

@@ -1,14 +1,31 @@
-"""``hippodrome logs``: read the per-service log files of the latest run (works after the stack stopped too)."""
+"""``hippodrome logs``: read the per-service log files of the latest run (works after the stack stopped too).
+
+SERVICE is a service's name (or ``hippodrome``, the supervisor's own log), never a path: ``../../x``
+followed ``..`` out of the logs directory and printed any file the user could read.
+"""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
 import click
 
 from hippodrome_k8s.core.errors import UsageError
+from hippodrome_k8s.core.model import NAME_PATTERN
 from hippodrome_k8s.host.project import ProjectPaths, find_project_root
+
+SERVICE_NAME = re.compile(NAME_PATTERN)
+
+
+def log_file(run_dir: Path, service: str, available: list[str]) -> Path:
+    """The log of ``service`` in ``run_dir``; a UsageError for anything that is not one of its services' names."""
+    path = run_dir / f"{service}.log"
+    if not SERVICE_NAME.fullmatch(service) or path.resolve().parent != run_dir.resolve() or not path.is_file():
+        raise UsageError(f"no log for {service!r} in {run_dir}: not a service of the latest run "
+                         f"(available: {', '.join(available)})")
+    return path
 
 
 def _latest(root: Path) -> Path:
@@ -37,11 +54,7 @@ def logs(service, follow, lines, project_root) -> None:
     run_dir = _latest(root)
     files = sorted(run_dir.glob("*.log"))
     if service:
-        path = run_dir / f"{service}.log"
-        if not path.exists():
-            names = ", ".join(p.stem for p in files)
-            raise UsageError(f"no log for {service!r} in {run_dir} (available: {names})")
-        files = [path]
+        files = [log_file(run_dir, service, [p.stem for p in files])]
     width = max((len(p.stem) for p in files), default=0)
     prefix = (lambda p: "") if service else (lambda p: f"{p.stem.ljust(width)} | ")
     for path in files:

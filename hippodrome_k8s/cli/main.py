@@ -27,8 +27,10 @@ from hippodrome_k8s.host.ports import check_ports_free
 from hippodrome_k8s.local.runfile import process_alive, read_run_info, remove_run_info, write_run_info
 from hippodrome_k8s.core.model import Cell, Profile
 from hippodrome_k8s.core.waiting import Verdict, wait_with_progress
-from hippodrome_k8s.host.project import ProjectPaths, choose_seed, find_project_root, new_seed, read_recorded_seed, record_seed
-from hippodrome_k8s.core.resolver import DEFAULT_ENCRYPTION_SECRET, Plan, ResolveOptions, require_prod_confirmation, resolve
+from hippodrome_k8s.host.project import (SECRET_ENV, ProjectPaths, choose_secret, choose_seed, find_project_root,
+                                          make_private, new_secret, new_seed, read_recorded_secret, read_recorded_seed,
+                                          record_secret, record_seed, state_without_secret)
+from hippodrome_k8s.core.resolver import Plan, ResolveOptions, require_prod_confirmation, resolve
 from hippodrome_k8s.core.schema import render_schema
 from hippodrome_k8s.cli import format as fmt
 from hippodrome_k8s.cli.logs import logs
@@ -69,7 +71,8 @@ def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, ce
 
     ``seed_from``: "recorded-or-new" (a run: the last run's seed, or a new one), "new" (``up --fresh``:
     the recorded seed is about to be removed), "recorded" (``env --offline``: never make one up).
-    The seed is recorded by the caller, once the run really starts (``record_seed``).
+    The encryption secret is chosen the same way. Both are recorded by the caller, once the run really
+    starts (``record_project``).
     """
     from hippodrome_k8s.host.gitinfo import current_branch
 
@@ -82,15 +85,21 @@ def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, ce
     if choice is None:
         raise NotRunningError(f"no seed is recorded for {root} yet (no run so far): set HIPPODROME_RANDOM_SEED, "
                               "or start the stack once with `hippodrome up`")
+    paths = ProjectPaths(root)
+    secret = choose_secret(os.environ.get(SECRET_ENV), read_recorded_secret(paths) if seed_from != "new" else None,
+                           seed_from != "new" and state_without_secret(paths),
+                           None if seed_from == "recorded" else new_secret())
     if not os.environ.get(CHILD_ENV):
         click.echo(choice.describe(), err=True)
+        if secret is not None and secret.note():
+            click.echo(secret.note(), err=True)
     options = ResolveOptions(
         profile=Profile(profile) if profile else None,
         cell=chosen_cell,
         table_prefix=table_prefix,
         git_branch=current_branch(root) if table_prefix is None and stack.spec.tablePrefix is None else None,
         seed=choice.seed,
-        encryption_secret=os.environ.get("HIPPODROME_ENCRYPTION_SECRET") or DEFAULT_ENCRYPTION_SECRET,
+        encryption_secret=secret.secret if secret else "",
         project_root=str(root),
         state_dir=str(ProjectPaths(root).state_dir),
     )
@@ -100,11 +109,14 @@ def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, ce
     return plan
 
 
-def note_default_secret() -> None:
-    """Once per `up`: the API keys at rest are encrypted with the documented default secret."""
-    if not os.environ.get("HIPPODROME_ENCRYPTION_SECRET") and not os.environ.get(CHILD_ENV):
-        click.echo("note: HIPPODROME_ENCRYPTION_SECRET is not set; using the documented local default "
-                   "(keys stored by one secret cannot be read with another)", err=True)
+def record_project(root: Path, plan: Plan) -> None:
+    """What a run that really starts leaves in the project: private modes, its seed and (unless the env gives it)
+    its encryption secret, which the project's state is now written with."""
+    paths = ProjectPaths(root)
+    make_private(paths)
+    record_seed(paths, plan.seed)
+    if not os.environ.get(SECRET_ENV) and plan.encryption_secret:
+        record_secret(paths, plan.encryption_secret)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -156,8 +168,7 @@ def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeo
     check_ports_free(ports)
     if fresh and not os.environ.get(CHILD_ENV):
         _reset_state(root, assume_yes)
-    note_default_secret()
-    record_seed(ProjectPaths(root), plan.seed)
+    record_project(root, plan)
     if detach and not os.environ.get(CHILD_ENV):
         raise SystemExit(_detach(root, plan))
     raise SystemExit(_run_foreground(root, plan))
@@ -427,7 +438,9 @@ def env(project_root, stack_file, offline, profile, cell, table_prefix) -> None:
 @_root_option
 @_file_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"seed": ..., "source": ...} (the Tiltfile reads this).')
-def seed(project_root, stack_file, as_json) -> None:
+@click.option("--with-secret", is_flag=True, help='With --json: add "encryptionSecret", the project\'s encryption secret '
+              "(HIPPODROME_ENCRYPTION_SECRET, else the recorded one, else a new one, recorded), for the Tiltfile.")
+def seed(project_root, stack_file, as_json, with_secret) -> None:
     """Print the seed this project runs with (recording a new one if it has none yet).
 
     The same choice as `up`: HIPPODROME_RANDOM_SEED, then spec.seed, then the seed the last run
@@ -439,8 +452,21 @@ def seed(project_root, stack_file, as_json) -> None:
     choice = choose_seed(os.environ.get("HIPPODROME_RANDOM_SEED"), stack.spec.seed, read_recorded_seed(paths), new_seed())
     assert choice is not None  # a new seed is always allowed here
     if choice.source == "new":
+        make_private(paths)
         record_seed(paths, choice.seed)
-    click.echo(json.dumps({"seed": choice.seed, "source": choice.source}) if as_json else choice.seed)
+    if not as_json:
+        click.echo(choice.seed)
+        return
+    out = {"seed": choice.seed, "source": choice.source}
+    if with_secret:
+        secret = choose_secret(os.environ.get(SECRET_ENV), read_recorded_secret(paths), state_without_secret(paths),
+                               new_secret())
+        assert secret is not None  # a new secret is always allowed here
+        if secret.source == "new":
+            make_private(paths)
+            record_secret(paths, secret.secret)
+        out["encryptionSecret"] = secret.secret
+    click.echo(json.dumps(out))
 
 
 @cli.command()

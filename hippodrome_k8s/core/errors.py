@@ -12,6 +12,8 @@ place with the error's ``exit_code``::
     ├── ControlError                the dashboard refused or failed a control request
     ├── ServiceFailedError          a blocking service failed to become healthy
     ├── BootstrapError              an AWS resource could not be created
+    ├── RequestRefused              a service refuses a request: ``status`` (400, 403, 413) and ``field``
+    │   └── InvalidBody             400: a request body that is not JSON, too deep, or not valid Unicode
     └── K8sError                    the Kubernetes engine failed a step
         ├── PreflightError          exit 2: a tool the k8s engine needs is missing
         └── KubeApiError            a call to the Kubernetes API failed; ``status`` is its HTTP status
@@ -52,10 +54,18 @@ class Problem:
 
 
 class StackFileError(UsageError):
+    """Every problem is kept (``problems``); the message shows the first ``SHOWN`` and the count, so a file with
+    60,000 bad services says so in a screenful, not in 1.7 MB."""
+
+    SHOWN = 50
+
     def __init__(self, file: str, problems: list[Problem]):
         self.file = file
         self.problems = problems
-        lines = [f"invalid stack file {file}:"] + ["  " + p.render(file) for p in problems]
+        lines = [f"invalid stack file {file}:"] + ["  " + p.render(file) for p in problems[:self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"  ... and {len(problems) - self.SHOWN:,} more ({len(problems):,} problems in all; "
+                         f"the first {self.SHOWN} are shown)")
         super().__init__("\n".join(lines))
 
 
@@ -77,6 +87,24 @@ class ServiceFailedError(HippodromeError):
 
 class BootstrapError(HippodromeError):
     pass
+
+
+class RequestRefused(HippodromeError):
+    """A request a service answers with a 4xx; each service renders it in its own JSON error shape."""
+
+    def __init__(self, message: str, field: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.status = status
+
+
+class InvalidBody(RequestRefused):
+    """``kind``: "not_json", "too_deep" or "lone_surrogate" (jsonbody.py), for wire formats that tell them apart."""
+
+    def __init__(self, message: str, field: str | None = None, kind: str = "not_json"):
+        super().__init__(message, field, 400)
+        self.kind = kind
 
 
 class K8sError(HippodromeError):

@@ -1,7 +1,9 @@
 """Load a stack file: parse -> schema (pydantic) -> small named validators.
 
 Every problem names the file, the field path and, where the YAML says so, the
-line.  Nothing here starts anything; a file that fails here starts nothing.
+line.  Nothing here starts anything; a file that fails here starts nothing.  The
+YAML is checked on its event stream first (``yamlsafety``: size, depth, aliases,
+tags, keys), so no node or object is built from a file beyond those limits.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hippodrome_k8s.core.errors import Problem, StackFileError
 from hippodrome_k8s.core.model import HippodromeStack
 from hippodrome_k8s.core.placeholders import repaired
 from hippodrome_k8s.core.validators import VALIDATORS
+from hippodrome_k8s.core.yamlsafety import LOADER, MAX_FILE_BYTES, first_problem
 
 Lines = dict[tuple[Any, ...], int]
 
@@ -25,6 +28,10 @@ Lines = dict[tuple[Any, ...], int]
 def load_stack(path: str | Path) -> HippodromeStack:
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise StackFileError(str(path), [Problem("", f"the file is {size:,} bytes; a stack file may have at most "
+                                                         f"{MAX_FILE_BYTES:,}", 1)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StackFileError(str(path), [Problem("", "file not found (pass -f STACK.yaml or run from the project root)")]) from None
@@ -82,8 +89,11 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
+    problem = first_problem(text)
+    if problem is not None:
+        raise StackFileError(file, [problem])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=LOADER)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -96,7 +106,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Lines]:
     _index_lines(node, (), lines, duplicates)
     if duplicates:
         raise StackFileError(file, duplicates)
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+    try:
+        data = yaml.SafeLoader("").construct_document(node)  # from the node just checked: no second parse
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise StackFileError(file, [Problem("", f"not valid YAML: {getattr(e, 'problem', None) or e}",
+                                            mark.line + 1 if mark else None)]) from None
     return data, lines
 
 

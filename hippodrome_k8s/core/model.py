@@ -13,7 +13,7 @@ layers, references) live in ``hippodrome_k8s.core.validators``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,6 +26,7 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 STACK_NAME_PATTERN = r"^[a-z]([-a-z0-9]{0,51}[a-z0-9])?$"
 RESOURCE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ORIGIN_PATTERN = r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$"
 
 
 class Profile(str, Enum):
@@ -273,6 +274,12 @@ class StackSpec(_Model):
         description="`module:function` adding this stack's own checks to `hippodrome smoke`: called with the "
                     "`hippodrome env` values and /api/status, it returns [(name, check)], each check a callable "
                     "returning a short detail and raising to fail.")
+    allowedOrigins: list[Annotated[str, Field(pattern=ORIGIN_PATTERN)]] = Field(
+        default_factory=list,
+        description="Browser origins (scheme://host[:port], no path, no wildcard) allowed to call the stack's services, "
+                    "besides the stack's own loopback origins (http://127.0.0.1:<port> and http://localhost:<port> for "
+                    "its ports); their host names are allowed as a Host too. Every other Origin is refused with 403.",
+    )
     services: list[Service] = Field(..., min_length=1)
 
 

@@ -33,6 +33,20 @@ def references(text: str) -> Iterator[str]:
             yield match.group(1).strip()
 
 
+def unterminated(text: str) -> list[str]:
+    """The ``${...`` fragments of ``text`` that never close (``${links.search_proxy`` was passed on as text)."""
+    rest = _REFERENCE.sub("", text)
+    return [rest[i:].split()[0][:60] if rest[i:].split() else "${" for i in _starts(rest)]
+
+
+def _starts(text: str) -> list[int]:
+    out, i = [], text.find("${")
+    while i != -1:
+        out.append(i)
+        i = text.find("${", i + 2)
+    return out
+
+
 def lookup(context: Mapping[str, Any], expression: str) -> Any:
     node: Any = context
     for part in expression.split("."):

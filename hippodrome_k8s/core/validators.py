@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 from hippodrome_k8s.core.errors import Problem
 from hippodrome_k8s.core.model import ENV_NAME_PATTERN, PORT_RANGE, HippodromeStack
-from hippodrome_k8s.core.templating import references, strings_in
+from hippodrome_k8s.core.templating import references, strings_in, unterminated
 
 Validator = Callable[[HippodromeStack], list[Problem]]
 
@@ -116,6 +116,93 @@ def references_exist(stack: HippodromeStack) -> list[Problem]:
             except UnknownReference as e:
                 problems.append(Problem(path, str(e)))
     return problems
+
+
+def references_terminated(stack: HippodromeStack) -> list[Problem]:
+    """A ``${`` without its ``}`` is a mistake, not text: ``$${`` writes a literal ``${``."""
+    return [
+        Problem(path, f"unterminated reference {fragment!r}: close it with }} (write $${{ for a literal ${{)")
+        for path, text in _templated_strings(stack)
+        for fragment in unterminated(text)
+    ]
+
+
+def no_reference_cycles_within_a_layer(stack: HippodromeStack) -> list[Problem]:
+    """``${services.X.url}`` is a start-up dependency; two services of one layer depending on each other (directly
+    or around a longer loop) could never start in order. A one-way reference within a layer is fine, and so is a
+    service naming its own URL."""
+    services = stack.spec.services
+    layer_of = {s.name: s.layer for s in services}
+    edges: dict[str, dict[str, str]] = {s.name: {} for s in services}  # from -> {to: the path of the reference}
+    for i, s in enumerate(services):
+        for path, text in _service_strings(i, s):
+            for expression in references(text):
+                parts = expression.split(".")
+                if parts[0] == "services" and len(parts) >= 2 and parts[1] != s.name \
+                        and layer_of.get(parts[1]) == s.layer:
+                    edges[s.name].setdefault(parts[1], path)
+    problems = []
+    for cycle in _cycles(edges, [s.name for s in services]):
+        loop = " -> ".join(cycle + [cycle[0]])
+        problems.append(Problem(
+            edges[cycle[0]][cycle[1 % len(cycle)]],
+            f"reference cycle within layer {layer_of[cycle[0]]}: {loop}; ${{services.X.url}} is a start-up "
+            "dependency, so one of them must start first (move it to a lower layer, or use ${links.X} for an "
+            "address that is handed out, not waited for)",
+        ))
+    return problems
+
+
+def _cycles(edges: dict[str, dict[str, str]], order: list[str]) -> list[list[str]]:
+    """One loop per group of services that reach each other (a strongly connected component of two or more)."""
+    found: list[list[str]] = []
+    covered: set[str] = set()
+    for start in order:
+        if start in covered:
+            continue
+        path = _path_back(edges, start)
+        if path:
+            found.append(path)
+            covered.update(_reachable(edges, start) & _reaching(edges, start))
+    return found
+
+
+def _path_back(edges: dict[str, dict[str, str]], start: str) -> list[str] | None:
+    """A path start -> ... -> start (without repeating start), breadth first, or None."""
+    parents: dict[str, str] = {}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for to in edges[node]:
+                if to == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(parents[path[-1]])
+                    return list(reversed(path))
+                if to not in parents:
+                    parents[to] = node
+                    nxt.append(to)
+        frontier = nxt
+    return None
+
+
+def _reachable(edges: dict[str, dict[str, str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for to in edges[todo.pop()]:
+            if to not in seen:
+                seen.add(to)
+                todo.append(to)
+    return seen
+
+
+def _reaching(edges: dict[str, dict[str, str]], start: str) -> set[str]:
+    backwards: dict[str, dict[str, str]] = {n: {} for n in edges}
+    for node, tos in edges.items():
+        for to in tos:
+            backwards[to][node] = ""
+    return _reachable(backwards, start)
 
 
 def no_upward_dependencies(stack: HippodromeStack) -> list[Problem]:
@@ -237,8 +324,10 @@ VALIDATORS: list[Validator] = [
     topic_subscriptions_known,
     cognito_users_consistent,
     reload_has_watch,
+    references_terminated,
     references_exist,
     no_upward_dependencies,
+    no_reference_cycles_within_a_layer,
     no_nulls_in_free_form_fields,
 ]
 

@@ -33,7 +33,7 @@ from aiohttp import web
 from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
 from hippodrome_k8s.core.errors import ControlError, K8sError, KubeNotFound
-from hippodrome_k8s.dashboard.server import build_app
+from hippodrome_k8s.dashboard.server import answer_server_errors_as_json, build_app
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
 
@@ -162,6 +162,7 @@ def cluster_app(source: ClusterStatusSource, port: int) -> web.Application:
 
 
 async def serve(source: ClusterStatusSource, host: str, port: int, refresh: float) -> None:
+    answer_server_errors_as_json()
     app = cluster_app(source, port)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

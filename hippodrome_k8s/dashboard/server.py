@@ -8,6 +8,10 @@ per-run token (``X-Hippodrome-Token``), which only the CLI (from
 ``.hippodrome/run.json``, mode 0600) and this page's own HTML know - a page on
 another origin can neither read that HTML nor send a custom header without a
 CORS preflight that we never approve.
+
+Every answer is JSON, errors included: a control body nested deeper than 64 levels is a 400 (the
+one body parser, ``hippodrome_k8s.core.jsonbody``), and what aiohttp refuses before any middleware
+runs (a request line over 8,190 bytes, an unknown method) is answered in JSON with its status.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ from importlib import resources
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 
+from hippodrome_k8s.core import jsonbody
 from hippodrome_k8s.core.contract import ControlAction
-from hippodrome_k8s.core.errors import HippodromeError, PortInUseError
+from hippodrome_k8s.core.errors import HippodromeError, InvalidBody, PortInUseError
 
 TOKEN_HEADER = "X-Hippodrome-Token"
 ACTIONS = tuple(a.value for a in ControlAction)
@@ -73,6 +79,9 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
     async def guard(request: web.Request, handler):  # type: ignore[no-untyped-def]
         if not host_allowed(request.host):
             return _json_error(403, f"Host {request.host!r} is not allowed; use http://127.0.0.1:{port}/")
+        unreadable = jsonbody.bad_header(request.headers)  # e.g. a token that is not UTF-8: it is encoded below
+        if unreadable is not None:
+            return _json_error(400, unreadable.message)
         try:
             return await handler(request)
         except web.HTTPException as e:
@@ -133,9 +142,9 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
         service = None
         if request.can_read_body:
             try:
-                body = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return _json_error(400, "body must be JSON like {\"service\": \"controller\"}")
+                body = jsonbody.parse(await request.read())
+            except InvalidBody as e:
+                return _json_error(400, f"body must be JSON like {{\"service\": \"controller\"}}: {e.message}")
             if not isinstance(body, dict):
                 return _json_error(400, "body must be a JSON object")
             service = body.get("service")
@@ -173,8 +182,28 @@ class RunningDashboard:
         await self.runner.cleanup()
 
 
+def answer_server_errors_as_json() -> None:
+    """aiohttp answers what it cannot parse itself, in text/plain, before any middleware runs; every such answer
+    goes through ``RequestHandler.handle_error``, wrapped here (once per process): JSON, aiohttp's status."""
+    if getattr(RequestHandler.handle_error, "answers_json", False):
+        return
+    original = RequestHandler.handle_error
+
+    def handle_error(self: RequestHandler, request: Any, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        plain = original(self, request, status, exc, message)  # logs it; refuses once a response has started
+        text = message if status != 500 and message else (plain.text if isinstance(plain, web.Response) else "")
+        response = _json_error(status, (text or "").strip() or f"HTTP {status}")
+        response.force_close()
+        return response
+
+    handle_error.answers_json = True  # type: ignore[attr-defined]
+    RequestHandler.handle_error = handle_error  # type: ignore[method-assign]
+
+
 async def start_dashboard(supervisor: Any) -> RunningDashboard:
     host, port = supervisor.plan.dashboard_host, supervisor.plan.dashboard_port
+    answer_server_errors_as_json()
     app = build_app(supervisor, port)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()

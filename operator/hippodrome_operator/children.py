@@ -28,6 +28,7 @@ from hippodrome_k8s.core.contract import (ENCRYPTION_SECRET, ENCRYPTION_SECRET_K
                                      SECRET_HASH_ANNOTATION, SERVICE_LABEL, SPEC_HASH_ANNOTATION, STACK_LABEL)
 from hippodrome_k8s.core.crd import GROUP, VERSION
 from hippodrome_k8s.core.model import KIND
+from hippodrome_k8s.core.origins import POD_IP_ENV
 from hippodrome_k8s.core.resolver import PlannedService, dns_name
 
 MANAGED_BY = "hippodrome-operator"
@@ -140,7 +141,9 @@ def readiness_probe(ps: PlannedService) -> dict[str, Any]:
 
 def env_of(ps: PlannedService) -> list[dict[str, Any]]:
     """Every variable the resolver rendered for the service, by name; the encryption secret comes from
-    the Secret the CLI (or the Tiltfile) writes, when there is one, else the service's default."""
+    the Secret the CLI (or the Tiltfile) writes, when there is one, else the service's default. Last, the
+    pod's address (the downward API): the service allows it as a Host, so the kubelet's probes and calls
+    by the pod's IP are answered (hippodrome_k8s.core.origins)."""
     env: list[dict[str, Any]] = []
     for key, value in sorted(ps.env.items()):
         if key == ENCRYPTION_SECRET_KEY:
@@ -148,6 +151,7 @@ def env_of(ps: PlannedService) -> list[dict[str, Any]]:
                 "name": ENCRYPTION_SECRET, "key": ENCRYPTION_SECRET_KEY, "optional": True}}})
         else:
             env.append({"name": key, "value": value})
+    env.append({"name": POD_IP_ENV, "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}})
     return env
 
 

@@ -111,6 +111,16 @@ class Stack:
             if proc is None or proc.proc.poll() is not None:
                 self.running[name] = self._start(name, self.plan.service(name).port)
 
+    def replace(self, name: str, **overrides: str) -> Proc:
+        """The service on its planned port with env overrides, instead of the one running there (if any): a page
+        served by it is one of the stack's own origins, which the fakes' CORS allows. ``ensure`` brings the
+        ordinary one back once this one is stopped."""
+        running = self.running.pop(name, None)
+        if running is not None:
+            running.stop()
+        proc = self.running[name] = self._start(name, self.plan.service(name).port, **overrides)
+        return proc
+
     def start_extra(self, name: str, *, healthy: bool = True, **overrides: str) -> Proc:
         """One more instance of a service on a free port, with env overrides (e.g. a dead upstream)."""
         return self._start(name, free_ports(1)[0], healthy=healthy, **overrides)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def test_errors_are_json(stack: Stack, console: str) -> None:
 def test_without_its_dependency_the_console_says_so_and_api_keys_still_work(stack: Stack, console: str,
                                                                            tmp_path: Path) -> None:
     """A node_modules/ left from before the console had a dependency: the engine does not rerun npm ci."""
-    for name in ("server.js", "cognito.js", "package.json"):
+    for name in ("server.js", "cognito.js", "origins.js", "package.json"):
         shutil.copy(CONSOLE_DIR / name, tmp_path / name)
     shutil.copytree(CONSOLE_DIR / "public", tmp_path / "public")
     (tmp_path / "node_modules").mkdir()
@@ -169,3 +170,53 @@ def test_npm_ci_installs_the_browser_bundle(tmp_path: Path) -> None:
     package = json.loads((tmp_path / "node_modules" / "amazon-cognito-identity-js" / "package.json").read_text())
     assert package["version"].startswith("6.")
     assert (tmp_path / "node_modules" / "amazon-cognito-identity-js" / "dist" / "amazon-cognito-identity.min.js").is_file()
+
+
+# --- issue 14: a web page the developer visits cannot drive the console ---------------------------------
+
+
+def test_a_rebound_dns_name_cannot_read_the_demo_accounts_indexes(stack: Stack, console: str) -> None:
+    response = requests.get(console + "/api/indexes", headers={"Host": "evil.example:9008"}, timeout=5)
+    body = assert_json_error(response, 403)
+    assert "evil.example" in body["message"] and "results" not in body
+    assert requests.get(console + "/api/indexes", timeout=5).status_code == 200  # loopback, no Origin: the page's call
+
+
+def test_a_foreign_origin_is_refused_and_the_stacks_own_is_answered(stack: Stack, console: str) -> None:
+    refused = requests.get(console + "/api/indexes", headers={"Origin": "http://evil.example"}, timeout=5)
+    assert_json_error(refused, 403)
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    preflight = requests.options(console + "/api/indexes", timeout=5, headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "GET"})
+    assert_json_error(preflight, 403)
+    admin = stack.url("admin_server").replace("127.0.0.1", "localhost")  # another port of the stack
+    allowed = requests.get(console + "/api/indexes", headers={"Origin": admin}, timeout=5)
+    assert allowed.status_code == 200 and allowed.headers["Access-Control-Allow-Origin"] == admin
+    own = requests.get(console + "/api/config", headers={"Origin": console}, timeout=5)  # same origin
+    assert own.status_code == 200 and own.headers["Access-Control-Allow-Origin"] == console
+
+
+def test_healthz_answers_the_kubelets_probe_by_the_pods_address(stack: Stack, console: str) -> None:
+    assert requests.get(console + "/healthz", headers={"Host": "10.244.0.9:9008"}, timeout=5).status_code == 200
+
+
+def raw_request(url: str, request: bytes) -> tuple[bytes, dict]:
+    """Send bytes no HTTP client would; the answer's status line and JSON body."""
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        raw.sendall(request)
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Type: application/json" in head, head
+    return head.split(b"\r\n", 1)[0], json.loads(body)
+
+
+def test_what_nodes_parser_refuses_is_json_with_its_status(stack: Stack, console: str) -> None:
+    long_url = requests.get(console + "/" + "a" * 100_000, timeout=10)
+    assert long_url.status_code == 431 and long_url.json()["code"] == "headers_too_large"
+    status, body = raw_request(console, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Line\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 ") and body["code"] == "bad_request"
+    status, body = raw_request(console, b"GET http://[ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400 ") and body["code"] == "bad_request"  # not a 500

@@ -42,10 +42,11 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def console(stack: Stack) -> Iterator[Proc]:
-    """A console without a default API key: only signing in lists anything."""
+    """A console without a default API key: only signing in lists anything. On its planned port: its page signs
+    in against fake_cognito from the browser, which only the stack's own origins may do."""
     ensure_node_modules()
     stack.ensure("controller")
-    proc = stack.start_extra("console", CONSOLE_API_KEY="")
+    proc = stack.replace("console", CONSOLE_API_KEY="")
     yield proc
     proc.stop()
 

@@ -380,9 +380,26 @@ def test_a_custom_encryption_secret_reaches_the_cluster_as_a_secret(world, capsy
     assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": "another-secret"}
 
 
-def test_without_a_custom_secret_the_documented_default_is_passed(world, capsys, monkeypatch):
+def test_without_a_custom_secret_the_projects_generated_one_is_passed(world, capsys, monkeypatch):
+    """Issue 14: it was the published default, with which anyone who knew the seed could forge a token."""
     monkeypatch.delenv("HIPPODROME_ENCRYPTION_SECRET", raising=False)
-    assert up(capsys, world, "--detach")[0] == 0
+    code, _, err = up(capsys, world, "--detach")
+    assert code == 0 and "encryption secret: generated for this project" in err
+    secret_file = world.root / ".hippodrome" / "state" / "encryption-secret"
+    generated = secret_file.read_text().strip()
+    assert len(generated) >= 32 and generated != "1234567890ABCDEF" and secret_file.stat().st_mode & 0o777 == 0o600
+    assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": generated}
+    assert up(capsys, world, "--detach")[0] == 0  # the next run: the same one
+    assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": generated}
+
+
+def test_state_written_under_the_old_default_keeps_it_with_a_note(world, capsys, monkeypatch):
+    monkeypatch.delenv("HIPPODROME_ENCRYPTION_SECRET", raising=False)
+    state = world.root / ".hippodrome" / "state"
+    state.mkdir(parents=True)
+    (state / "fake_cell.sqlite3").write_bytes(b"keys encrypted with the old default")
+    code, _, err = up(capsys, world, "--detach")
+    assert code == 0 and "written with the old published encryption secret, so it keeps using it" in err
     assert world.api.secrets[("hippodrome", "hippodrome-encryption")] == {"HIPPODROME_ENCRYPTION_SECRET": "1234567890ABCDEF"}
 
 

@@ -34,6 +34,7 @@ os = struct(getenv = _getenv, path = struct(exists = _exists))
 
 
 TEST_SEED = "1"
+TEST_SECRET = "tilt-test-secret"  # set with the seed: `hippodrome seed` records neither in the repository
 
 
 def load(env: dict[str, str], tiltfile: Path = TILTFILE, root: Path = ROOT, seed: str | None = TEST_SEED) -> Tilt:
@@ -41,7 +42,8 @@ def load(env: dict[str, str], tiltfile: Path = TILTFILE, root: Path = ROOT, seed
 
     HIPPODROME_RANDOM_SEED defaults to TEST_SEED: the Tiltfile runs `hippodrome seed`, which would
     otherwise record a seed in the repository's own .hippodrome/state."""
-    tilt = Tilt({**({"HIPPODROME_RANDOM_SEED": seed} if seed else {}), **env}, root=root)
+    tilt = Tilt({**({"HIPPODROME_RANDOM_SEED": seed} if seed else {}),
+                 **({"HIPPODROME_ENCRYPTION_SECRET": TEST_SECRET} if seed else {}), **env}, root=root)
     module = sl.Module()
     for name, fn in tilt.builtins().items():
         module.add_callable(name, fn)
@@ -282,7 +284,6 @@ def test_the_encryption_secret_goes_to_the_cluster_as_a_secret():
     assert secret["metadata"] == {"name": "hippodrome-encryption", "namespace": "hippodrome"}
     assert secret["stringData"] == {"HIPPODROME_ENCRYPTION_SECRET": "s3cret-for-tests"}
     assert "hippodrome-encryption:secret" in tilt.k8s_resources["crd"]["objects"]
-    assert not [o for o in run_tilt(FIXTURE, "core").objects if o.kind == "Secret"]
 
 
 def test_staging_cell_drops_the_local_cell_fake():
@@ -340,4 +341,9 @@ def test_the_tiltfile_uses_the_projects_recorded_seed(tmp_path):
     tilt = load({"HIPPODROME_STACK_FILE": str(project / "hippodrome.yaml")}, project / "Tiltfile", root=project, seed=None)
     [stack] = [o for o in tilt.objects if o.kind == "HippodromeStack"]
     assert stack.body["spec"]["seed"] == "4242"
-    assert ["hippodrome", "seed", "--json", "-f", str(project / "hippodrome.yaml")] == tilt.by("local")[0]["command"]
+    assert ["hippodrome", "seed", "--json", "--with-secret", "-f", str(project / "hippodrome.yaml")] == \
+        tilt.by("local")[0]["command"]
+    # issue 14: without HIPPODROME_ENCRYPTION_SECRET, the project's own secret (generated, recorded) goes to the cluster
+    recorded = (project / ".hippodrome" / "state" / "encryption-secret").read_text().strip()
+    [secret] = [o.body for o in tilt.objects if o.kind == "Secret"]
+    assert secret["stringData"] == {"HIPPODROME_ENCRYPTION_SECRET": recorded} and recorded != "1234567890ABCDEF"

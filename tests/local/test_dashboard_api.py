@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import aiohttp
 import pytest
@@ -117,6 +118,39 @@ async def test_control_with_the_token_works_and_validates_its_body(running):
         assert r.status == 200 and (await r.json())["services"] == ["web"]
     snap = await asyncio.wait_for(sup.store.wait_until(lambda s: s["web"].ready and s["web"].pid != old), 10)
     assert snap["web"].restarts == 1
+
+
+@pytest.mark.parametrize("depth", [900, 1_000, 5_000])
+async def test_a_control_body_nested_too_deep_is_a_400_not_a_500(running, depth):
+    sup, url, http = running
+    body = '{"service": ' + "[" * depth + "]" * depth + "}"
+    headers = {"X-Hippodrome-Token": sup.token, "Content-Type": "application/json"}
+    async with http.post(url + "/api/control/stop", data=body, headers=headers) as r:
+        assert r.status == 400 and r.content_type == "application/json"
+        assert "deeper than 64" in (await r.json())["error"]
+    assert sup.store.get("web").status.value == "running"
+
+
+async def test_a_token_that_is_not_utf8_is_a_400_not_a_500(running):
+    sup, url, _ = running
+    port = int(url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /api/control/stop HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Hippodrome-Token: \xff\xfe\r\n"
+                 b"Content-Length: 0\r\nConnection: close\r\n\r\n" % port)
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 ") and b"application/json" in head
+    assert "X-Hippodrome-Token" in json.loads(body)["error"]
+    assert sup.store.get("web").status.value == "running"
+
+
+async def test_what_aiohttp_refuses_itself_is_json_with_its_status(running):
+    _, url, http = running
+    async with http.get(url + "/" + "a" * 100_000) as r:
+        assert r.status == 400 and r.content_type == "application/json"
+        assert "8190 bytes" in (await r.json())["error"]
 
 
 async def test_the_page_carries_the_token_and_refuses_framing(running):

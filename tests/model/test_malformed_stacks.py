@@ -42,6 +42,16 @@ def test_base_is_valid():
     assert [s.name for s in stack.spec.services] == ["moto", "api"]
 
 
+# nine levels of nine aliases: 9**9 values once followed, in 580 bytes
+BOMB = "  x0: &a0 [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+    f"  x{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * 9) + "]\n" for k in range(1, 9))
+WEB = """    - name: web
+      port: 9004
+      layer: 1
+      env: {env}
+      run: {{command: [python, -m, web]}}
+"""
+
 # (id, text, path, message fragment, line)
 CASES = [
     ("not-yaml", edit("  services:\n", "  services: [\n"), "", "not valid YAML", 13),
@@ -112,6 +122,26 @@ CASES = [
                                    "States: {A: {Type: Pass, ResultPath: null, End: true}}}\n    queues:\n"),
      "spec.aws.stateMachines[0].definition.States.A.ResultPath", "null is not kept when the stack is applied to Kubernetes", 12),
     ("missing-services", BASE.split("  services:")[0], "spec.services", "required field is missing", 5),
+    # issue 14: files that could hurt are refused before any object is built, each with file:line
+    ("python-object-tag", edit("name: demo", "name: !!python/object/apply:os.system [echo pwned]"), "",
+     "tag tag:yaml.org,2002:python/object/apply:os.system is not allowed", 4),
+    ("list-as-mapping-key", edit("  name: demo\n", "  name: demo\n  [a, b]: x\n"), "",
+     "a mapping key must be a plain value", 5),
+    ("mapping-as-mapping-key", edit("  name: demo\n", "  name: demo\n  ? {a: 1}\n  : x\n"), "",
+     "a mapping key must be a plain value", 5),
+    ("nested-5000-deep", edit("  services:\n", "  deep: " + "[" * 5000 + "]" * 5000 + "\n  services:\n"), "",
+     "nested deeper than 64 levels", 12),
+    ("alias-bomb", edit("  services:\n", BOMB + "  services:\n"), "", "the aliases stand for more than 100,000 values", 17),
+    ("too-many-aliases", edit("  services:\n", "  s: &s x\n  many: [" + ", ".join(["*s"] * 101) + "]\n  services:\n"),
+     "", "more than 100 aliases", 13),
+    ("alias-inside-its-anchor", edit("  services:\n", "  loop: &l [a, *l]\n  services:\n"), "",
+     "alias *l is inside its own anchor &l", 12),
+    ("file-over-2-mib", BASE + "# " + "x" * (2 * 1024 * 1024) + "\n", "", "a stack file may have at most 2,097,152", 1),
+    ("unterminated-reference", edit("${tables.accounts}", "${links.moto"), "spec.services[1].env.T",
+     "unterminated reference '${links.moto'", 20),
+    ("reference-cycle-within-a-layer", edit("T: \"${tables.accounts}\"}", "T: \"${tables.accounts}\", W: \"${services.web.url}\"}")
+     + WEB.format(env='{A: "${services.api.url}"}'), "spec.services[1].env.W",
+     "reference cycle within layer 1: api -> web -> api", 20),
     ("short-password", edit("  services:\n", "  cognito:\n    userPools:\n      - name: main\n        users:\n"
                             "          - {username: a, password: short}\n  services:\n"),
      "spec.cognito.userPools[0].users[0].password", "at least 8 characters", 16),
@@ -159,3 +189,58 @@ def test_problems_about_the_stand_ins_are_not_reported():
     with pytest.raises(StackFileError) as caught:
         load_stack_text(text, "bad.yaml")
     assert [(p.path, p.message) for p in caught.value.problems] == [("spec.services[1].port", "required field is missing")]
+
+
+def test_a_python_tag_is_never_executed(tmp_path):
+    marker = tmp_path / "pwned"
+    text = edit("name: demo", f"name: !!python/object/apply:os.system [touch {marker}]")
+    with pytest.raises(StackFileError):
+        load_stack_text(text, "bad.yaml")
+    assert not marker.exists()
+
+
+def test_validate_refuses_a_hostile_file_with_exit_2_and_file_line(tmp_path, capsys):
+    from hippodrome_k8s.cli.main import main
+
+    path = tmp_path / "hippodrome.yaml"
+    path.write_text(edit("  services:\n", BOMB + "  services:\n"))
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", "-f", str(path)])
+    assert exited.value.code == 2
+    assert f"{path}:17: the aliases stand for more than 100,000 values" in capsys.readouterr().err
+
+
+def test_a_one_way_reference_within_a_layer_and_a_services_own_url_stay_allowed():
+    text = edit("T: \"${tables.accounts}\"}", "T: \"${tables.accounts}\", W: \"${services.web.url}\"}") \
+        + WEB.format(env='{SELF: "${services.web.url}", L: "${links.api}"}')
+    stack = load_stack_text(text, "ok.yaml")
+    assert [s.name for s in stack.spec.services] == ["moto", "api", "web"]
+
+
+def test_a_longer_cycle_is_named_once():
+    text = edit("T: \"${tables.accounts}\"}", "T: \"${tables.accounts}\", W: \"${services.web.url}\"}") \
+        + WEB.format(env='{X: "${services.web2.url}"}') \
+        + WEB.replace("web", "web2").replace("9004", "9006").format(env='{A: "${services.api.url}"}')
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    cycles = [p.message for p in caught.value.problems if "reference cycle" in p.message]
+    assert len(cycles) == 1 and "api -> web -> web2 -> api" in cycles[0]
+
+
+def test_aliases_within_the_limits_load():
+    text = edit("  services:\n", "  env: &common {A: a, B: b}\n  services:\n").replace(
+        "      run: {command: [python, -m, api]}\n", "      run: {command: [python, -m, api]}\n      env: *common\n")
+    text = text.replace('      env: {AWS: "${services.moto.url}", T: "${tables.accounts}"}\n', "")
+    assert load_stack_text(text, "ok.yaml").spec.services[1].env == {"A": "a", "B": "b"}
+
+
+def test_thousands_of_problems_print_the_first_50_and_the_count():
+    services = "".join(f"    - {{name: s{i}, port: 8000, layer: 0, run: {{command: [x]}}}}\n" for i in range(3000))
+    text = BASE.split("  services:")[0] + "  services:\n" + services
+    with pytest.raises(StackFileError) as caught:
+        load_stack_text(text, "bad.yaml")
+    problems = caught.value.problems
+    assert len(problems) > 3000  # all of them are kept for callers
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 + 50 + 1
+    assert lines[-1] == f"  ... and {len(problems) - 50:,} more ({len(problems):,} problems in all; the first 50 are shown)"

@@ -35,8 +35,9 @@ def test_every_env_var_the_resolver_renders_reaches_the_container(name: str) -> 
     assert d.error is None and d.services
     for ps in d.services:
         env = container(d.deployment(ps, 1))["env"]
-        assert [e["name"] for e in env] == sorted(ps.env), ps.name
-        for e in env:
+        assert [e["name"] for e in env] == sorted(ps.env) + ["HIPPODROME_POD_IP"], ps.name
+        assert env[-1]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}  # allowed as a Host (origins.py)
+        for e in env[:-1]:
             if e["name"] == "HIPPODROME_ENCRYPTION_SECRET":
                 assert e["valueFrom"] == {"secretKeyRef": {"name": "hippodrome-encryption",
                                                            "key": "HIPPODROME_ENCRYPTION_SECRET", "optional": True}}
@@ -121,3 +122,18 @@ def test_a_link_is_the_forwarded_address_a_service_url_stays_in_the_cluster() ->
     env = {e["name"]: e.get("value") for e in container(d.deployment(controller, 1))["env"]}
     assert env["MARQO_ENDPOINT"] == "http://127.0.0.1:9001"  # the CLI (and Tilt) forward each port as itself
     assert env["CELL_SERVICE_URL"] == "http://dev-fake-cell.ns.svc.cluster.local:9001"
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_in_cluster_calls_name_a_host_the_called_service_allows(name: str) -> None:
+    """Issue 14: services refuse a Host outside their allow-list; in the cluster they call each other by their
+    cluster DNS names (${services.X.url}), so every such name must be one the called service allows."""
+    from urllib.parse import urlsplit
+
+    d = desired_from_body(body(name))
+    allowed = {ps.name: set(ps.env["HIPPODROME_ALLOWED_HOSTS"].split(",")) for ps in d.services}
+    by_url = {ps.url: ps.name for ps in d.services}
+    calls = [(ps.name, by_url[v], urlsplit(v).hostname) for ps in d.services for v in ps.env.values() if v in by_url]
+    assert calls, "the fixture stack makes no in-cluster call"
+    for caller, called, host in calls:
+        assert host in allowed[called], (caller, called, host)

@@ -20,7 +20,8 @@ from hippodrome_k8s.core.errors import UsageError
 from hippodrome_k8s.core.model import HippodromeStack, Service
 from hippodrome_k8s.core.resolver.addressing import Addressing, ClusterAddressing, LocalAddressing, dns_name
 from hippodrome_k8s.core.resolver.context import MOTO_ACCOUNT_ID, aws_resources, build_context, cognito_config, seed_config
-from hippodrome_k8s.core.resolver.env import base_env, env_key, test_env
+from hippodrome_k8s.core.origins import HOSTS_ENV, ORIGINS_ENV
+from hippodrome_k8s.core.resolver.env import allowed_hosts, allowed_origins, base_env, env_key, test_env
 from hippodrome_k8s.core.resolver.plan import DEFAULT_ENCRYPTION_SECRET, Plan, PlannedService, ResolveOptions
 from hippodrome_k8s.core.resolver.selection import (cell_url_for, chosen_services, default_table_prefix,
                                                     require_prod_confirmation, sanitize_branch, selected,
@@ -31,7 +32,7 @@ __all__ = [
     "Addressing", "ClusterAddressing", "LocalAddressing", "dns_name", "MOTO_ACCOUNT_ID", "aws_resources",
     "build_context", "cognito_config", "seed_config", "base_env", "env_key", "DEFAULT_ENCRYPTION_SECRET", "Plan",
     "PlannedService", "ResolveOptions", "default_table_prefix", "require_prod_confirmation", "sanitize_branch",
-    "selected", "resolve",
+    "selected", "resolve", "allowed_origins", "allowed_hosts",
 ]
 
 
@@ -57,7 +58,7 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
         table_prefix=table_prefix,
         seed=seed,
         engine=options.addressing.engine,
-        services=tuple(_planned(s, {**common, **stack_env}, context, options) for s in chosen),
+        services=tuple(_planned(s, {**common, **stack_env}, context, options, stack) for s in chosen),
         test_env=test_env({**common, **stack_env}, context, spec.dashboard.port, options),
         dashboard_host=spec.dashboard.host,
         dashboard_port=spec.dashboard.port,
@@ -68,10 +69,13 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
     )
 
 
-def _planned(s: Service, common: dict[str, str], context: dict, options: ResolveOptions) -> PlannedService:
+def _planned(s: Service, common: dict[str, str], context: dict, options: ResolveOptions,
+             stack: HippodromeStack) -> PlannedService:
     """One service: the common env, then its own (later wins), its command and paths rendered."""
     env = dict(common)
-    env.update({"HIPPODROME_SERVICE": s.name, "PORT": str(s.port), "HOST": options.addressing.bind_host})
+    env.update({"HIPPODROME_SERVICE": s.name, "PORT": str(s.port), "HOST": options.addressing.bind_host,
+                ORIGINS_ENV: ",".join(allowed_origins(stack)),
+                HOSTS_ENV: ",".join(allowed_hosts(stack, options.addressing, s.name))})
     env.update({k: render(v, context) for k, v in s.env.items()})
     container = s.image.command if s.image and s.image.command else s.run.command
     return PlannedService(

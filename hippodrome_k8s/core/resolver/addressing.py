@@ -20,6 +20,9 @@ class Addressing(Protocol):
     def link_host(self, stack_name: str, service: str) -> str:
         """Where a client outside the stack reaches it (``${links.X}``: an address handed out)."""
 
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        """Every name other services may put in their ``Host`` header to reach ``service`` (origins.py)."""
+
 
 @dataclass(frozen=True)
 class LocalAddressing:
@@ -32,6 +35,9 @@ class LocalAddressing:
 
     def link_host(self, stack_name: str, service: str) -> str:
         return self.public_host
+
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        return (self.public_host,)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,11 @@ class ClusterAddressing:
 
     def link_host(self, stack_name: str, service: str) -> str:
         return self.forward_host
+
+    def names(self, stack_name: str, service: str) -> tuple[str, ...]:
+        short = dns_name(stack_name, service)
+        return (short, f"{short}.{self.namespace}", f"{short}.{self.namespace}.svc", self.host(stack_name, service),
+                self.forward_host)
 
 
 def dns_name(stack_name: str, service: str) -> str:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from hippodrome_k8s.core.model import HippodromeStack, Service
+from hippodrome_k8s.core.origins import LOOPBACK_HOSTS, loopback_origins, origin_host
+from hippodrome_k8s.core.resolver.addressing import Addressing
 from hippodrome_k8s.core.resolver.plan import ResolveOptions
 
 
@@ -54,7 +56,8 @@ def base_env(stack: HippodromeStack, context: Mapping[str, Any], chosen: list[Se
 
 def test_env(common: Mapping[str, str], context: Mapping[str, Any], dashboard_port: int,
               options: ResolveOptions) -> dict[str, str]:
-    env = {k: v for k, v in common.items() if k not in ("PYTHONUNBUFFERED",)}
+    # Not the encryption secret: an E2E suite never needs it, and `hippodrome env > .env.e2e` must not spread it.
+    env = {k: v for k, v in common.items() if k not in ("PYTHONUNBUFFERED", "HIPPODROME_ENCRYPTION_SECRET")}
     env["HIPPODROME_DASHBOARD_URL"] = f"http://{options.addressing.host('', 'dashboard')}:{dashboard_port}"
     for account in context["accounts"].values():
         key = env_key(account["name"])
@@ -67,3 +70,18 @@ def test_env(common: Mapping[str, str], context: Mapping[str, Any], dashboard_po
         for client_name, client_id in pool["clients"].items():
             env[f"COGNITO_POOL_{env_key(pool_name)}_CLIENT_{env_key(client_name)}_ID"] = client_id
     return dict(sorted(env.items()))
+
+
+def allowed_origins(stack: HippodromeStack) -> list[str]:
+    """The browser origins every service answers (origins.py): the stack's loopback origins, then spec.allowedOrigins."""
+    ports = [stack.spec.dashboard.port] + [s.port for s in stack.spec.services]
+    own = loopback_origins(ports)
+    return own + [o for o in stack.spec.allowedOrigins if o not in own]
+
+
+def allowed_hosts(stack: HippodromeStack, addressing: Addressing, service: str) -> list[str]:
+    """The names a request to ``service`` may carry in its Host header: loopback, the hosts of
+    spec.allowedOrigins, and where other services reach it (on Kubernetes, its cluster DNS names)."""
+    names = list(LOOPBACK_HOSTS) + [origin_host(o) for o in stack.spec.allowedOrigins]
+    names += addressing.names(stack.metadata.name, service)
+    return list(dict.fromkeys(names))

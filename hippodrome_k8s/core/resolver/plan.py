@@ -9,7 +9,9 @@ from typing import Any
 from hippodrome_k8s.core.model import Cell, HealthCheck, Profile, Service
 from hippodrome_k8s.core.resolver.addressing import Addressing, LocalAddressing
 
-DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"  # the documented fallback (README, "Contracts")
+# Only the default of ResolveOptions (tests; the operator, whose children read the secret from the cluster's
+# Secret instead): the CLI always passes the project's secret (hippodrome_k8s.host.project.choose_secret).
+DEFAULT_ENCRYPTION_SECRET = "1234567890ABCDEF"
 
 
 @dataclass(frozen=True)

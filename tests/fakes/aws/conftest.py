@@ -22,6 +22,7 @@ from hd_testing import free_ports, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT = "123456789012"
+CONSOLE_ORIGIN = "http://127.0.0.1:9008"  # one of the stack's own origins, as the resolver renders them
 
 
 class FakeAws:
@@ -36,9 +37,11 @@ class FakeAws:
                     if not k.startswith(("HIPPODROME_", "FAKE_AWS_", "MOTO_")) and k not in ("HOST", "PORT")}
         self.env.update({"PORT": str(self.port), "HOST": "127.0.0.1", "HIPPODROME_STATE_DIR": str(state_dir),
                          "HIPPODROME_AWS_RESOURCES": json.dumps(resources or {"region": "us-east-1"}),
-                         "PYTHONUNBUFFERED": "1", **env})
+                         "PYTHONUNBUFFERED": "1", "HIPPODROME_ALLOWED_ORIGINS": CONSOLE_ORIGIN,
+                         "HIPPODROME_ALLOWED_HOSTS": "127.0.0.1,localhost", **env})
         if seed is not None:
             self.env["HIPPODROME_RANDOM_SEED"] = seed
+        self.console_origin = CONSOLE_ORIGIN
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir.parent / f"fake_aws-{self.port}.log"
         self._log_offset = 0
@@ -108,3 +111,12 @@ def make_aws(tmp_path: Path) -> Iterator[Any]:
     for server in started:
         if server.proc and server.proc.poll() is None:
             server.kill9()
+
+
+@pytest.fixture(scope="module")
+def module_aws(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[FakeAws]:
+    """One fake_aws for a whole test module, with the module's ``RESOURCES``."""
+    server = FakeAws(tmp_path_factory.mktemp("aws-module") / "state", resources=getattr(request.module, "RESOURCES", None))
+    server.start()
+    yield server
+    server.stop()

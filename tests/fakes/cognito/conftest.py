@@ -21,6 +21,7 @@ from hd_testing import wait_healthy
 from hippodrome_k8s.host.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
+CONSOLE_ORIGIN = "http://127.0.0.1:9008"  # the stack's console signs in from its page: an allowed origin
 POOL_ID = "us-east-1_AbCdEfGhI"
 CLIENT_ID = "abcdefghij0123456789klmnop"
 DECLARED = {"userPools": [{
@@ -45,14 +46,16 @@ class FakeCognito:
         self.env = {k: v for k, v in os.environ.items()
                     if not k.startswith("HIPPODROME_") and k not in ("HOST", "PORT")}
         self.env.update({"PORT": str(self.port), "HOST": "127.0.0.1", "HIPPODROME_STATE_DIR": str(state_dir),
-                         "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1"})
+                         "AWS_DEFAULT_REGION": "us-east-1", "PYTHONUNBUFFERED": "1",
+                         "HIPPODROME_ALLOWED_ORIGINS": f"{CONSOLE_ORIGIN},http://localhost:9008",
+                         "HIPPODROME_ALLOWED_HOSTS": "127.0.0.1,localhost"})
         if seed is not None:
             self.env["HIPPODROME_RANDOM_SEED"] = seed
         if secret is not None:
             self.env["HIPPODROME_ENCRYPTION_SECRET"] = secret
         if declared is not None:
             self.env["HIPPODROME_COGNITO_CONFIG"] = json.dumps(declared)
-        self.pool_id, self.client_id = POOL_ID, CLIENT_ID
+        self.pool_id, self.client_id, self.console_origin = POOL_ID, CLIENT_ID, CONSOLE_ORIGIN
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = state_dir.parent / f"fake_cognito-{self.port}.log"
 
