@@ -34,6 +34,21 @@ def layered(name: str, ports: Iterable[int], namespace: str | None = None) -> di
                         service("e", 2, next(p))], namespace)
 
 
+def missing(sent, stored, path: str) -> list[str]:
+    """Paths of `sent` that `stored` lacks or holds with another value (fields the server defaulted,
+    present only in `stored`, are fine: defaulting is not pruning)."""
+    if isinstance(sent, dict):
+        if not isinstance(stored, dict):
+            return [path]
+        return [p for k, v in sent.items()
+                for p in (missing(v, stored[k], f"{path}.{k}") if k in stored else [f"{path}.{k}"])]
+    if isinstance(sent, list):
+        if not isinstance(stored, list) or len(stored) != len(sent):
+            return [path]
+        return [p for i, (a, b) in enumerate(zip(sent, stored)) for p in missing(a, b, f"{path}[{i}]")]
+    return [] if sent == stored else [path]
+
+
 # ---- the audit log (JSON lines, writes only: see cp_config.AUDIT_POLICY) -----------------------
 
 def audit_events(path: Path) -> list[dict[str, Any]]:
