@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
 
 import yaml
 
@@ -44,7 +43,9 @@ def test_the_repos_stack_file_rolls_out_with_true_printer_columns(crd, namespace
                               "hippodromestacks", "--watch", "-v=6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     requests_log: list[str] = []
+    printed: list[str] = []
     threading.Thread(target=lambda: requests_log.extend(table.stderr), daemon=True).start()
+    threading.Thread(target=lambda: printed.extend(table.stdout), daemon=True).start()
     try:
         wait_for(lambda: table.poll() is not None or any("watch=true" in line for line in requests_log),
                  "kubectl's watch to start", 30)
@@ -52,11 +53,11 @@ def test_the_repos_stack_file_rolls_out_with_true_printer_columns(crd, namespace
             cp.kubectl_run("-n", namespace, "apply", "-f", str(STACK_FILE))
             wait_for(lambda: any((e.obj.get("status") or {}).get("phase") == "Ready" for e in stacks.events),
                      "phase Ready", timeout=120, operator=chart_operator)
-        time.sleep(1)                                 # kubectl prints the last rows a moment later
+        wait_for(lambda: any(" Ready " in line for line in printed), "kubectl to print the Ready row", 30)
     finally:
         table.terminate()
-        out, _ = table.communicate(timeout=10)
-    rows = [_row(line) for line in out.splitlines() if line.strip() and not line.startswith("NAME ")]
+        table.wait(10)
+    rows = [_row(line) for line in printed if line.strip() and not line.startswith("NAME ")]
     truths = [_truth(e.obj) for e in stacks.events]
     wrong = [r for r in rows if r not in truths]
     assert not wrong, f"rows not matching any state of the object: {wrong}\nstates: {truths}"
