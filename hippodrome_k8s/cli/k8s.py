@@ -91,7 +91,7 @@ def run_forwards(root: Path, state: driver.RunState, echo: Callable[[str], None]
 
 def spawn_forwarder(root: Path) -> int:
     """Start ``hippodrome k8s port-forward`` in the background; returns its pid."""
-    log = driver.k8s_dir(root) / "port-forward.log"
+    log = ProjectPaths(root).k8s_dir / "port-forward.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         child = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "port-forward",

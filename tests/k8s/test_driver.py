@@ -459,3 +459,14 @@ def test_up_uses_and_records_the_projects_seed(world, capsys, monkeypatch):
     code, _, err = up(capsys, world, "--detach")
     assert code == 0, err
     assert (world.root / ".hippodrome" / "state" / "seed").read_text().strip() == "9"
+
+
+def test_the_background_forwarder_really_starts_and_its_early_exit_is_reported(tmp_path):
+    """Regression (found by tests/cluster/test_cli_context.py): `k8s up --detach` died with AttributeError
+    (`driver.k8s_dir`, gone in a refactor) after the stack was Ready, because every test here replaced
+    spawn_forwarder. Unreplaced: the real child starts, finds no stack and exits, and that is reported."""
+    with pytest.raises(K8sError) as caught:
+        k8s_cli.spawn_forwarder(tmp_path)
+    assert "the background port-forwards exited" in str(caught.value)
+    assert "no k8s stack was brought up" in str(caught.value)
+    assert (tmp_path / ".hippodrome" / "k8s" / "port-forward.log").exists()
