@@ -154,10 +154,23 @@ def start_operator(cp, namespace: str, work: Path, liveness_port: int,
     """Apply the chart's operator RBAC (edited by `rbac_edit`, if given) to `namespace` and start the operator
     there with a token of the chart's ServiceAccount, exactly the chart's command and env."""
     docs = render_chart(namespace, {"operator.livenessPort": liveness_port, **(values or {})})
-    container = operator_container(docs)
     rbac = operator_rbac(docs)
     apply(cp, rbac_edit(rbac) if rbac_edit else rbac, namespace)
-    account = operator_service_account(docs)
+    return _launch(cp, namespace, operator_container(docs), operator_service_account(docs), work, liveness_port)
+
+
+def start_installed_operator(cp, namespace: str, deployment: str, work: Path, liveness_port: int) -> ChartOperator:
+    """The operator a `helm install` put on the (fake) node, run here instead: the installed Deployment's command,
+    env and ServiceAccount (whose RBAC Helm installed), but kopf's liveness endpoint on a free local port."""
+    spec = get_json(cp, "-n", namespace, "get", "deployment", deployment)["spec"]["template"]["spec"]
+    (container,) = copy.deepcopy(spec["containers"])
+    for item in container["env"]:
+        if item["name"] == "HIPPODROME_LIVENESS_PORT":
+            item["value"] = str(liveness_port)
+    return _launch(cp, namespace, container, spec["serviceAccountName"], work, liveness_port)
+
+
+def _launch(cp, namespace: str, container: dict, account: str, work: Path, liveness_port: int) -> ChartOperator:
     kubeconfig = service_account_kubeconfig(cp, namespace, account, work / f"operator-{namespace}.kubeconfig")
     command = [*container["command"], *container.get("args", [])]
     if command[:3] != ["python", "-m", "hippodrome_operator"]:
