@@ -183,6 +183,14 @@ def _launch(cp, namespace: str, container: dict, account: str, work: Path, liven
     return ChartOperator(process, log_path, liveness_port, f"system:serviceaccount:{namespace}:{account}", container)
 
 
+def release_stacks(cp, namespace: str) -> None:
+    """Let go of the stacks in `namespace` (their finalizer removed) once no operator is left to tear them down."""
+    names = cp.kubectl_run("-n", namespace, "get", "hippodromestacks", "-o", "name", check=False).stdout.split()
+    for name in names:
+        cp.kubectl_run("-n", namespace, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
+                       check=False)
+
+
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 60, poll: float = 0.2,
              operator: ChartOperator | None = None) -> Any:
     """The first truthy value of `predicate()`; fails naming `what` (and the operator's log tail, if it died)."""

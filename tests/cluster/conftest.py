@@ -129,7 +129,7 @@ def chart_operator(crd, namespace, tmp_path):
     """`python -m hippodrome_operator` as the chart runs it, watching `namespace` as the chart's ServiceAccount
     (chart_operator.py). Afterwards it is stopped and the stacks it leaves are let go (their finalizer
     removed), so that the namespace can be deleted."""
-    from chart_operator import HELM, start_operator
+    from chart_operator import HELM, release_stacks, start_operator
     from hd_testing import free_ports
 
     if not HELM.exists():
@@ -140,10 +140,3 @@ def chart_operator(crd, namespace, tmp_path):
     finally:
         operator.stop()
         release_stacks(crd, namespace)
-
-
-def release_stacks(cp, namespace: str) -> None:
-    names = cp.kubectl_run("-n", namespace, "get", "hippodromestacks", "-o", "name", check=False).stdout.split()
-    for name in names:
-        cp.kubectl_run("-n", namespace, "patch", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}',
-                       check=False)

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart_operator import REPO, get_json, start_installed_operator, wait_for
+from chart_operator import REPO, get_json, release_stacks, start_installed_operator, wait_for
 from cluster_stacks import layered
-from conftest import release_stacks
 from hd_testing import free_ports
 from hippodrome_k8s.k8s import driver
 from hippodrome_k8s.k8s.helm import NAMESPACE, RELEASE
