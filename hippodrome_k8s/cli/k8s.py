@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from hippodrome_k8s.core.errors import ControlError, K8sError, UsageError
+from hippodrome_k8s.host.project import ProjectPaths
 from hippodrome_k8s.cli.logs import SERVICE_NAME
 from hippodrome_k8s.local.logs import new_run_dir
 from hippodrome_k8s.core.model import Cell, Profile
@@ -167,10 +168,11 @@ def _stack(api: ClusterApi, state: driver.RunState) -> dict[str, Any]:
 
 @click.group()
 def k8s() -> None:
-    """Run the stack on a local kind cluster: operator, Helm chart, supervised port-forwards.
+    """Run the stack on a local kind cluster (or any cluster: --context): operator, Helm chart, port-forwards.
 
     \b
       hippodrome k8s up --profile ecom      # preflight, cluster, images, chart, stack, forwards
+      hippodrome k8s up --context NAME --no-build   # an existing cluster that has the images
       curl -s localhost:9000/api/status     # the same contract as the local engine
       kubectl get hippodromestacks -A       # phase, ready services, layer
       hippodrome k8s status                 # services + forward health
@@ -183,20 +185,28 @@ def k8s() -> None:
               help="Which services to run (default: the stack file's spec.profile).")
 @click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None, help="local, staging or prod.")
 @click.option("--table-prefix", default=None, help="DynamoDB table prefix (default: dev-<sanitized git branch>-).")
-@click.option("--cluster", "cluster", default=DEFAULT_CLUSTER, show_default=True, help="kind cluster name.")
-@click.option("--no-build", is_flag=True, help="Skip `docker build`; load the images already in the local docker.")
+@click.option("--cluster", "cluster", default=None, help=f"kind cluster name (default: {DEFAULT_CLUSTER}).")
+@click.option("--context", "context", default=None, metavar="NAME",
+              help="Use the existing cluster of this kubeconfig context (Docker Desktop, minikube, k3d, a shared dev "
+                   "cluster...) instead of kind: nothing is created there and no image is loaded.")
+@click.option("--no-build", is_flag=True, help="Skip `docker build`; load the images already in the local docker. "
+                                               "With --context: docker is not used at all (the cluster has or pulls "
+                                               "the images).")
 @click.option("--detach", is_flag=True, help="Return once Ready; the port-forwards keep running in the background.")
 @click.option("--wait-timeout", type=float, default=900.0, show_default=True, help="Seconds to wait for Ready.")
 @click.option("--i-understand-this-is-prod", "confirm_prod", is_flag=True, help="Required with --cell prod.")
 @click.option("-f", "--file", "stack_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Stack file (default: <project root>/hippodrome.yaml).")
 @_root_option
-def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, confirm_prod, stack_file,
+def up(profile, cell, table_prefix, cluster, context, no_build, detach, wait_timeout, confirm_prod, stack_file,
        project_root) -> None:
-    """Bring the stack up on kind and port-forward its ports (9000-9019) to 127.0.0.1."""
+    """Bring the stack up on kind (or an existing cluster: --context) and port-forward its ports to 127.0.0.1."""
     from hippodrome_k8s.cli.main import plan_from_flags, record_project, stack_file_of
     from hippodrome_k8s.core.loader import load_stack
 
+    if cluster is not None and context is not None:
+        raise UsageError("--cluster names the kind cluster to create or reuse, --context an existing cluster: "
+                         "give one of them")
     root = _root(project_root)
     plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod)
     stack = load_stack(stack_file_of(root, stack_file))
@@ -205,7 +215,8 @@ def up(profile, cell, table_prefix, cluster, no_build, detach, wait_timeout, con
         raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
                          "use --detach, or `hippodrome k8s down` first")
     record_project(root, plan)  # the seed and the secret the cluster's fakes now hold; Tilt reads them too
-    options = driver.UpOptions(cluster=cluster, build=not no_build, wait=WaitOptions(timeout=wait_timeout))
+    options = driver.UpOptions(cluster=cluster or DEFAULT_CLUSTER, context=context, build=not no_build,
+                               wait=WaitOptions(timeout=wait_timeout))
     before = driver.specs_of(driver.read_state(root)) if driver.state_path(root).exists() else ()
     result = driver.up(stack, plan, root, options, make_seams(_echo))
     driver.write_state(root, result, plan, new_run_dir(root))
@@ -238,9 +249,10 @@ def status(project_root, as_json) -> None:
     if as_json:
         click.echo(json.dumps({"stack": st, "forwards": (health or {}).get("forwards", {})}, indent=2))
         return
+    where = f"cluster {state.cluster}" if state.cluster else f"context {state.context}"
     click.echo(f"{state.stack}: {st.get('phase', 'Pending')} · {st.get('readyServices', '-')} ready · "
                f"layer {st.get('currentLayer', '-')} · profile {state.profile} · cell {state.cell} · "
-               f"cluster {state.cluster} · namespace {state.namespace}")
+               f"{where} · namespace {state.namespace}")
     click.echo(fmt.status_table(st.get("services") or {}))
     click.echo("")
     click.echo(forward_table(health))
@@ -348,6 +360,9 @@ def down(delete_cluster, delete_data, timeout, project_root) -> None:
     unless --delete-data; --delete-cluster deletes everything."""
     root = _root(project_root)
     state = driver.read_state(root)
+    if delete_cluster and not state.cluster:
+        raise UsageError(f"the stack runs on the existing cluster of context {state.context!r}, which hippodrome did "
+                         "not create and will not delete; drop --delete-cluster")
     pid = _forwarder_pid(root)
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):

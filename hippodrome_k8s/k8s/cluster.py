@@ -12,6 +12,10 @@ v0.33.0 and ``kindest/node:v1.37.0@sha256:a1ed56cf…`` from that release's note
 (https://github.com/kubernetes-sigs/kind/releases/tag/v0.33.0), the Kubernetes
 minor of the real control-plane tests.
 
+An existing cluster (``k8s up --context NAME``: Docker Desktop, minikube, k3d, a shared dev
+cluster, or the test control plane) is ``ExistingCluster``: never created, loaded into or deleted;
+only its API server is waited for.
+
 Loading images: ``kind load docker-image`` fails (``ctr: content digest ... not
 found``) when Docker uses the containerd image store, the default in current
 Docker and Docker Desktop (kind issues #3795, #3845); then the images go through
@@ -98,17 +102,11 @@ class KindCluster:
 
     def wait_ready(self, timeout: float = READY_TIMEOUT, poll: float = 1.0) -> None:
         """Until the API server answers ``/readyz`` (bounded), e.g. after its node container was restarted."""
-        deadline = self.clock() + timeout
-        while True:
-            result = self.runner.run(["kubectl", "--context", self.context, "get", "--raw", "/readyz"], timeout=QUICK)
-            if result.ok and result.stdout.strip() == "ok":
-                return
-            if self.clock() >= deadline:
-                why = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.returncode}"]
-                raise K8sError(f"the API server of kind cluster {self.name!r} was not ready within {timeout:g}s "
-                               f"(`kubectl --context {self.context} get --raw /readyz`: {why[0]}); "
-                               f"try `docker restart {self.node}`, or `hippodrome k8s down --delete-cluster`")
-            self.sleep(poll)
+        why = wait_readyz(self.runner, self.context, timeout, poll, self.sleep, self.clock)
+        if why is not None:
+            raise K8sError(f"the API server of kind cluster {self.name!r} was not ready within {timeout:g}s "
+                           f"(`kubectl --context {self.context} get --raw /readyz`: {why}); "
+                           f"try `docker restart {self.node}`, or `hippodrome k8s down --delete-cluster`")
 
     def load_images(self, refs: list[str]) -> str:
         """``kind load docker-image`` (skips images the node has with the same ID); on the containerd image
@@ -132,3 +130,34 @@ class KindCluster:
             return False
         self.runner.run(["kind", "delete", "cluster", "--name", self.name], timeout=CREATE_TIMEOUT).check()
         return True
+
+
+@dataclass
+class ExistingCluster:
+    """The cluster behind a kubeconfig context the user chose: used as it is, never created or deleted."""
+
+    runner: Runner
+    context: str
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def ensure(self, timeout: float = READY_TIMEOUT, poll: float = 1.0) -> str:
+        why = wait_readyz(self.runner, self.context, timeout, poll, self.sleep, self.clock)
+        if why is not None:
+            raise K8sError(f"the API server of context {self.context!r} was not ready within {timeout:g}s "
+                           f"(`kubectl --context {self.context} get --raw /readyz`: {why}); "
+                           "check `kubectl config get-contexts` and that the cluster runs")
+        return "existing"
+
+
+def wait_readyz(runner: Runner, context: str, timeout: float, poll: float, sleep: Callable[[float], None],
+                clock: Callable[[], float]) -> str | None:
+    """None once ``kubectl --context <context> get --raw /readyz`` says ok; else, after ``timeout``, why not."""
+    deadline = clock() + timeout
+    while True:
+        result = runner.run(["kubectl", "--context", context, "get", "--raw", "/readyz"], timeout=QUICK)
+        if result.ok and result.stdout.strip() == "ok":
+            return None
+        if clock() >= deadline:
+            return ((result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.returncode}"])[0]
+        sleep(poll)

@@ -4,6 +4,11 @@
     -> helm install/upgrade -> the encryption Secret -> apply the HippodromeStack
     -> wait for Ready (live progress)
 
+On an existing cluster (``UpOptions.context``, ``k8s up --context NAME``) there is no kind: the
+cluster is only waited for, and images are not loaded: built and content-tagged in the local docker
+(which Docker Desktop's cluster sees), or with ``--no-build`` not touched at all (the cluster has
+them already or pulls them), so that nothing there needs docker.
+
 then the CLI either runs the supervised port-forwards in the foreground or
 starts them in the background (``--detach``).  The driver decides nothing the
 resolver already decided: the plan says which services, ports and layers.
@@ -26,11 +31,11 @@ from hippodrome_k8s.core.model import HippodromeStack
 from hippodrome_k8s.core.resolver import Plan, dns_name
 from hippodrome_k8s.host.project import ProjectPaths, write_atomic
 from hippodrome_k8s.k8s.api import ClusterApi
-from hippodrome_k8s.k8s.cluster import DEFAULT_CLUSTER, KindCluster
+from hippodrome_k8s.k8s.cluster import DEFAULT_CLUSTER, ExistingCluster, KindCluster
 from hippodrome_k8s.k8s.helm import CHART_DIR, NAMESPACE, RELEASE, ChartInstaller
 from hippodrome_k8s.k8s.images import HIPPODROME_REPOSITORY, OPERATOR_REPOSITORY, ImageBuilder, images_for
 from hippodrome_k8s.k8s.portforward import ForwardSpec
-from hippodrome_k8s.k8s.preflight import Tools, preflight
+from hippodrome_k8s.k8s.preflight import Tools, checks_for, preflight
 from hippodrome_k8s.k8s.progress import WaitOptions, wait_ready
 from hippodrome_k8s.k8s.runner import Runner
 from hippodrome_k8s.k8s.stackres import stack_resource
@@ -46,6 +51,7 @@ class UpOptions:
     build: bool = True
     wait: WaitOptions = WaitOptions()
     chart: Path = CHART_DIR
+    context: str | None = None  # an existing cluster's kubeconfig context: no kind, no image loading
 
 
 @dataclass
@@ -54,16 +60,16 @@ class Seams:
     helm_for: Callable[[str], ChartInstaller]  # kube context -> installer
     api_for: Callable[[str], ClusterApi]  # kube context -> API
     echo: Callable[[str], None] = print
-    preflight: Callable[[Runner], Tools] = preflight
+    preflight: Callable[..., Tools] = preflight  # (runner, checks) -> Tools
     sleep: Callable[[float], None] | None = None
     steps: list[str] = field(default_factory=list)  # what ran, in order (read by tests and the summary)
 
 
 @dataclass(frozen=True)
 class UpResult:
-    cluster: str
+    cluster: str  # the kind cluster's name; "" on an existing cluster (--context)
     context: str
-    cluster_state: str  # created | reused
+    cluster_state: str  # created | reused | existing
     namespace: str
     stack: str
     status: dict[str, Any]
@@ -97,24 +103,22 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
     echo, steps = seams.echo, seams.steps
 
     steps.append("preflight")
-    tools = seams.preflight(seams.runner)
+    tools = seams.preflight(seams.runner, checks_for(existing_cluster=options.context is not None, build=options.build))
     echo(f"preflight: {tools.summary()}")
 
     steps.append("cluster")
-    cluster = KindCluster(seams.runner, options.cluster, **({"sleep": seams.sleep} if seams.sleep else {}))
-    state = cluster.ensure()
-    echo(f"cluster: {state} kind cluster {options.cluster!r} (context {cluster.context})")
+    sleep = {"sleep": seams.sleep} if seams.sleep else {}
+    cluster: KindCluster | ExistingCluster
+    if options.context is not None:
+        cluster = ExistingCluster(seams.runner, options.context, **sleep)
+        state = cluster.ensure()
+        echo(f"cluster: the existing cluster of context {options.context!r} (nothing is created or loaded there)")
+    else:
+        cluster = KindCluster(seams.runner, options.cluster, **sleep)
+        state = cluster.ensure()
+        echo(f"cluster: {state} kind cluster {options.cluster!r} (context {cluster.context})")
 
-    images = images_for(plan)
-    builder = ImageBuilder(seams.runner, root)
-    if options.build:
-        steps.append("build")
-        echo(f"images: building {', '.join(i.ref for i in images)}")
-        builder.build(images)
-    steps.append("load")
-    pinned = builder.pin(images)
-    how = cluster.load_images(sorted(pinned.values()))
-    echo(f"images: loaded {', '.join(sorted(pinned.values()))} (kind load {how})")
+    pinned = _images(plan, root, options, seams, cluster)
 
     crds = options.chart / "crds"
     if crds.is_dir():
@@ -140,11 +144,36 @@ def up(stack: HippodromeStack, plan: Plan, root: Path, options: UpOptions, seams
          f"{len(plan.layers)} layers")
 
     steps.append("wait")
-    kwargs = {"sleep": seams.sleep} if seams.sleep else {}
-    status = wait_ready(api, options.namespace, plan.stack_name, generation, echo, options.wait, **kwargs)
+    status = wait_ready(api, options.namespace, plan.stack_name, generation, echo, options.wait, **sleep)
     echo(f"stack: Ready ({status.get('readyServices', '?')} services)")
-    return UpResult(options.cluster, cluster.context, state, options.namespace, plan.stack_name, status,
-                    forward_specs(plan))
+    return UpResult("" if options.context is not None else options.cluster, cluster.context, state,
+                    options.namespace, plan.stack_name, status, forward_specs(plan))
+
+
+def _images(plan: Plan, root: Path, options: UpOptions, seams: Seams,
+            cluster: KindCluster | ExistingCluster) -> dict[str, str]:
+    """Build (unless --no-build), content-tag and load the images; returns ``{"repo:dev": "repo:dev-<id12>"}``.
+    On an existing cluster nothing is loaded, and with --no-build docker is not touched (no pinning)."""
+    echo, steps = seams.echo, seams.steps
+    images = images_for(plan)
+    if options.context is not None and not options.build:
+        echo(f"images: not built or loaded (--no-build): the cluster of context {options.context!r} must have or "
+             f"pull {', '.join(i.ref for i in images)}")
+        return {}
+    builder = ImageBuilder(seams.runner, root)
+    if options.build:
+        steps.append("build")
+        echo(f"images: building {', '.join(i.ref for i in images)}")
+        builder.build(images)
+    steps.append("load" if isinstance(cluster, KindCluster) else "pin")
+    pinned = builder.pin(images)
+    if isinstance(cluster, KindCluster):
+        how = cluster.load_images(sorted(pinned.values()))
+        echo(f"images: loaded {', '.join(sorted(pinned.values()))} (kind load {how})")
+    else:
+        echo(f"images: tagged {', '.join(sorted(pinned.values()))} in the local docker, not loaded: the cluster of "
+             f"context {options.context!r} must see them (Docker Desktop does; else load them, or push)")
+    return pinned
 
 
 # --- state for later commands -----------------------------------------------------------------

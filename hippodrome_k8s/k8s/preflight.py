@@ -4,9 +4,12 @@ First the Python packages of the ``k8s`` extra (kubernetes, pyhelm3, kopf):
 without them ``k8s up`` went through the cluster, the images and the CRD before
 dying on an import.  Then docker must answer (not just be installed), and
 ``kind`` (the pinned release), ``kubectl`` and ``helm`` must be on PATH.  The
-four tool checks run concurrently with a short timeout each, so a missing
+tool checks run concurrently with a short timeout each, so a missing
 daemon is reported within seconds.  Every missing piece is reported at once
 with how to install it, as one ``PreflightError`` (exit 2, no traceback).
+
+On an existing cluster (``k8s up --context NAME``) kind is never used, and docker
+only to build images: ``checks_for`` decides which tools are needed.
 """
 
 from __future__ import annotations
@@ -146,6 +149,18 @@ def check_helm(runner: Runner) -> ToolCheck:
 CHECKS: tuple[Callable[[Runner], ToolCheck], ...] = (check_docker, check_kind, check_kubectl, check_helm)
 
 
+def checks_for(existing_cluster: bool, build: bool) -> tuple[Callable[[Runner], ToolCheck], ...]:
+    """The tools ``k8s up`` needs: all four for kind; on an existing cluster (``--context``) kubectl and helm,
+    and docker only when it builds the images."""
+    if not existing_cluster:
+        return CHECKS
+    return ((check_docker,) if build else ()) + (check_kubectl, check_helm)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def preflight(runner: Runner, checks: tuple[Callable[[Runner], ToolCheck], ...] = CHECKS) -> Tools:
     """The Python packages first; then every tool check concurrently; raise one PreflightError listing each
     missing tool and its fix."""
@@ -156,7 +171,7 @@ def preflight(runner: Runner, checks: tuple[Callable[[Runner], ToolCheck], ...] 
     if missing:
         found = [c.line() for c in results if c.ok]
         raise PreflightError(
-            "`hippodrome k8s up` needs docker, kind, kubectl and helm:\n  "
+            f"`hippodrome k8s up` needs {_listed([c.name for c in results])}:\n  "
             + "\n  ".join(f"- {c.line()}" for c in missing)
             + (f"\n  (found: {', '.join(found)})" if found else "")
             + "\nWithout them, `hippodrome up` runs the same stack as local processes."

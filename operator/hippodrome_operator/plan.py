@@ -209,7 +209,7 @@ class Decision:
     stopped: frozenset[str] = frozenset()
     control_result: ControlResult | None = None  # for status.lastControl, when a control was applied
     gated_from: int | None = None  # the first layer held back by the gate (None: none)
-    hashes: Mapping[str, str] = field(default_factory=dict)  # service -> wanted Deployment spec hash
+    hashes: Mapping[str, str] = field(default_factory=dict)  # service -> wanted Deployment spec hash (every service)
     held: bool = False  # nothing planned: the API server refused this generation (see ``rejected``)
 
 
@@ -311,6 +311,10 @@ def plan(desired: Desired, observed: Observed) -> Decision:
         if not gate_open:
             gated_from = next((n for n in sorted(layers) if n > layer), None)
             break
+    for ps in desired.services:  # above a closed gate nothing is acted on, but what runs there is still judged
+        if ps.name not in hashes:
+            want = desired.deployment(ps, 0 if ps.name in stopped else 1)
+            hashes[ps.name] = want["metadata"]["annotations"][ANNOTATION_HASH]
     return Decision(tuple(actions), stopped, control_result, gated_from, hashes)
 
 

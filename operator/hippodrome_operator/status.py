@@ -36,7 +36,7 @@ def _service_entry(desired: Desired, observed: Observed, decision: Decision, ps:
         return (S.stopped, False, "stopped on request") if d.pods == 0 and d.replicas == 0 else (S.stopping, False, "scaling to 0")
     if d.failure:
         return S.failed, False, d.failure
-    want_hash = decision.hashes.get(ps.name)  # None: its layer is gated, so it cannot be ready yet
+    want_hash = decision.hashes.get(ps.name)
     if want_hash is not None and is_ready(ps, observed, want_hash):
         return S.running, True, ""
     return S.starting, False, "rolling out" if d.spec_hash else "waiting for readiness"

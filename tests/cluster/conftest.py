@@ -122,3 +122,21 @@ def crd(control_plane):
             return control_plane
         time.sleep(0.2)
     raise AssertionError(f"the CRD was not Established within 60 s: {done.stderr}")
+
+
+@pytest.fixture
+def chart_operator(crd, namespace, tmp_path):
+    """`python -m hippodrome_operator` as the chart runs it, watching `namespace` as the chart's ServiceAccount
+    (chart_operator.py). Afterwards it is stopped and the stacks it leaves are let go (their finalizer
+    removed), so that the namespace can be deleted."""
+    from chart_operator import HELM, release_stacks, start_operator
+    from hd_testing import free_ports
+
+    if not HELM.exists():
+        pytest.skip(f"{HELM} is missing (the chart is rendered with it): run scripts/install-helm.sh (scripts/test does)")
+    operator = start_operator(crd, namespace, tmp_path, free_ports(1)[0])
+    try:
+        yield operator
+    finally:
+        operator.stop()
+        release_stacks(crd, namespace)

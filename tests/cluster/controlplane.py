@@ -6,7 +6,8 @@ real API server with real controllers, and kind cannot run here. The binaries co
 `cp_build.ensure_built()`; the flags and files from `cp_config`; certificates from `cp_certs`.
 
 Lifecycle: `up()` returns once /readyz answers, the Node is Ready and the `default` ServiceAccount
-exists. Each process runs in its own process group; `state.json` in the run directory records the
+exists; a pool of PersistentVolumes (`cp_config.VOLUMES`) is there for claims to bind to, and kwok's
+PortForward CRD is served (kwok reads PortForward objects from the API server). Each process runs in its own process group; `state.json` in the run directory records the
 process groups so `down` works from another process (`ControlPlane.attach(run_dir).down()`). `down()`
 stops every process (SIGTERM, then SIGKILL) and removes the run directory with its data. With
 `tie_to_parent=True` (the test fixture) the processes also get SIGKILL if the Python process that
@@ -35,9 +36,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cp_build  # noqa: E402
 import cp_certs  # noqa: E402
-from cp_config import (HOST, IDENTITIES, NODE_NAME, SERVICE_CIDR, AUDIT_POLICY, Layout, Ports,  # noqa: E402
-                       apiserver_args, controller_manager_args, etcd_args, kubeconfig, kwok_args,
-                       kwok_config, node_manifest, scheduler_args, server_url, DEFAULT_STAGES)
+from cp_config import (HOST, IDENTITIES, KWOK_PORTFORWARD_CRD, NODE_NAME, SERVICE_CIDR, AUDIT_POLICY,  # noqa: E402
+                       VOLUMES, Layout, Ports, apiserver_args, controller_manager_args, etcd_args, kubeconfig,
+                       kwok_args, kwok_config, node_manifest, scheduler_args, server_url, volume_manifest,
+                       DEFAULT_STAGES)
 
 RESERVED = range(9000, 9020)   # the reference stack's ports: never used here
 
@@ -68,13 +70,15 @@ def _die_with_parent() -> None:      # runs in the child between fork and exec
 
 class ControlPlane:
     def __init__(self, run_dir: Path, bin_dir: Path, ports: Ports, *, tie_to_parent: bool = False,
-                 kwok_documents: tuple[str, ...] = DEFAULT_STAGES, log: Callable[[str], None] = print):
+                 kwok_documents: tuple[str, ...] = DEFAULT_STAGES, volumes: int = VOLUMES,
+                 log: Callable[[str], None] = print):
         self.layout = Layout(run_dir)
         self.run_dir = run_dir
         self.bin_dir = bin_dir
         self.ports = ports
         self.tie_to_parent = tie_to_parent
         self.kwok_documents = kwok_documents
+        self.volumes = volumes
         self.log = log
         self.pgids: dict[str, int] = {}
         self._procs: dict[str, subprocess.Popen] = {}
@@ -131,6 +135,11 @@ class ControlPlane:
             self._start("kube-controller-manager", controller_manager_args(self.bin_dir, self.layout, self.ports))
             self._start("kube-scheduler", scheduler_args(self.bin_dir, self.layout, self.ports))
             self._create_node()
+            self._create_volumes()
+            crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+            self._create(crds, KWOK_PORTFORWARD_CRD)
+            self._wait_api(f"{crds}/{KWOK_PORTFORWARD_CRD['metadata']['name']}", _established,
+                           "kwok's PortForward CRD", started + timeout)
             self._start("kwok", kwok_args(self.bin_dir, self.layout, self.ports))
             self._wait(f"https://{HOST}:{self.ports.controller_manager}/healthz", "kube-controller-manager",
                        started + timeout)
@@ -257,10 +266,24 @@ class ControlPlane:
             time.sleep(0.2)
         raise ControlPlaneError(f"timed out waiting for {what} ({path})")
 
-    def _create_node(self) -> None:
-        r = self._session().post(f"{self.server}/api/v1/nodes", json=node_manifest(), timeout=10)
+    def _create(self, path: str, body: dict, session: requests.Session | None = None) -> None:
+        r = (session or self._session()).post(f"{self.server}{path}", json=body, timeout=10)
         if r.status_code not in (201, 409):
-            raise ControlPlaneError(f"creating node {NODE_NAME}: HTTP {r.status_code} {r.text[:300]}")
+            raise ControlPlaneError(f"creating {body['kind']} {body['metadata']['name']}: HTTP {r.status_code} "
+                                    f"{r.text[:300]}")
+
+    def _create_node(self) -> None:
+        self._create("/api/v1/nodes", node_manifest())
+
+    def _create_volumes(self) -> None:
+        session = self._session()
+        for index in range(self.volumes):
+            self._create("/api/v1/persistentvolumes", volume_manifest(index, self.layout), session)
+
+
+def _established(crd: dict) -> bool:
+    return any(c.get("type") == "Established" and c.get("status") == "True"
+               for c in (crd.get("status") or {}).get("conditions") or [])
 
 
 def _node_ready(node: dict) -> bool:

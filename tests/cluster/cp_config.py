@@ -18,7 +18,8 @@ POD_CIDR = "10.244.0.1/24"
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 # kube-controller-manager's controllers (names as in v1.28+): enough for Deployments to roll out,
-# namespaces to be deleted, owner references to be collected and service accounts to get tokens.
+# namespaces to be deleted, owner references to be collected, service accounts to get tokens, and
+# PersistentVolumeClaims to bind to the pre-made volumes (`volume_manifest`) and be deleted again.
 CONTROLLERS = (
     "deployment-controller",
     "replicaset-controller",
@@ -27,7 +28,12 @@ CONTROLLERS = (
     "serviceaccount-controller",
     "serviceaccount-token-controller",
     "root-ca-certificate-publisher-controller",
+    "persistentvolume-binder-controller",
+    "persistentvolume-protection-controller",
+    "persistentvolumeclaim-protection-controller",
 )
+VOLUMES = 48   # pre-made PersistentVolumes: claims bind to them as kind's local-path provisioner would
+               # provide them (Retain: a released volume is not reused, so the pool is generous)
 
 # Identities: (file stem, user, group). The controller manager and scheduler use the users that
 # Kubernetes' bootstrap RBAC roles are bound to; kwok acts for the node; `admin` is the person.
@@ -173,7 +179,39 @@ def kwok_args(bin_dir: Path, lay: Layout, ports: Ports) -> list[str]:
             f"--node-ip={HOST}", f"--node-name={NODE_NAME}", f"--node-port={ports.kwok}",
             f"--server-address={HOST}:{ports.kwok}",
             f"--tls-cert-file={lay.pki / 'kwok-serving.crt'}", f"--tls-private-key-file={lay.pki / 'kwok-serving.key'}",
-            f"--cidr={POD_CIDR}", "--node-lease-duration-seconds=40"]
+            f"--cidr={POD_CIDR}", "--node-lease-duration-seconds=40",
+            # PortForward objects come from the API server (a test creates one per pod it stands in
+            # for), not from --config: pods have generated names, known only once they exist
+            "--enable-crds=PortForward"]
+
+
+def volume_manifest(index: int, lay: Layout) -> dict:
+    """One pre-made volume (hostPath under the run directory: kwok mounts nothing, the path is never used)."""
+    return {"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": f"hippodrome-pv-{index:03d}", "labels": {"hippodrome.dev/test-volume": "true"}},
+            "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                     "persistentVolumeReclaimPolicy": "Retain",
+                     "hostPath": {"path": str(lay.run_dir / "volumes" / f"pv-{index:03d}")}}}
+
+
+# kwok's PortForward (kwok.x-k8s.io/v1alpha1), served by the API server so that a test can point a pod's
+# port at a local address once the pod exists. The schema is left open: kwok validates what it reads.
+KWOK_PORTFORWARD_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "portforwards.kwok.x-k8s.io"},
+    "spec": {"group": "kwok.x-k8s.io", "scope": "Namespaced",
+             "names": {"kind": "PortForward", "listKind": "PortForwardList", "plural": "portforwards",
+                       "singular": "portforward"},
+             "versions": [{"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object",
+                                                          "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def port_forward(pod: str, namespace: str, port: int, address: str, target_port: int) -> dict:
+    """kwok forwards `port` of `pod` (through `kubectl port-forward`, via the API server) to address:target_port."""
+    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+            "metadata": {"name": pod, "namespace": namespace},
+            "spec": {"forwards": [{"ports": [port], "target": {"address": address, "port": target_port}}]}}
 
 
 def node_manifest() -> dict:
@@ -189,6 +227,14 @@ def node_manifest() -> dict:
 # Written for this project (kwok's Stage API, kwok.x-k8s.io/v1alpha1): the node becomes Ready once;
 # a scheduled Pod becomes Running and Ready (no probe runs; there are no containers); a Pod being
 # deleted is removed at once (there is no kubelet to finish its termination).
+#
+# Held pods: a Pod labelled `app.kubernetes.io/instance: held` (every pod of a HippodromeStack named
+# `held`: the operator puts the stack's name in that label) becomes Running but NOT Ready, and stays
+# so until a test annotates it `hippodrome.test/release: "true"` — so a test sees a layer gate hold and
+# decides when it opens. (A key kwok cannot find counts as NotIn: unlabelled pods take the fast path.)
+HELD_INSTANCE = "held"
+HELD_LABEL = "app.kubernetes.io/instance"
+RELEASE_ANNOTATION = "hippodrome.test/release"
 
 NODE_READY = """\
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -225,32 +271,59 @@ spec:
         systemUUID: ""
 """
 
-POD_READY = """\
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata: {name: hippodrome-pod-ready}
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: .metadata.deletionTimestamp, operator: DoesNotExist}
-    - {key: .status.phase, operator: In, values: [Pending]}
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      phase: Running
+def _pod_stage(name: str, selector: str, ready: bool, with_phase: bool = True) -> str:
+    """A pod Stage whose next status is Running, Ready or not; `selector` is the stage's YAML selector."""
+    flag = "True" if ready else "False"
+    phase = """      phase: Running
       startTime: {{ $now | Quote }}
       hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
       podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
-      conditions:
-      - {type: Initialized, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: ContainersReady, status: "True", lastTransitionTime: {{ $now | Quote }}}
-      - {type: Ready, status: "True", lastTransitionTime: {{ $now | Quote }}}
+""" if with_phase else ""
+    return f"""\
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata: {{name: {name}}}
+spec:
+  resourceRef: {{apiGroup: v1, kind: Pod}}
+{selector}  next:
+    statusTemplate: |
+      {{{{ $now := Now }}}}
+{phase}      conditions:
+      - {{type: Initialized, status: "True", lastTransitionTime: {{{{ $now | Quote }}}}}}
+      - {{type: ContainersReady, status: "{flag}", lastTransitionTime: {{{{ $now | Quote }}}}}}
+      - {{type: Ready, status: "{flag}", lastTransitionTime: {{{{ $now | Quote }}}}}}
       containerStatuses:
-      {{ range .spec.containers }}
-      - {name: {{ .name | Quote }}, image: {{ .image | Quote }}, ready: true, started: true, restartCount: 0, state: {running: {startedAt: {{ $now | Quote }}}}}
-      {{ end }}
+      {{{{ range .spec.containers }}}}
+      - {{name: {{{{ .name | Quote }}}}, image: {{{{ .image | Quote }}}}, ready: {"true" if ready else "false"}, started: true, restartCount: 0, state: {{running: {{startedAt: {{{{ $now | Quote }}}}}}}}}}
+      {{{{ end }}}}
 """
+
+
+POD_READY = _pod_stage("hippodrome-pod-ready", f"""\
+  selector:
+    matchExpressions:
+    - {{key: .metadata.deletionTimestamp, operator: DoesNotExist}}
+    - {{key: .status.phase, operator: In, values: [Pending]}}
+    - {{key: '.metadata.labels["{HELD_LABEL}"]', operator: NotIn, values: [{HELD_INSTANCE}]}}
+""", ready=True)
+
+POD_HOLD = _pod_stage("hippodrome-pod-hold", f"""\
+  selector:
+    matchLabels: {{{HELD_LABEL}: {HELD_INSTANCE}}}
+    matchExpressions:
+    - {{key: .metadata.deletionTimestamp, operator: DoesNotExist}}
+    - {{key: .status.phase, operator: In, values: [Pending]}}
+""", ready=False)
+
+POD_RELEASE = _pod_stage("hippodrome-pod-release", f"""\
+  selector:
+    matchLabels: {{{HELD_LABEL}: {HELD_INSTANCE}}}
+    matchAnnotations: {{{RELEASE_ANNOTATION}: "true"}}
+    matchExpressions:
+    - {{key: .metadata.deletionTimestamp, operator: DoesNotExist}}
+    - {{key: .status.phase, operator: In, values: [Running]}}
+    - {{key: '.status.conditions.[] | select( .type == "Ready" ) | .status', operator: NotIn, values: ['True']}}
+""", ready=True, with_phase=False)
 
 POD_DELETE = """\
 apiVersion: kwok.x-k8s.io/v1alpha1
@@ -266,7 +339,7 @@ spec:
     delete: true
 """
 
-DEFAULT_STAGES = (NODE_READY, POD_READY, POD_DELETE)
+DEFAULT_STAGES = (NODE_READY, POD_READY, POD_HOLD, POD_RELEASE, POD_DELETE)
 
 
 def kwok_config(documents: tuple[str, ...] = DEFAULT_STAGES) -> str:

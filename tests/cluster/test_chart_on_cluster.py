@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from cluster_stacks import missing
+
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "hippodrome"
 CRD = CHART / "crds" / "hippodromestacks.yaml"
@@ -69,23 +71,8 @@ def test_the_repos_stack_file_loses_nothing_on_the_way_in(crd_installed, namespa
     k("-n", namespace, "apply", "-f", str(REPO / "hippodrome.yaml"))
     stored = json.loads(k("-n", namespace, "get", "hippodromestack", "dev", "-o", "json").stdout)
     sent = yaml.safe_load((REPO / "hippodrome.yaml").read_text())
-    lost = _missing(sent["spec"], stored["spec"], "spec")
+    lost = missing(sent["spec"], stored["spec"], "spec")
     assert not lost, f"the API server pruned or changed {lost}"
-
-
-def _missing(sent, stored, path: str) -> list[str]:
-    """Paths of `sent` that `stored` lacks or holds with another value (fields the server defaulted,
-    present only in `stored`, are fine: defaulting is not pruning)."""
-    if isinstance(sent, dict):
-        if not isinstance(stored, dict):
-            return [path]
-        return [p for k, v in sent.items()
-                for p in (_missing(v, stored[k], f"{path}.{k}") if k in stored else [f"{path}.{k}"])]
-    if isinstance(sent, list):
-        if not isinstance(stored, list) or len(stored) != len(sent):
-            return [path]
-        return [p for i, (a, b) in enumerate(zip(sent, stored)) for p in _missing(a, b, f"{path}[{i}]")]
-    return [] if sent == stored else [path]
 
 
 def _helm(binary: Path, cp, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

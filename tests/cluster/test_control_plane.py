@@ -116,3 +116,58 @@ def test_the_script_brings_a_control_plane_up_and_down(control_plane, tmp_path):
         except ProcessLookupError:
             alive = False
         assert not alive, f"{name} (process group {pgid}) still runs after down"
+
+
+def _deployment(name: str, labels: dict, claim: str | None = None) -> str:
+    import yaml
+
+    spec: dict = {"containers": [{"name": "c", "image": "registry.invalid/x:1"}]}
+    if claim:
+        spec["containers"][0]["volumeMounts"] = [{"name": "d", "mountPath": "/d"}]
+        spec["volumes"] = [{"name": "d", "persistentVolumeClaim": {"claimName": claim}}]
+    return yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+                           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                                    "template": {"metadata": {"labels": {"app": name, **labels}}, "spec": spec}}})
+
+
+def test_a_held_pod_stays_not_ready_until_the_test_releases_it(control_plane, namespace):
+    """kwok's hold stage (cp_config.POD_HOLD): pods labelled instance=held run but are not Ready until annotated."""
+    from cp_config import HELD_INSTANCE, HELD_LABEL, RELEASE_ANNOTATION
+
+    k = control_plane.kubectl_run
+    k("-n", namespace, "apply", "-f", "-", input=_deployment("held", {HELD_LABEL: HELD_INSTANCE}))
+    k("-n", namespace, "apply", "-f", "-", input=_deployment("free", {}))
+    k("-n", namespace, "rollout", "status", "deployment/free", "--timeout=60s", timeout=90)
+
+    def pod(app: str) -> dict:
+        items = json.loads(k("-n", namespace, "get", "pods", "-l", f"app={app}", "-o", "json").stdout)["items"]
+        return items[0] if items else {}
+
+    deadline = time.monotonic() + 30
+    while pod("held").get("status", {}).get("phase") != "Running":
+        assert time.monotonic() < deadline, pod("held")
+        time.sleep(0.2)
+    held = pod("held")
+    ready = {c["type"]: c["status"] for c in held["status"]["conditions"]}
+    assert ready["Ready"] == "False" and ready["Initialized"] == "True"
+    dep = json.loads(k("-n", namespace, "get", "deployment", "held", "-o", "json").stdout)
+    assert not dep["status"].get("availableReplicas")
+
+    k("-n", namespace, "annotate", "pod", held["metadata"]["name"], f"{RELEASE_ANNOTATION}=true")
+    k("-n", namespace, "rollout", "status", "deployment/held", "--timeout=60s", timeout=90)
+
+
+def test_a_claim_binds_to_a_premade_volume_and_can_be_deleted(control_plane, namespace):
+    """The volume pool and the claim controllers: a pod with a claim is scheduled, and the claim goes away."""
+    import yaml
+
+    k = control_plane.kubectl_run
+    k("-n", namespace, "apply", "-f", "-", input=yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}))
+    k("-n", namespace, "apply", "-f", "-", input=_deployment("stateful", {}, claim="data"))
+    k("-n", namespace, "rollout", "status", "deployment/stateful", "--timeout=60s", timeout=90)
+    claim = json.loads(k("-n", namespace, "get", "pvc", "data", "-o", "json").stdout)
+    assert claim["status"]["phase"] == "Bound" and claim["spec"]["volumeName"].startswith("hippodrome-pv-")
+    k("-n", namespace, "delete", "deployment", "stateful", "--wait=true", "--timeout=60s", timeout=90)
+    k("-n", namespace, "delete", "pvc", "data", "--wait=true", "--timeout=60s", timeout=90)  # protection lifted

@@ -68,3 +68,47 @@ def test_skip_reasons_name_the_cause():
     assert "`go` is not on PATH" in cp_build.unavailable_reason({}, have_go=False, built=False)
     assert cp_build.unavailable_reason({}, have_go=False, built=True) is None
     assert cp_build.unavailable_reason({"HIPPODROME_SKIP_CLUSTER": "0"}, have_go=True, built=False) is None
+
+
+def test_kwok_reads_port_forwards_from_the_api_server_and_holds_only_labelled_pods():
+    import yaml
+
+    lay, ports = cp_config.Layout(Path("/run")), cp_config.Ports(1, 2, 3, 4, 5, 6)
+    assert "--enable-crds=PortForward" in cp_config.kwok_args(Path("/bin"), lay, ports)
+    stages = {d["metadata"]["name"]: d["spec"] for d in map(yaml.safe_load, cp_config.DEFAULT_STAGES)}
+    held = {cp_config.HELD_LABEL: cp_config.HELD_INSTANCE}
+    assert stages["hippodrome-pod-hold"]["selector"]["matchLabels"] == held
+    assert stages["hippodrome-pod-release"]["selector"]["matchAnnotations"] == {cp_config.RELEASE_ANNOTATION: "true"}
+    ready = stages["hippodrome-pod-ready"]["selector"]["matchExpressions"]
+    assert {"key": f'.metadata.labels["{cp_config.HELD_LABEL}"]', "operator": "NotIn",
+            "values": [cp_config.HELD_INSTANCE]} in ready, "a held pod must not also match the fast ready stage"
+    assert cp_config.port_forward("p", "ns", 80, "127.0.0.1", 1234)["spec"]["forwards"] == [
+        {"ports": [80], "target": {"address": "127.0.0.1", "port": 1234}}]
+
+
+def test_the_operators_rbac_loses_exactly_one_verb():
+    import pytest
+    from chart_operator import without_verb
+
+    rbac = [{"kind": "Role", "rules": [{"resources": ["deployments"], "verbs": ["get", "create"]},
+                                       {"resources": ["services"], "verbs": ["create"]}]}]
+    edited = without_verb(rbac, "deployments", "create")
+    assert edited[0]["rules"] == [{"resources": ["deployments"], "verbs": ["get"]},
+                                  {"resources": ["services"], "verbs": ["create"]}]
+    assert rbac[0]["rules"][0]["verbs"] == ["get", "create"]       # the original is untouched
+    with pytest.raises(ValueError):
+        without_verb(rbac, "pods", "delete")
+
+
+def test_writes_are_counted_per_user_namespace_and_time():
+    from cluster_stacks import writes_by
+
+    def event(user, verb, ns, ts, stage="ResponseComplete"):
+        return {"stage": stage, "user": {"username": user}, "verb": verb, "objectRef": {"namespace": ns},
+                "requestReceivedTimestamp": ts}
+    events = [event("op", "patch", "n", "2026-01-01T00:00:01Z"), event("op", "get", "n", "2026-01-01T00:00:02Z"),
+              event("op", "create", "m", "2026-01-01T00:00:03Z"), event("me", "patch", "n", "2026-01-01T00:00:04Z"),
+              event("op", "delete", "n", "2026-01-01T00:00:05Z", stage="ResponseStarted"),
+              event("op", "update", "n", "2026-01-01T00:00:06Z")]
+    assert [e["verb"] for e in writes_by(events, "op", "n")] == ["patch", "update"]
+    assert [e["verb"] for e in writes_by(events, "op", "n", since="2026-01-01T00:00:02Z")] == ["update"]

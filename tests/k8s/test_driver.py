@@ -280,6 +280,48 @@ def test_crds_are_applied_before_helm_when_the_chart_has_them(tmp_path):
     assert result.cluster_state == "created"
 
 
+def test_up_on_an_existing_context_needs_neither_kind_nor_docker(world, capsys):
+    """`k8s up --context NAME --no-build`: an existing cluster that has the images; kind and docker are not even
+    installed (the real path is tests/cluster/test_cli_context.py)."""
+    world.runner.programs.update(kind=None, docker=None)
+    world.runner.answer("kubectl", "--context", "shared", "get", "--raw", "/readyz", stdout="ok")
+    code, out, err = up(capsys, world, "--context", "shared", "--no-build", "--detach")
+    assert code == 0, err
+    assert world.steps == ["preflight", "cluster", *CRDS, "helm", "secret", "apply", "wait"]
+    assert not [c for c in world.runner.commands() if c.startswith(("kind ", "docker "))]
+    assert "preflight: kubectl v1.37.1, helm v3.16.2" in out and "not built or loaded (--no-build)" in out
+    values = world.helm.calls[0][3]
+    assert values["operator"]["image"] == {"repository": "hippodrome/operator", "tag": "dev"}
+    state = driver.read_state(world.root)
+    assert (state.cluster, state.context) == ("", "shared")
+    code, out, _ = run(capsys, "k8s", "status", "--project-root", str(world.root))
+    assert code == 0 and "context shared" in out
+
+
+def test_up_on_an_existing_context_builds_and_tags_but_loads_nothing(world, capsys):
+    world.runner.programs["kind"] = None
+    world.runner.answer("kubectl", "--context", "desktop", "get", "--raw", "/readyz", stdout="ok")
+    code, _, err = up(capsys, world, "--context", "desktop", "--detach")
+    assert code == 0, err
+    assert world.steps == ["preflight", "cluster", "build", "pin", *CRDS, "helm", "secret", "apply", "wait"]
+    assert any(c.startswith("docker build") for c in world.runner.commands())
+    assert not any(c.startswith("kind ") for c in world.runner.commands())
+    assert world.helm.calls[0][3]["operator"]["image"]["tag"] == "dev-0123456789ab"
+
+
+def test_down_never_deletes_a_cluster_it_did_not_create(world, capsys):
+    world.runner.answer("kubectl", "--context", "shared", "get", "--raw", "/readyz", stdout="ok")
+    assert up(capsys, world, "--context", "shared", "--no-build", "--detach")[0] == 0
+    code, _, err = run(capsys, "k8s", "down", "--delete-cluster", "--project-root", str(world.root))
+    assert code == 2 and "did not create and will not delete" in err
+    assert ("hippodrome", "dev") in world.api.stacks and not any(c.startswith("kind ") for c in world.runner.commands())
+
+
+def test_cluster_and_context_together_are_a_usage_error(world, capsys):
+    code, _, err = up(capsys, world, "--context", "shared", "--cluster", "other")
+    assert code == 2 and "give one of them" in err and world.runner.calls == []
+
+
 # --- the other commands, against the state `up` left -----------------------------------------
 
 
@@ -479,14 +521,12 @@ def test_up_uses_and_records_the_projects_seed(world, capsys, monkeypatch):
     assert (world.root / ".hippodrome" / "state" / "seed").read_text().strip() == "9"
 
 
-def test_the_background_forwarder_starts_and_says_why_it_stopped(tmp_path):
-    """spawn_forwarder for real (the other tests stand it in): it starts `hippodrome k8s port-forward`
-    in the background, logging to .hippodrome/k8s/port-forward.log; with no stack brought up, the child
-    exits and the error names its log lines."""
-    from hippodrome_k8s.cli import k8s as k8s_cli
-    from hippodrome_k8s.core.errors import K8sError
-
-    with pytest.raises(K8sError, match="the background port-forwards exited") as caught:
+def test_the_background_forwarder_really_starts_and_its_early_exit_is_reported(tmp_path):
+    """Regression (found by tests/cluster/test_cli_context.py): `k8s up --detach` died with AttributeError
+    (`driver.k8s_dir`, gone in a refactor) after the stack was Ready, because every test here replaced
+    spawn_forwarder. Unreplaced: the real child starts, finds no stack and exits, and that is reported."""
+    with pytest.raises(K8sError) as caught:
         k8s_cli.spawn_forwarder(tmp_path)
+    assert "the background port-forwards exited" in str(caught.value)
     assert "no k8s stack was brought up" in str(caught.value)
-    assert (tmp_path / ".hippodrome/k8s/port-forward.log").exists()
+    assert (tmp_path / ".hippodrome" / "k8s" / "port-forward.log").exists()

@@ -136,3 +136,16 @@ def test_missing_python_packages_are_named_first_with_the_install_line():
         check_python_packages(importer)
     assert "missing: pyhelm3." in str(info.value) and "pip install -e '.[k8s]'" in str(info.value)
     assert info.value.exit_code == 2
+
+
+def test_an_existing_cluster_needs_kubectl_and_helm_and_docker_only_to_build():
+    from hippodrome_k8s.k8s.preflight import CHECKS, check_docker, check_helm, check_kubectl, checks_for
+
+    assert checks_for(existing_cluster=False, build=False) == CHECKS
+    assert checks_for(existing_cluster=True, build=True) == (check_docker, check_kubectl, check_helm)
+    assert checks_for(existing_cluster=True, build=False) == (check_kubectl, check_helm)
+    runner = healthy()
+    runner.programs["helm"] = None
+    with pytest.raises(PreflightError) as caught:
+        preflight(runner, checks_for(existing_cluster=True, build=False))
+    assert "needs kubectl and helm" in str(caught.value) and "kind" not in str(caught.value)

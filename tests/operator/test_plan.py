@@ -238,6 +238,21 @@ def test_layer_1_waits_while_layer_0_is_mid_rollout() -> None:
     assert decision.gated_from == 1 and not [a for a in decision.actions if a.layer == 1]
 
 
+def test_services_above_a_layer_mid_rollout_stay_ready() -> None:
+    """Regression (found on a real control plane, tests/cluster/test_layer_gating.py): while a layer-0 service
+    rolled out a new spec, every service above it, its pods still Ready, reported `starting` and not ready (no
+    hash was computed above the closed gate), so readyServices dropped and `control restart moto` looked like
+    an outage of the whole stack."""
+    d = desired()
+    obs = observed_for(d, ready=ALL - {"moto"}, stale={"moto"})
+    decision = plan(d, obs)
+    assert decision.gated_from == 1 and summary(decision) == ["patch Deployment dev-moto"]
+    status = compute(d, obs, decision, previous=None, generation=2, now=1.0, now_iso="t")
+    assert status["services"]["controller"]["ready"] is True and status["services"]["controller"]["status"] == "running"
+    assert status["services"]["moto"]["ready"] is False and status["readyServices"] == "4/5"
+    assert status["phase"] == "Progressing"
+
+
 def test_children_manifests() -> None:
     d = desired()
     ps = next(s for s in d.services if s.name == "fake_cell")
