@@ -34,6 +34,8 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The control plane of the test tier (tests/cluster/controlplane.py and its sibling modules, not a package):
+# this bench drives the same one, so that directory is put on the path.
 sys.path[:0] = [str(ROOT / "tests" / "cluster"), str(ROOT / "tests")]
 
 from chart_operator import start_operator, wait_for  # noqa: E402

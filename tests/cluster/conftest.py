@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cp_build  # noqa: E402
-from controlplane import ControlPlane  # noqa: E402
+import cp_build
+from controlplane import ControlPlane
 
 
 def pytest_collection_modifyitems(items):

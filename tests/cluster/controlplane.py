@@ -24,7 +24,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,10 +32,9 @@ from typing import Callable
 import requests
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cp_build  # noqa: E402
-import cp_certs  # noqa: E402
-from cp_config import (HOST, IDENTITIES, KWOK_PORTFORWARD_CRD, NODE_NAME, SERVICE_CIDR, AUDIT_POLICY,  # noqa: E402
+import cp_build
+import cp_certs
+from cp_config import (HOST, IDENTITIES, KWOK_PORTFORWARD_CRD, NODE_NAME, SERVICE_CIDR, AUDIT_POLICY,
                        VOLUMES, Layout, Ports, apiserver_args, controller_manager_args, etcd_args, kubeconfig,
                        kwok_args, kwok_config, node_manifest, scheduler_args, server_url, volume_manifest,
                        DEFAULT_STAGES)

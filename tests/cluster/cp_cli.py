@@ -16,9 +16,8 @@ import shlex
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import cp_build  # noqa: E402
-from controlplane import ControlPlane  # noqa: E402
+import cp_build
+from controlplane import ControlPlane
 
 
 def run_dir() -> Path:
