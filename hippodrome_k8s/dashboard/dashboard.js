@@ -89,6 +89,7 @@ function buildRow(name) {
   r.text = el("span", {class: "text"});
   r.flags = el("ul", {class: "flags"});
   r.buttons = {};
+  r.logs = null;
   const controls = el("div", {class: "controls"});
   for (const action of ["restart", "stop", "start"]) {
     const b = el("button", {type: "button", "data-action": action, "data-service": name, "aria-label": `${action} ${name}`}, action);
@@ -99,6 +100,7 @@ function buildRow(name) {
   const logs = el("button", {type: "button", "data-action": "logs", "data-service": name, "aria-label": `logs of ${name}`}, "logs");
   logs.addEventListener("click", () => { $("log-service").value = name; selectLogService(); $("log").focus(); });
   controls.append(logs);
+  r.logs = logs;
   r.tr.append(el("td", {class: "name"}, r.link, r.health, r.nb), r.statusTd, el("td", {class: "port"}, r.port),
               r.restarts, r.uptime, el("td", {class: "msg"}, r.text, r.flags), el("td", {class: "ctl"}, controls));
   return r;
@@ -152,6 +154,7 @@ function renderService(name) {
   const allowed = (state.stack.features || {}).control || ["restart", "stop", "start"];
   const fit = actionsFor(s);
   for (const [action, b] of Object.entries(r.buttons)) b.hidden = !(fit.includes(action) && allowed.includes(action));
+  r.logs.hidden = !(state.stack.features || {}).logs;
   const fwd = ((state.stack.forwards || {}).forwards || {})[name];
   setText(r.forward, fwd ? `port-forward: ${fwd.state}${fwd.reconnects ? ` (${fwd.reconnects} reconnects)` : ""}` : "");
   tickUptime(name);
@@ -173,7 +176,7 @@ function renderStack() {
   if (!st.name) return;
   const phase = st.phase || "";
   const bits = [st.name, st.engine, st.profile && `profile ${st.profile}`, st.cell && `cell ${st.cell}`,
-                `${st.ready}/${st.services} ready`, `phase ${phase}`, st.tablePrefix && `tables ${st.tablePrefix}*`];
+                `${st.ready}/${st.services} ready`, st.tablePrefix && `tables ${st.tablePrefix}*`, "phase"];
   setText($("stack-text"), bits.filter(Boolean).join(" · ") + (st.failure ? ` — ${st.failure}` : "") + (st.error ? ` — ${st.error}` : ""));
   setAttr($("stack"), "data-phase", phase);
   setText($("phase"), phase);
@@ -181,6 +184,7 @@ function renderStack() {
   const allowed = (st.features || {}).control || [];
   for (const b of document.querySelectorAll("[data-stack-action]")) b.hidden = !allowed.includes(b.dataset.stackAction);
   $("logs-section").hidden = !(st.features || {}).logs;
+  $("timeline-section").hidden = !(st.features || {}).timings;
 }
 
 // --- waterfall ----------------------------------------------------------------------------------
