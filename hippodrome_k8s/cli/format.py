@@ -33,6 +33,11 @@ def status_table(status: Mapping[str, Mapping[str, Any]]) -> str:
     ).rstrip()
 
 
+def health_lines(health: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One line per service whose dependencies are down ("api: depends on fake_cell (stopped)")."""
+    return [f"{name}: {flag}" for name, h in health.items() for flag in h.get("flags") or []]
+
+
 def stack_line(stack: Mapping[str, Any]) -> str:
     return (f"{stack.get('name')}: {stack.get('phase')} · {stack.get('ready')}/{stack.get('services')} ready · "
             f"profile {stack.get('profile')} · cell {stack.get('cell')} · tables {stack.get('tablePrefix')}* · "

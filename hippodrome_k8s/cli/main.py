@@ -361,17 +361,37 @@ def _tail(path: Path, lines: int = 20) -> None:
 @cli.command()
 @_root_option
 @click.option("--json", "as_json", is_flag=True, help="Print /api/status as JSON.")
-def status(project_root, as_json) -> None:
+@click.option("--watch", "-w", is_flag=True, help="Keep the table on screen, updated live from the dashboard's "
+              "event stream, with each service's health and the dependencies that are down (Ctrl-C to leave).")
+@click.option("--timeline", is_flag=True, help="Show the last `up` as a waterfall: each service from spawn to "
+              "healthy, the critical path and the figures; then later restarts.")
+def status(project_root, as_json, watch, timeline) -> None:
     """Show every service: layer, status, readiness, port, restarts, uptime."""
     from hippodrome_k8s.cli.client import DashboardClient
 
+    if sum((as_json, watch, timeline)) > 1:
+        raise UsageError("choose one of --json, --watch and --timeline")
     client = DashboardClient.for_project(project_root_of(project_root))
+    if watch:
+        from hippodrome_k8s.cli.watch import watch as watch_live
+
+        client.status()  # fail now, with the usual message, if no stack answers
+        watch_live(client.url)
+        return
+    if timeline:
+        from hippodrome_k8s.cli.watch import timeline_text
+
+        click.echo(timeline_text(client.stack().get("timings")))
+        return
     data = client.status()
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(fmt.stack_line(client.stack()))
+    stack = client.stack()
+    click.echo(fmt.stack_line(stack))
     click.echo(fmt.status_table(data))
+    for line in fmt.health_lines(stack.get("health") or {}):
+        click.echo(line)
 
 
 @cli.command()

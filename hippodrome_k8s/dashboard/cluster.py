@@ -10,6 +10,11 @@ reached through the CLI's port-forwards (the cluster URL stays in
 ``clusterUrl``), so the original system's readiness script (README, "Contracts") runs unchanged.  Control
 requests become the ``hippodrome.dev/control`` annotation the operator acts on.
 
+It serves the same page as the local engine: ``/api/stack`` carries the same ``health`` (tone,
+label, "depends on X (stopped)" flags, from the stack's own spec) and the port-forward health
+the CLI publishes; each read that changes the stack is pushed to open ``/api/events`` streams.
+Logs and start-up timings are the local engine's (``features`` says so; the page hides them).
+
 The Host guard accepts a loopback name on any port: the dashboard is reached only
 through a port-forward, whose local port is the stack's ``dashboard.port`` (the
 CLI's forward) or Tilt's, not the container's ``--port``.
@@ -32,7 +37,11 @@ from aiohttp import web
 
 from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from hippodrome_k8s.core.crd import GROUP, PLURAL, VERSION
-from hippodrome_k8s.core.errors import ControlError, K8sError, KubeNotFound
+from hippodrome_k8s.core.dependencies import dependencies
+from hippodrome_k8s.core.health import stack_health
+from hippodrome_k8s.core.loader import load_stack_data
+from hippodrome_k8s.core.model import Cell
+from hippodrome_k8s.core.errors import ControlError, HippodromeError, K8sError, KubeNotFound
 from hippodrome_k8s.dashboard.server import answer_server_errors_as_json, build_app
 Fetch = Callable[[], Awaitable[Mapping[str, Any] | None]]
 Patch = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -62,14 +71,42 @@ class ClusterStatusSource:
         self._error: str | None = None
         self._fetched_at: float | None = None
         self.control_timeout = control_timeout
+        self._listeners: list[Callable[[], None]] = []
+        self._deps: tuple[Any, dict[str, tuple[str, ...]]] | None = None
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """``listener()`` after every read that changed the stack (the event stream's push)."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
     async def refresh(self) -> None:
+        before = (self._body, self._error)
         try:
             self._body = await self._fetch()
             self._error = None if self._body is not None else f"{PLURAL}/{self.name} not found in {self.namespace}"
         except K8sError as e:
             self._error = str(e)
         self._fetched_at = time.time()
+        if (self._body, self._error) != before:
+            for listener in list(self._listeners):
+                listener()
+
+    def _dependencies(self) -> dict[str, tuple[str, ...]]:
+        """From the stack's spec, as the local engine's plan has them (nothing if the spec does not load:
+        the operator reports that in the phase)."""
+        body = self._body or {}
+        spec = body.get("spec") or {}
+        if self._deps is None or self._deps[0] != spec:
+            names = list(self._status().get("services") or {})
+            try:
+                stack = load_stack_data({"apiVersion": f"{GROUP}/{VERSION}", "kind": "HippodromeStack",
+                                         "metadata": {"name": self.name}, "spec": spec})
+                cell = Cell(self._status().get("cell") or stack.spec.cell.value)
+                found = dependencies(stack, names, cell)
+            except (HippodromeError, ValueError):
+                found = {}
+            self._deps = (spec, found)
+        return self._deps[1]
 
     async def run(self, interval: float) -> None:
         while True:
@@ -115,6 +152,9 @@ class ClusterStatusSource:
             "fetchedAt": self._fetched_at,
             "error": self._error,
             "warnings": [],
+            "health": stack_health(self.status_json(), self._dependencies()),
+            "timings": None,
+            "features": {"logs": False, "timings": False, "control": [a.value for a in ControlAction.for_cluster()]},
         }
 
     async def control(self, action: str, service: str | None = None) -> dict[str, Any]:

@@ -12,6 +12,10 @@ CORS preflight that we never approve.
 Every answer is JSON, errors included: a control body nested deeper than 64 levels is a 400 (the
 one body parser, ``hippodrome_k8s.core.jsonbody``), and what aiohttp refuses before any middleware
 runs (a request line over 8,190 bytes, an unknown method) is answered in JSON with its status.
+
+The page (``dashboard.html`` with ``dashboard.js`` and ``dashboard.css``, no build step) loads
+once and is then kept up to date by ``/api/events`` (``events.py``); the log API is in
+``logs_api.py``. ``/api/status`` keeps its contract for scripts.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from aiohttp.web_protocol import RequestHandler
 from hippodrome_k8s.core import jsonbody
 from hippodrome_k8s.core.contract import ControlAction
 from hippodrome_k8s.core.errors import HippodromeError, InvalidBody, PortInUseError
+from hippodrome_k8s.dashboard import logs_api
+from hippodrome_k8s.dashboard.events import EventHub
 
 TOKEN_HEADER = "X-Hippodrome-Token"
 ACTIONS = tuple(a.value for a in ControlAction)
@@ -45,6 +51,10 @@ class StatusSource(Protocol):
     def stack_json(self) -> dict[str, Any]: ...
 
     async def control(self, action: str, service: str | None = None) -> dict[str, Any]: ...
+
+    # Optional, used when present: ``subscribe(listener) -> unsubscribe`` (call ``listener()`` on any
+    # change; without it the event stream looks every second), ``log_entries(service | None, since,
+    # limit) -> [{"seq", "at", "service", "text"}]`` and ``log_file(service) -> Path | None``.
 
 
 def _json_error(status: int, message: str) -> web.Response:
@@ -70,7 +80,10 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
     """``any_port``: accept a loopback Host on any port, for a dashboard reached only through a
     port-forward whose local port the developer chose (the in-cluster one); else only on ``port``."""
     hosts = allowed_hosts(port)
-    page = resources.files(__package__).joinpath("dashboard.html").read_text(encoding="utf-8")
+    files = resources.files(__package__)
+    page = files.joinpath("dashboard.html").read_text(encoding="utf-8")
+    assets = {name: files.joinpath(name).read_bytes() for name in ASSETS}
+    hub = EventHub(source)
 
     def host_allowed(host: str) -> bool:
         return loopback_host(host) if any_port else host in hosts
@@ -98,8 +111,17 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
         return web.Response(text=body, content_type="text/html", headers={
             "Cache-Control": "no-store",
             "X-Frame-Options": "DENY",
-            "Content-Security-Policy": "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; frame-ancestors 'none'",
+            "Content-Security-Policy": CSP,
         })
+
+    async def asset(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in assets:
+            raise web.HTTPNotFound(reason=f"no asset named {name!r}")
+        return web.Response(body=assets[name], content_type=ASSETS[name], headers={"Cache-Control": "no-cache"})
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        return await hub.stream(request, state=True, logs="*" if request.query.get("logs") in ("1", "true") else None)
 
     cached: dict[str, Any] = {"key": None, "body": b""}
 
@@ -119,14 +141,6 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
-
-    async def logs(request: web.Request) -> web.Response:
-        name = request.match_info["service"]
-        lines = _int_param(request, "lines", 50, 1, 200)
-        data = source.status_json(log_lines=lines)
-        if name not in data:
-            return _json_error(404, f"no service named {name!r}")
-        return web.json_response({"service": name, "lines": data[name].get("log", [])})
 
     async def control(request: web.Request) -> web.Response:
         origin = request.headers.get("Origin")
@@ -157,10 +171,19 @@ def build_app(source: StatusSource, port: int, *, any_port: bool = False) -> web
     app.router.add_get("/", index)
     app.router.add_get("/api/status", status)
     app.router.add_get("/api/stack", stack)
-    app.router.add_get("/api/logs/{service}", logs)
+    app.router.add_get("/api/events", events)
+    app.router.add_get("/assets/{name}", asset)
+    logs_api.add_routes(app, source, hub, _int_param)
+    app.on_startup.append(hub.start)
+    app.on_shutdown.append(hub.close)
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/control/{action}", control)
     return app
+
+
+ASSETS = {"dashboard.js": "application/javascript", "dashboard.css": "text/css"}
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -122,6 +122,8 @@ class Store:
         self.version = 0  # bumped on every event: readers may cache what they derive from a snapshot
         self._changed = asyncio.Event()
         self._listeners: list[Callable[[ServiceStatus, ServiceStatus], None]] = []
+        self._event_listeners: list[Callable[[Event, ServiceStatus, ServiceStatus], None]] = []
+        self._change_listeners: list[Callable[[], None]] = []
         self.lifecycle = StackPhase.STARTING  # the supervisor's own: starting, running, stopping, stopped, failed
         self.failure: str | None = None
 
@@ -135,6 +137,7 @@ class Store:
             self.failure = failure
         self.version += 1
         self._changed.set()
+        self._notify()
 
     def dispatch(self, event: Event) -> ServiceStatus:
         before = self._state[event.name]
@@ -143,7 +146,10 @@ class Store:
         self.version += 1
         for listener in self._listeners:
             listener(before, after)
+        for on_event in self._event_listeners:
+            on_event(event, before, after)
         self._changed.set()
+        self._notify()
         return after
 
     def snapshot(self) -> dict[str, ServiceStatus]:
@@ -154,6 +160,22 @@ class Store:
 
     def subscribe(self, listener: Callable[[ServiceStatus, ServiceStatus], None]) -> None:
         self._listeners.append(listener)
+
+    def subscribe_events(self, listener: Callable[[Event, ServiceStatus, ServiceStatus], None]) -> None:
+        """Every event with the state before and after it (the start-up timings are recorded from these)."""
+        self._event_listeners.append(listener)
+
+    def on_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` after every change (an event or the lifecycle); returns how to stop.
+
+        Listeners run inside ``dispatch``: they must only take note (the dashboard's event hub sets a
+        flag and does its work later), so no reader can slow the runners down."""
+        self._change_listeners.append(listener)
+        return lambda: self._change_listeners.remove(listener) if listener in self._change_listeners else None
+
+    def _notify(self) -> None:
+        for listener in list(self._change_listeners):
+            listener()
 
     async def wait_until(self, predicate: Callable[[dict[str, ServiceStatus]], bool]) -> dict[str, ServiceStatus]:
         while True:

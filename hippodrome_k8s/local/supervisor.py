@@ -23,7 +23,7 @@ from hippodrome_k8s.core.errors import ControlError, ServiceFailedError
 from hippodrome_k8s.core.resolver import Plan
 from hippodrome_k8s.local.effects import ProcessLauncher, Prober
 from hippodrome_k8s.local.launcher import Launcher
-from hippodrome_k8s.local.logs import ServiceLog, new_run_dir, open_service_logs
+from hippodrome_k8s.local.logs import LogBook, ServiceLog, new_run_dir, open_service_logs
 from hippodrome_k8s.core.backoff import RestartPolicy
 from hippodrome_k8s.local.reload import watch_for_changes
 from hippodrome_k8s.local.probe import HttpProber
@@ -31,6 +31,8 @@ from hippodrome_k8s.local.runner import ServiceRunner
 from hippodrome_k8s.core.contract import ServiceState
 from hippodrome_k8s.local.states import ServiceStatus
 from hippodrome_k8s.local.store import Store
+from hippodrome_k8s.local.timings import TimingRecorder
+from hippodrome_k8s.core.health import stack_health
 
 
 class Supervisor:
@@ -48,7 +50,8 @@ class Supervisor:
         self.killed = False  # a second interrupt SIGKILLed everything: the run ends with 130
         self.run_dir: Path = new_run_dir(self.project_root)
         names = [s.name for s in plan.services]
-        self.logs: dict[str, ServiceLog] = open_service_logs(self.run_dir, names + ["hippodrome"], console)
+        self.log_book = LogBook(clock=clock)
+        self.logs: dict[str, ServiceLog] = open_service_logs(self.run_dir, names + ["hippodrome"], console, self.log_book)
         self.store = Store({
             s.name: ServiceStatus(name=s.name, layer=s.layer, port=s.port, url=s.url, blocking=s.blocking, since=self.started_at)
             for s in plan.services
@@ -63,6 +66,7 @@ class Supervisor:
         self._shutdown = asyncio.Event()
         self._reload_tasks: list[asyncio.Task[None]] = []
         self.store.subscribe(self._announce)
+        self.timings = TimingRecorder(self.store)
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -106,7 +110,39 @@ class Supervisor:
             "ready": sum(1 for s in snapshot.values() if s.status == ServiceState.running and s.ready),
             "counts": counts,
             "warnings": list(self.plan.warnings),
+            "health": self._health(),
+            "timings": self.timings.to_json(),
+            "features": {"logs": True, "timings": True, "control": [a.value for a in ControlAction]},
         }
+
+    def _health(self) -> dict[str, dict[str, Any]]:
+        """Per service: tone, label, the dependencies that are down, and where its health check is."""
+        health = stack_health(self.status_json(), self.plan.dependencies)
+        for s in self.plan.services:
+            health[s.name]["healthUrl"] = s.health_url
+        return health
+
+    # --- what the dashboard's event stream and log API read ----------------------------------------
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """``listener()`` after any change of state or any new log line; returns how to unsubscribe."""
+        stop_state = self.store.on_change(listener)
+        stop_logs = self.log_book.listen(lambda line: listener())
+
+        def unsubscribe() -> None:
+            stop_state()
+            stop_logs()
+
+        return unsubscribe
+
+    def log_entries(self, service: str | None, since: int = 0, limit: int = 200) -> list[dict[str, Any]]:
+        if service is not None and service not in self.logs:
+            raise KeyError(service)
+        return [line.to_json() for line in self.log_book.lines(service, since, limit)]
+
+    def log_file(self, service: str) -> Path | None:
+        log = self.logs.get(service)
+        return log.path if log is not None else None
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -114,6 +150,7 @@ class Supervisor:
         """Start every layer in order; raise ServiceFailedError if a blocking service gives up."""
         for runner in self.runners.values():
             runner.give_up_after = self.policy.start_attempts if runner.service.blocking else None
+        self.timings.begin("up", [s.name for s in self.plan.services], self.clock())
         gated: list[str] = []
         for layer in self.plan.layers:
             self.note(f"starting layer {layer[0].layer}: {', '.join(s.name for s in layer)}")
@@ -235,6 +272,7 @@ class Supervisor:
             if act in (ControlAction.stop, ControlAction.restart):
                 await self._stop_ordered(targets)
             if act in (ControlAction.start, ControlAction.restart):
+                self.timings.begin(act.value, [n for n in targets if not self.runners[n].active], self.clock())
                 await self._start_ordered(targets)
         return {"ok": True, "action": act.value, "services": targets}
 
@@ -263,7 +301,9 @@ class Supervisor:
                 continue
             self.note(f"{runner.name}: {changed} changed; restarting")
             async with self._control_lock:
-                await runner.restart()
+                await runner.stop()
+                self.timings.begin("reload", [runner.name], self.clock())
+                runner.start()
 
     # --- console -------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
+from hippodrome_k8s.core.dependencies import dependencies
 from hippodrome_k8s.core.errors import UsageError
 from hippodrome_k8s.core.model import HippodromeStack, Service
 from hippodrome_k8s.core.resolver.addressing import Addressing, ClusterAddressing, LocalAddressing, dns_name
@@ -66,6 +67,7 @@ def resolve(stack: HippodromeStack, options: ResolveOptions) -> Plan:
         local_cell_service=spec.cells.localService if any(s.name == spec.cells.localService for s in chosen) else None,
         encryption_secret=options.encryption_secret,
         warnings=tuple(warnings),
+        dependencies=dependencies(stack, [s.name for s in chosen], cell),
     )
 
 

@@ -67,6 +67,7 @@ class Plan:
     local_cell_service: str | None = None  # the selected fake cell, if any (seeding registers keys in it)
     encryption_secret: str = DEFAULT_ENCRYPTION_SECRET
     warnings: tuple[str, ...] = ()
+    dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # core.dependencies: who needs whom
 
     @property
     def layers(self) -> list[list[PlannedService]]:
