@@ -26,10 +26,9 @@ from aiohttp.web_protocol import RequestHandler
 from hippodrome_k8s.core import jsonbody
 from hippodrome_k8s.core.origins import Policy
 
-# (status, message, field or None) -> (the JSON error body, its content type)
-ErrorBody = Callable[[int, str, "str | None"], tuple[dict[str, Any], str]]
+from .edge import ALL_METHODS, ErrorBody  # noqa: F401 - ALL_METHODS is part of this module's interface
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ALL_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 
 
 def error_response(error: ErrorBody, status: int, message: str, field: str | None = None,

@@ -21,7 +21,7 @@ from typing import Any
 
 from hippodrome_k8s.core.origins import Policy
 
-from .web import ALL_METHODS, ErrorBody
+from .edge import ALL_METHODS, ErrorBody
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

@@ -29,8 +29,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from botocore.model import OperationNotFoundError
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+
+from .lazy import defer_unused_packages
+
+defer_unused_packages()  # before moto loads anything (lazy.py: Batch's package pulls all of EC2 in)
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
+from werkzeug.serving import BaseWSGIServer, make_server  # noqa: E402
 
 from fakes.common.wsgi import Guard, JsonErrors, json_error
 from hippodrome_k8s.core import jsonbody
