@@ -32,6 +32,13 @@ class ProcessLauncher(Protocol):
 
     def stop_watchdog(self) -> None: ...
 
+    def prepare(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
+        """A hint, before the layer of this service starts: get ready to ``spawn`` exactly this, if that can
+        be done without the service talking to anything yet (the fork server forks it held). May do nothing."""
+
+    async def release_prepared(self) -> None:
+        """Drop what ``prepare`` made and no ``spawn`` took (the start ended before its layer)."""
+
     async def spawn(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> ProcessHandle: ...
 
     async def exited(self, handle: ProcessHandle) -> int:

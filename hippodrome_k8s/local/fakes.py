@@ -70,6 +70,8 @@ class FakeLauncher:
         self.scripts = dict(scripts or {})
         self.spawned: list[FakeProcess] = []
         self.watchdog = False
+        self.prepared: list[str] = []  # the services prepare() was told about, in order
+        self.released = False
         self._pids = itertools.count(1000)
 
     def start_watchdog(self) -> None:
@@ -77,6 +79,12 @@ class FakeLauncher:
 
     def stop_watchdog(self) -> None:
         self.watchdog = False
+
+    def prepare(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
+        self.prepared.append(env.get("HIPPODROME_SERVICE", command[0] if command else ""))
+
+    async def release_prepared(self) -> None:
+        self.released = True
 
     async def spawn(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> FakeProcess:
         if not command:

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hippodrome_k8s.local.groups import group_alive, signal_group
@@ -21,7 +21,7 @@ from hippodrome_k8s.local.groups import group_alive, signal_group
 PYTHON_NAMES = frozenset({"python", "python3"})
 
 
-def with_own_python(command: list[str] | tuple[str, ...], executable: str = sys.executable) -> list[str]:
+def with_own_python(command: Sequence[str], executable: str = sys.executable) -> list[str]:
     """A command that starts with plain ``python``/``python3`` runs under Hippodrome's own interpreter.
 
     So a stack's ``[python, -m, ...]`` services see the packages of the environment Hippodrome was
@@ -46,6 +46,9 @@ class Child:
     @property
     def returncode(self) -> int | None:
         return self.process.returncode
+
+    async def wait(self) -> int:
+        return await self.process.wait()
 
     async def lines(self):
         stream = self.process.stdout
@@ -89,7 +92,13 @@ class Launcher:
             except BrokenPipeError:
                 pass
 
-    async def spawn(self, command: list[str] | tuple[str, ...], cwd: str, env: Mapping[str, str]) -> Child:
+    def prepare(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> None:
+        """Nothing to prepare for a plain spawn."""
+
+    async def release_prepared(self) -> None:
+        pass
+
+    async def spawn(self, command: Sequence[str], cwd: str, env: Mapping[str, str]) -> Child:
         full_env = dict(os.environ)
         full_env.update(env)
         process = await asyncio.create_subprocess_exec(
@@ -105,12 +114,12 @@ class Launcher:
         pgid = child.pid
         signal_group(pgid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(child.process.wait(), timeout)
+            await asyncio.wait_for(child.wait(), timeout)
         except asyncio.TimeoutError:
             signal_group(pgid, signal.SIGKILL)
-            await child.process.wait()
+            await child.wait()
         await self._reap_group(pgid, timeout)
-        return child.process.returncode
+        return child.returncode
 
     async def _reap_group(self, pgid: int, timeout: float) -> None:
         """The leader is gone; make sure the rest of its group is too."""
@@ -129,6 +138,6 @@ class Launcher:
 
     async def exited(self, child: Child, grace: float = 5.0) -> int:
         """Wait for the leader to exit by itself, then clean up what it left in its group."""
-        code = await child.process.wait()
+        code = await child.wait()
         await self._reap_group(child.pid, grace)
         return code

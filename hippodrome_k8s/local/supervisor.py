@@ -22,7 +22,8 @@ from hippodrome_k8s.core.contract import ControlAction, StackPhase
 from hippodrome_k8s.core.errors import ControlError, ServiceFailedError
 from hippodrome_k8s.core.resolver import Plan
 from hippodrome_k8s.local.effects import ProcessLauncher, Prober
-from hippodrome_k8s.local.launcher import Launcher
+from hippodrome_k8s.local.forklauncher import default_launcher
+from hippodrome_k8s.local.forking import server_env
 from hippodrome_k8s.local.logs import LogBook, ServiceLog, new_run_dir, open_service_logs
 from hippodrome_k8s.core.backoff import RestartPolicy
 from hippodrome_k8s.local.reload import watch_for_changes
@@ -33,6 +34,17 @@ from hippodrome_k8s.local.states import ServiceStatus
 from hippodrome_k8s.local.store import Store
 from hippodrome_k8s.local.timings import TimingRecorder
 from hippodrome_k8s.core.health import stack_health
+
+
+def fork_server_env(plan: Plan) -> dict[str, str]:
+    """The fork server's additions to the supervisor's env: what every service shares of the variables read at
+    start, and the state dir (so a forked service's /proc environ names its project, as ports.py reads it)."""
+    envs = [s.env for s in plan.services]
+    extra = server_env(envs)
+    state_dirs = {env.get("HIPPODROME_STATE_DIR") for env in envs} - {None}
+    if len(state_dirs) == 1:
+        extra["HIPPODROME_STATE_DIR"] = str(state_dirs.pop())
+    return extra
 
 
 class Supervisor:
@@ -56,7 +68,7 @@ class Supervisor:
             s.name: ServiceStatus(name=s.name, layer=s.layer, port=s.port, url=s.url, blocking=s.blocking, since=self.started_at)
             for s in plan.services
         })
-        self.launcher: ProcessLauncher = launcher or Launcher()
+        self.launcher: ProcessLauncher = launcher or default_launcher(fork_server_env(plan), note=self.note)
         self.prober: Prober = prober or HttpProber()
         self.runners = {
             s.name: ServiceRunner(s, self.store, self.launcher, self.prober, self.logs[s.name], self.policy, clock)
@@ -151,13 +163,20 @@ class Supervisor:
         for runner in self.runners.values():
             runner.give_up_after = self.policy.start_attempts if runner.service.blocking else None
         self.timings.begin("up", [s.name for s in self.plan.services], self.clock())
+        for service in self.plan.services:
+            if service.layer != self.plan.layers[0][0].layer:
+                self.launcher.prepare(service.command, service.cwd, service.env)  # held until its layer starts
         gated: list[str] = []
-        for layer in self.plan.layers:
-            self.note(f"starting layer {layer[0].layer}: {', '.join(s.name for s in layer)}")
-            for service in layer:
-                self.runners[service.name].start()
-            gated += [s.name for s in layer if s.blocking]
-            await self._wait_layer(gated)
+        try:
+            for layer in self.plan.layers:
+                self.note(f"starting layer {layer[0].layer}: {', '.join(s.name for s in layer)}")
+                for service in layer:
+                    self.runners[service.name].start()
+                gated += [s.name for s in layer if s.blocking]
+                await self._wait_layer(gated)
+        except BaseException:
+            await asyncio.shield(self.launcher.release_prepared())
+            raise
         for runner in self.runners.values():
             runner.give_up_after = None
 
@@ -218,6 +237,7 @@ class Supervisor:
                 task.cancel()
             self.store.set_lifecycle(StackPhase.STOPPING if code == 0 else StackPhase.FAILED)
             self.note("shutting down in reverse layer order")
+            await self.launcher.release_prepared()
             await self.stop_all()
             if code == 0:
                 self.store.set_lifecycle(StackPhase.STOPPED)

@@ -113,6 +113,11 @@ def test_no_orphans_when_the_supervisor_is_killed_with_sigkill(fixture_stack):
     pids = [info["pid"] for info in status.values()]
     pids.append(requests.get(f"http://127.0.0.1:{ports['api']}/pid", timeout=5).json()["child"])
     supervisor = json.loads((root / ".hippodrome" / "run.json").read_text())["pid"]
+    if sys.platform.startswith("linux"):  # layers 1 and 2 were forked by the fork server: it must go too
+        server = psutil.Process(status["worker"]["pid"]).parent()
+        assert "hippodrome_k8s.local.forkserver" in " ".join(server.cmdline()) and server.ppid() == supervisor
+        assert psutil.Process(status["api"]["pid"]).ppid() == server.pid
+        pids.append(server.pid)
 
     os.kill(supervisor, signal.SIGKILL)
     deadline = time.monotonic() + 10

@@ -1,0 +1,81 @@
+"""Which commands the fork server may start (pure, table-tested), and botocore's shared models in a forked service."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_env
+
+PY = "/venv/bin/python"
+SERVER = {"PATH": "/bin", "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.parametrize("command, env, expected", [
+    ([PY, "-m", "examples.controller"], SERVER, ForkTarget(argv=("-m",), module="examples.controller")),
+    ([PY, "-m", "pkg.mod", "--flag", "x"], SERVER, ForkTarget(argv=("-m", "--flag", "x"), module="pkg.mod")),
+    ([PY, "svc.py", "--delay", "1"], SERVER, ForkTarget(argv=("svc.py", "--delay", "1"), path="svc.py")),
+    ([PY, "-u", "svc.py"], SERVER, None),  # an interpreter option only a real interpreter honours
+    ([PY, "-c", "print(1)"], SERVER, None),
+    ([PY, "-m"], SERVER, None),
+    ([PY, "-m", "-x"], SERVER, None),
+    ([PY], SERVER, None),
+    (["/other/python", "-m", "mod"], SERVER, None),  # another interpreter: other libraries
+    (["node", "server.js"], SERVER, None),
+    ([PY, "-m", "mod"], {**SERVER, "PYTHONPATH": "/src"}, None),  # read when the interpreter starts
+    ([PY, "-m", "mod"], {"PATH": "/bin"}, None),  # PYTHONUNBUFFERED unset here, set in the server: differs
+    ([PY, "-m", "mod"], {**SERVER, "AIOHTTP_NO_EXTENSIONS": "1"}, None),  # read when aiohttp is imported
+    ([PY, "-m", "mod"], {**SERVER, "PORT": "9002", "OTHER": "x"}, ForkTarget(argv=("-m",), module="mod")),
+], ids=["module", "module-args", "script", "option-u", "option-c", "m-alone", "m-option", "bare", "other-python",
+        "node", "own-pythonpath", "unbuffered-differs", "aiohttp-env", "ordinary-env"])
+def test_fork_target(command, env, expected):
+    assert fork_target(command, env, SERVER, PY) == expected
+
+
+@pytest.mark.parametrize("envs, expected", [
+    ([], {}),
+    ([{"PYTHONUNBUFFERED": "1", "PORT": "1"}, {"PYTHONUNBUFFERED": "1", "PORT": "2"}], {"PYTHONUNBUFFERED": "1"}),
+    ([{"PYTHONUNBUFFERED": "1"}, {"PYTHONUNBUFFERED": "0"}], {}),  # not shared: the server sets neither
+    ([{"PYTHONUNBUFFERED": "1", "PYTHONPATH": "/a"}, {"PYTHONUNBUFFERED": "1"}], {"PYTHONUNBUFFERED": "1"}),
+])
+def test_the_server_takes_the_read_at_start_variables_every_service_shares(envs, expected):
+    assert server_env(envs) == expected
+
+
+@pytest.mark.parametrize("environ, platform, has_fork, expected", [
+    ({}, "linux", True, True),
+    ({"HIPPODROME_FORK_SERVER": "0"}, "linux", True, False),
+    ({"HIPPODROME_FORK_SERVER": "off"}, "linux", True, False),
+    ({"HIPPODROME_FORK_SERVER": "1"}, "linux", True, True),
+    ({}, "darwin", True, False),
+    ({}, "win32", False, False),
+])
+def test_the_fork_server_runs_on_linux_unless_turned_off(environ, platform, has_fork, expected):
+    assert fork_server_enabled(environ, platform, has_fork) is expected
+
+
+def test_sessions_share_the_parsed_models_and_boto3_paths_do_not_pile_up():
+    # In a process of its own: share_loaders() changes botocore for the whole process, as in the fork server.
+    script = textwrap.dedent("""
+        import boto3, botocore.session
+        from hippodrome_k8s.local import botomodels
+        botomodels.share_loaders()
+        assert "dynamodb" in botomodels.warm(("dynamodb", "no-such-service"))
+        sessions = [boto3.session.Session(region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+                    for _ in range(5)]
+        loaders = {id(s._session.get_component("data_loader")) for s in sessions}
+        assert len(loaders) == 1, loaders
+        loader = sessions[0]._session.get_component("data_loader")
+        assert len(loader.search_paths) == len(set(loader.search_paths)), loader.search_paths
+        client = sessions[-1].client("dynamodb", endpoint_url="http://127.0.0.1:9")
+        assert client.meta.service_model.service_name == "dynamodb"
+        other = botocore.session.Session()
+        other.set_config_variable("data_path", "/nonexistent/models")
+        assert other.get_component("data_loader") is not loader  # another data path: a loader of its own
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
