@@ -50,6 +50,8 @@ def test_the_operators_status_uses_the_contract():
 
 
 def test_the_local_status_and_the_cli_use_the_contract():
+    import click
+
     from hippodrome_k8s.cli.main import cli
     from hippodrome_k8s.local.states import ServiceStatus
 
@@ -58,7 +60,8 @@ def test_the_local_status_and_the_cli_use_the_contract():
     assert ServiceView.from_json(entry).status is ServiceState.pending
     control = cli.commands["control"].params[0]
     assert list(control.type.choices) == [a.value for a in ControlAction]
-    k8s_control = cli.commands["k8s"].commands["control"].params[0]
+    k8s_group = cli.get_command(click.Context(cli), "k8s")  # loaded on use
+    k8s_control = k8s_group.commands["control"].params[0]
     assert list(k8s_control.type.choices) == [a.value for a in ControlAction.for_cluster()]
 
 

@@ -10,7 +10,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -32,9 +31,9 @@ from hippodrome_k8s.host.project import (SECRET_ENV, ProjectPaths, choose_secret
                                           record_secret, record_seed, state_without_secret)
 from hippodrome_k8s.core.resolver import Plan, ResolveOptions, require_prod_confirmation, resolve
 from hippodrome_k8s.core.schema import render_schema
+from hippodrome_k8s.cli import detach
 from hippodrome_k8s.cli import format as fmt
 from hippodrome_k8s.cli.logs import logs
-from hippodrome_k8s.cli.k8s import k8s
 
 CHILD_ENV = "HIPPODROME_SUPERVISOR_CHILD"
 
@@ -119,7 +118,22 @@ def record_project(root: Path, plan: Plan) -> None:
         record_secret(paths, plan.encryption_secret)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(click.Group):
+    """The commands, with ``k8s`` loaded when it is used: its driver's imports are a sixth of what every other
+    command (``up`` included, which the user waits for) would pay for it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), "k8s"})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "k8s" and name not in self.commands:
+            from hippodrome_k8s.cli.k8s import k8s
+
+            self.add_command(k8s)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="hippodrome")
 def cli() -> None:
     """Run every service of a cloud control plane on this machine, credential-free.
@@ -260,11 +274,12 @@ def _run_foreground(root: Path, plan: Plan) -> int:
 def _detach(root: Path, plan: Plan) -> int:
     log_path = ProjectPaths(root).supervisor_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    argv = [a for a in sys.argv[1:] if a not in ("--detach", "--fresh", "--yes", "-y")]  # the parent did those
-    env = dict(os.environ, **{CHILD_ENV: "1", "HIPPODROME_RANDOM_SEED": plan.seed, "NO_COLOR": "1"})
-    with open(log_path, "ab") as log:
-        child = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", *argv], cwd=os.getcwd(), env=env,
-                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    env = {CHILD_ENV: "1", "HIPPODROME_RANDOM_SEED": plan.seed, "NO_COLOR": "1"}
+    if detach.can_fork():
+        child: Any = detach.fork_supervisor(log_path, env, lambda: _run_foreground(root, plan))
+    else:
+        argv = [a for a in sys.argv[1:] if a not in ("--detach", "--fresh", "--yes", "-y")]  # the parent did those
+        child = detach.spawn_supervisor(log_path, env, argv)
     click.echo(f"supervisor started (pid {child.pid}); its output: {log_path}")
     return wait_for_stack(root, child, plan, timeout=_wait_timeout())
 
@@ -307,11 +322,25 @@ def local_verdict(view: LocalView, url: str) -> Verdict[list[str]]:
     return Verdict(done=True, result=lines + [f"{summary}. Dashboard: {url}  (stop with `hippodrome control shutdown`)"])
 
 
-def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: float) -> int:
+POLL_INTERVAL = 0.05  # what the user waits for at the end of `up --detach`, at most
+STACK_EVERY = 20  # polls: /api/stack, while the services are still starting
+
+
+def stack_worth_asking(status: dict[str, Any], polls: int) -> bool:
+    """Whether this poll also reads /api/stack (the phase, which decides): /api/status is cheaper and says when
+    the phase can have turned (every service running, failed or crash-looping); else once a second, in case
+    the start failed."""
+    settled = all(s["status"] in (ServiceState.running, ServiceState.failed) or s["restarts"] >= 3 for s in status.values())
+    return settled or polls % STACK_EVERY == 0
+
+
+def wait_for_stack(root: Path, child: Any, plan: Plan, timeout: float) -> int:
+    """``child``: the supervisor, a ``subprocess.Popen`` or a ``detach.ForkedSupervisor``."""
     from hippodrome_k8s.cli.client import DashboardClient
 
     paths = ProjectPaths(root)
     clients: list[DashboardClient] = []
+    seen: dict[str, Any] = {"polls": 0, "stack": None}
 
     def poll() -> LocalView | None:
         if child.poll() is not None:
@@ -319,9 +348,13 @@ def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: flo
             raise HippodromeError(f"the supervisor exited with code {child.returncode}; see {paths.supervisor_log}")
         try:
             clients[:] = clients or [DashboardClient.for_project(root)]
-            return LocalView(clients[0].status(), clients[0].stack())
+            status = clients[0].status()
+            if seen["stack"] is None or stack_worth_asking(status, seen["polls"]):
+                seen["stack"] = clients[0].stack()
         except HippodromeError:
             return None  # not listening yet
+        seen["polls"] += 1
+        return LocalView(status, seen["stack"])
 
     def still_waiting(view: LocalView | None) -> str:
         return (f"the stack was not running after {timeout:g}s; it keeps starting in the background "
@@ -338,7 +371,7 @@ def wait_for_stack(root: Path, child: subprocess.Popen, plan: Plan, timeout: flo
         return verdict
 
     try:
-        lines = wait_with_progress(poll, decide, local_changes, echo_lines, timeout=timeout, interval=0.25,
+        lines = wait_with_progress(poll, decide, local_changes, echo_lines, timeout=timeout, interval=POLL_INTERVAL,
                                    still_waiting=still_waiting)
     except HippodromeError as e:
         if gave_up and gave_up[-1]:
@@ -538,7 +571,6 @@ def smoke(project_root, stack_file) -> None:
 
 
 cli.add_command(logs)
-cli.add_command(k8s)
 
 
 def main(argv: list[str] | None = None) -> None:

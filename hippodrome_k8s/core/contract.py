@@ -81,6 +81,9 @@ class ControlAction(str, Enum):
         return [a for a in cls if a is not cls.shutdown]
 
 
+TOKEN_HEADER = "X-Hippodrome-Token"  # the control token, on POST /api/control/... (the dashboard checks it)
+
+
 # --- Kubernetes names ----------------------------------------------------------------------
 
 CONTROL_ANNOTATION = f"{GROUP}/control"  # a ControlRequest, as JSON, set by the CLI / dashboard

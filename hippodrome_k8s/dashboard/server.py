@@ -32,12 +32,11 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
 from hippodrome_k8s.core import jsonbody
-from hippodrome_k8s.core.contract import ControlAction
+from hippodrome_k8s.core.contract import TOKEN_HEADER, ControlAction
 from hippodrome_k8s.core.errors import HippodromeError, InvalidBody, PortInUseError
 from hippodrome_k8s.dashboard import logs_api
 from hippodrome_k8s.dashboard.events import EventHub
 
-TOKEN_HEADER = "X-Hippodrome-Token"
 ACTIONS = tuple(a.value for a in ControlAction)
 
 
