@@ -23,7 +23,8 @@ class Verdict(Enum):
     GIVE_UP = "give-up"  # never healthy within startTimeoutSeconds
 
 
-FIRST_PROBE_SECONDS = 0.01  # after a start; each next probe twice as late, up to startingPeriodSeconds
+FAST_PROBE_SECONDS = 0.01  # the first probes after a start, this far apart...
+FAST_PROBES = 20  # ...this many of them (0.2 s), then startingPeriodSeconds
 
 
 @dataclass
@@ -37,11 +38,13 @@ class ProbeTracker:
 
     def period(self) -> float:
         """Slow once it has been healthy; while starting, at most ``startingPeriodSeconds`` apart, and the first
-        probes sooner (10, 20, 40 ms...): a service forked ready-made serves within milliseconds of its start, and
-        a layer waits for its slowest service's first good probe."""
+        ``FAST_PROBES`` 10 ms apart: a service forked ready-made (held, its set-up done) serves within milliseconds
+        of its start, and its whole layer waits for the first good probe of its slowest service."""
         if self.healthy_since is not None:
             return self.health.periodSeconds
-        return min(self.health.startingPeriodSeconds, FIRST_PROBE_SECONDS * 2 ** min(self.probes, 16))
+        if self.probes < FAST_PROBES:
+            return min(self.health.startingPeriodSeconds, FAST_PROBE_SECONDS)
+        return self.health.startingPeriodSeconds
 
     def observe(self, ok: bool, now: float) -> Verdict:
         self.probes += 1

@@ -130,10 +130,10 @@ def test_probe_tracker_period_is_fast_until_healthy():
 
     tracker = ProbeTracker(_health(), started=0.0)
     periods = []
-    for now in range(6):
+    for now in range(22):
         periods.append(tracker.period())
         tracker.observe(False, now * 0.01)
-    assert periods == [0.01, 0.02, 0.04, 0.08, 0.1, 0.1]  # the first probes soon after the start, then startingPeriod
+    assert periods == [0.01] * 20 + [0.1, 0.1]  # the first probes soon after the start, then startingPeriodSeconds
     tracker.observe(True, 3.0)
     assert tracker.period() == 1 and tracker.healthy_for(5.0) == 2.0
 
