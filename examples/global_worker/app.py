@@ -60,9 +60,15 @@ class Worker:
         self.rules_cache.set(index, found)
         return found
 
-    async def search(self, index: str, body: dict[str, Any]) -> tuple[int, Any]:
+    async def search(self, index: str, body: dict[str, Any], raw_body: bytes) -> tuple[int, Any]:
+        """(status, answer): the cell's answer as bytes when no pin applies (passed through, never re-encoded),
+        else parsed, with the pinned documents put first. ``raw_body`` is ``body`` as it came."""
         ids = rulebook.pinned_ids(await self.rules(index), body)
-        reply = await self.cell.request("POST", f"/indexes/{quote(index, safe='')}/search", json_body=body)
+        path = f"/indexes/{quote(index, safe='')}/search"
+        raw = await self.cell.send("POST", path, body=raw_body)
+        if not ids and raw.status < 500 and raw.looks_like_json():
+            return raw.status, raw.body
+        reply = self.cell.parse("POST", path, raw)
         if not reply.ok or not ids:
             return reply.status, reply.body
         hits = reply.get("hits")
@@ -81,6 +87,13 @@ class Worker:
 
     async def ready(self) -> None:
         await aws.table_ready(self.dynamodb, self.table)
+
+
+def answer(result: Any, status: int = 200) -> web.Response:
+    """A search answer: bytes as they came from the cell, or a value to encode."""
+    if isinstance(result, bytes):
+        return web.Response(body=result, status=status, content_type="application/json")
+    return json_response(result, status)
 
 
 def make_app() -> web.Application:
@@ -106,17 +119,17 @@ def make_app() -> web.Application:
         cached = w.cache.get(key)
         if cached is not None:
             w.stats["hits"] += 1
-            response = json_response(cached)
+            response = answer(cached)
             response.headers["x-hippodrome-cache"] = "hit"
             return response
         w.stats["misses"] += 1
         generation = w.generation.get(index, 0)
-        status, result = await w.search(index, body)
+        status, result = await w.search(index, body, await request.read())
         if 200 <= status < 300 and w.generation.get(index, 0) == generation:
             w.cache.set(key, result)
         if status >= 500:
             raise as_error("cell", Reply(status, result))
-        response = json_response(result, status)
+        response = answer(result, status)
         response.headers["x-hippodrome-cache"] = "miss"
         return response
 

@@ -58,23 +58,29 @@ def make_app() -> web.Application:
         name = check_index_name(request.match_info["name"], field="index")
         return name, cell_index_name(account, name)
 
-    async def body_of(request: web.Request) -> Any:
-        return await read_json(request, default=_NO_BODY) if request.can_read_body else _NO_BODY
+    async def body_of(request: web.Request) -> bytes | None:
+        """The body as it came (checked: JSON within the limits, else 400 naming the field), or None."""
+        if not request.can_read_body or await read_json(request, default=_NO_BODY) is _NO_BODY:
+            return None
+        return await request.read()  # aiohttp keeps what it read: the same bytes, not read twice
 
     async def forward(request: web.Request, upstream: Upstream, path: str, *, invalidate: bool = False
                       ) -> web.Response:
+        """The request to ``upstream``, the body passed through as bytes; the answer too, unless it names the cell
+        index (then the customer's name replaces it) or is not JSON (a 502)."""
         name, cell_name = await target(request)
         body = await body_of(request)
-        kwargs: dict[str, Any] = {"params": dict(request.query)}
-        if body is not _NO_BODY:
-            kwargs["json_body"] = body
-        reply = await upstream.request(request.method, path.format(cell=quote(cell_name, safe="")), **kwargs)
-        if reply.status >= 500:
-            raise ApiError(502, "upstream_error", f"{upstream.name} failed (HTTP {reply.status}): "
+        upstream_path = path.format(cell=quote(cell_name, safe=""))
+        raw = await upstream.send(request.method, upstream_path, body=body, params=dict(request.query))
+        if raw.status >= 500:
+            reply = upstream.parse(request.method, upstream_path, raw)
+            raise ApiError(502, "upstream_error", f"{upstream.name} failed (HTTP {raw.status}): "
                                                   f"{str(reply.get('message', ''))[:300].replace(cell_name, name)}")
-        if invalidate and reply.ok:
+        if invalidate and raw.ok:
             await p.invalidate(cell_name)
-        return unmap(reply, cell_name, name)
+        if raw.looks_like_json() and cell_name.encode() not in raw.body:
+            return web.Response(body=raw.body, status=raw.status, content_type="application/json")
+        return unmap(upstream.parse(request.method, upstream_path, raw), cell_name, name)
 
     @routes.get("/")
     async def root(request: web.Request) -> web.Response:
