@@ -1,44 +1,71 @@
-"""The real-cluster tier: runs only where docker answers, kind is on PATH and the pinned node image is present.
+"""The real-cluster tier, on pytest-kind-ng: runs only where docker answers, kind v0.33 and kubectl are found
+and the pinned node image is present; otherwise every `kind` test skips with what to run (under
+scripts/test-kind, which checked all that first, it fails instead).
 
-Never downloads anything: a missing node image is a skip (with the `docker pull` to run by hand),
-not a pull.  Run on a machine with kind:  pytest tests/kind -m kind -rs
+Never downloads anything (tests/kind/kindtier.py says how): pytest-kind-ng's own ``kind_cluster`` fixture is
+replaced here by one that passes the binaries explicitly, refuses to download them, creates the cluster
+from kind/kind-config.yaml with the pinned node image, and deletes only a cluster it created.
+
+pytest-kind-ng's options apply: ``--cluster-name`` (default here: hippodrome-test), ``--keep-cluster``,
+``--kind-bin``, ``--kind-kubectl-bin``, ``--kind-image``.  One command runs it all: scripts/test-kind.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
-from hippodrome_k8s.k8s.cluster import node_image
+from kindtier import REQUIRED_ENV, NoDownloadKindCluster, TierPlan, make_cluster, required, tier_plan
+
+PLAN = pytest.StashKey[TierPlan]()
 
 
-def _why_not() -> str | None:
-    for tool in ("docker", "kind", "kubectl", "helm"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
+def plan_for(config: pytest.Config) -> TierPlan:
+    """Checked once per run, and only when a `kind` test is about to run."""
+    if PLAN not in config.stash:
+        config.stash[PLAN] = tier_plan(kind_bin=config.getoption("kind_bin"),
+                                       kubectl_bin=config.getoption("kind_kubectl_bin"),
+                                       image=config.getoption("kind_image"),
+                                       cluster_name=config.getoption("cluster_name"),
+                                       keep=config.getoption("keep_cluster"))
+    return config.stash[PLAN]
+
+
+def refuse(plan: TierPlan) -> None:
+    if required():
+        pytest.fail(f"kind tier: {plan.why_not} ({REQUIRED_ENV} is set: scripts/test-kind checked this before)",
+                    pytrace=False)
+    pytest.skip(f"kind tier: {plan.why_not}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("kind") is not None:
+        plan = plan_for(item.config)
+        if plan.why_not:
+            refuse(plan)
+
+
+@pytest.fixture(scope="session")
+def kind_plan(request) -> TierPlan:
+    """The tier's tools, node image and cluster name (tests/kind/kindtier.py), checked; else skip (or fail)."""
+    plan = plan_for(request.config)
+    if plan.why_not:
+        refuse(plan)
+    return plan
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(kind_plan: TierPlan, tmp_path_factory) -> NoDownloadKindCluster:
+    """pytest-kind-ng's cluster (``kubectl``, ``port_forward``, ``load_docker_image``, ``api``, ``kubeconfig_path``),
+    created or found; deleted at the end only if created here (and not with ``--keep-cluster``)."""
+    cluster = make_cluster(kind_plan, tmp_path_factory.mktemp("pytest-kind"))
     try:
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
-                              timeout=10)
-    except subprocess.TimeoutExpired:
-        return "`docker info` did not answer within 10 s"
-    if info.returncode != 0 or not info.stdout.strip():
-        return f"the docker daemon is not reachable ({(info.stderr or '').strip().splitlines()[-1:] or '?'})"
-    image = node_image()
-    present = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30)
-    if present.returncode != 0:
-        return f"the pinned kind node image {image} is not present locally (`docker pull {image}` by hand; tests never pull)"
-    return None
-
-
-REASON = _why_not()
-
-
-def pytest_collection_modifyitems(config, items):
-    if REASON is None:
-        return
-    print(f"\ntests/kind skipped: {REASON}")
-    for item in items:
-        if "tests/kind" in str(item.fspath):
-            item.add_marker(pytest.mark.skip(reason=f"kind tier: {REASON}"))
+        cluster.create()
+        yield cluster
+    finally:
+        if kind_plan.keep:
+            print(f"\nkind tier: kept kind cluster {cluster.name!r} (--keep-cluster); "
+                  f"KUBECONFIG={cluster.kubeconfig_path}")
+        elif cluster.delete_if_created():
+            print(f"\nkind tier: deleted kind cluster {cluster.name!r}, which this run created")
+        else:
+            print(f"\nkind tier: kept kind cluster {cluster.name!r}, which was there before")
