@@ -17,6 +17,7 @@ import pytest
 from kindtier import REQUIRED_ENV, NoDownloadKindCluster, TierPlan, make_cluster, required, tier_plan
 
 PLAN = pytest.StashKey[TierPlan]()
+NOTES = pytest.StashKey[list]()
 
 
 def plan_for(config: pytest.Config) -> TierPlan:
@@ -53,19 +54,27 @@ def kind_plan(request) -> TierPlan:
     return plan
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """What happened to the cluster, after the tests (a fixture's own output is captured)."""
+    for note in config.stash.get(NOTES, []):
+        terminalreporter.write_line(f"kind tier: {note}")
+
+
 @pytest.fixture(scope="session")
-def kind_cluster(kind_plan: TierPlan, tmp_path_factory) -> NoDownloadKindCluster:
+def kind_cluster(request, kind_plan: TierPlan, tmp_path_factory) -> NoDownloadKindCluster:
     """pytest-kind-ng's cluster (``kubectl``, ``port_forward``, ``load_docker_image``, ``api``, ``kubeconfig_path``),
     created or found; deleted at the end only if created here (and not with ``--keep-cluster``)."""
+    notes = request.config.stash.setdefault(NOTES, [])
     cluster = make_cluster(kind_plan, tmp_path_factory.mktemp("pytest-kind"))
     try:
         cluster.create()
+        notes.append(f"{'created' if cluster.created else 'found'} kind cluster {cluster.name!r} "
+                     f"(KUBECONFIG={cluster.kubeconfig_path})")
         yield cluster
     finally:
         if kind_plan.keep:
-            print(f"\nkind tier: kept kind cluster {cluster.name!r} (--keep-cluster); "
-                  f"KUBECONFIG={cluster.kubeconfig_path}")
+            notes.append(f"kept kind cluster {cluster.name!r} (--keep-cluster)")
         elif cluster.delete_if_created():
-            print(f"\nkind tier: deleted kind cluster {cluster.name!r}, which this run created")
+            notes.append(f"deleted kind cluster {cluster.name!r}, which this run created")
         else:
-            print(f"\nkind tier: kept kind cluster {cluster.name!r}, which was there before")
+            notes.append(f"kept kind cluster {cluster.name!r}, which was there before")

@@ -78,7 +78,7 @@ class Check:
     detail: str
 
     def line(self) -> str:
-        return f"  {'ok  ' if self.ok else 'MISSING'} {self.name}: {self.detail}"
+        return f"  {'ok     ' if self.ok else 'MISSING'} {self.name}: {self.detail}"
 
 
 @dataclass(frozen=True)

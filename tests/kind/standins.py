@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ COMMANDS: dict[str, dict[tuple[str, ...], tuple[str, int, int | None]]] = {
 GLOBAL_HELP = {"kubectl": "options"}  # kubectl lists its global flags in `kubectl options`
 
 DEFAULT_STATE = {
-    "docker": {"engine": True, "version": "28.2.2", "images": [], "build_error": ""},
+    "docker": {"engine": True, "version": "28.2.2", "images": [], "build_error": "",
+               "kill_caller_once_a_cluster_exists": False},
     "kind": {"version": "v0.33.0", "clusters": [], "containerd_store": False},
     "kubectl": {"version": "v1.37.0"},
     "helm": {"version": "v3.17.2+gcc0bbbd"},
@@ -98,7 +100,11 @@ def documented_flags(tool: str, help_name: str) -> dict[str, Flag]:
 
 
 class Refused(Exception):
-    """What the real tool says when it refuses a command line (exit 1, docker 125)."""
+    """What the real tool says when it refuses a command line: exit 1 (docker: 125 for a bad flag)."""
+
+    def __init__(self, message: str, bad_flag: bool = True) -> None:
+        super().__init__(message)
+        self.bad_flag = bad_flag
 
 
 @dataclass
@@ -176,10 +182,9 @@ def parse(tool: str, argv: list[str]) -> Call | None:
     for flag, value in found:
         call.flags.setdefault(flag.name, []).append(value if value is not None else "true")
     if not call.has("help") and (len(call.args) < low or (high is not None and len(call.args) > high)):
-        if high is None:
-            raise Refused(f"\"{tool} {' '.join(command)}\" requires at least {low} argument(s)")
-        raise Refused(f"\"{tool} {' '.join(command)}\" accepts between {low} and {high} arg(s), "
-                      f"received {len(call.args)}")
+        if len(call.args) < low:
+            raise Refused(f"'{tool} {' '.join(command)}' requires at least {low} argument", bad_flag=False)
+        raise Refused(f"unknown command \"{call.args[high]}\" for \"{tool} {' '.join(command)}\"", bad_flag=False)
     return call
 
 
@@ -346,6 +351,9 @@ def run_docker(call: Call, state: dict) -> int:
         print("\n".join("true" for _ in call.args))
         return 0
     if command == ("build",):
+        if docker.get("kill_caller_once_a_cluster_exists") and kind["clusters"]:
+            log({"killed": os.getppid(), "by": "docker build"})  # the caller dies as under `kill -9` (or OOM)
+            os.kill(os.getppid(), signal.SIGKILL)
         if docker["build_error"]:
             print(docker["build_error"], file=sys.stderr)
             return 1
@@ -407,8 +415,8 @@ def main(tool: str, argv: list[str]) -> int:
         call = parse(tool, argv)
     except Refused as e:
         if tool == "docker":
-            print(f"{e}\n\nSee 'docker --help'.", file=sys.stderr)
-            return 125
+            print(f"{e}\n\nSee 'docker --help'." if e.bad_flag else f"docker: {e}", file=sys.stderr)
+            return 125 if e.bad_flag else 1
         print(f"{'ERROR: ' if tool == 'kind' else 'Error: '}{e}", file=sys.stderr)
         return 1
     if call is None:
