@@ -223,3 +223,15 @@ def test_the_script_is_executable_and_names_no_machine_path():
     script = ROOT / "scripts" / "test-kind"
     assert os.access(script, os.X_OK)
     assert "/work/" not in script.read_text() and "/root/" not in script.read_text()
+
+
+def test_the_readme_says_what_a_user_with_docker_types_and_what_it_creates():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Running the kind tests"):readme.index("## Tests and benchmarks")]
+    typed = [line.split("#")[0].strip() for block in section.split("```sh")[1:]
+             for line in block.split("```")[0].splitlines() if line.strip()]
+    assert typed == [f"docker pull {IMAGE}", "scripts/test-kind"]
+    assert f"`{CLUSTER}`" in section and all(f"`{ref}`" in section for ref in images())
+    assert "It deletes the cluster it created" in section and "`tests/cluster`" in section
+    assert "Exit codes: 0 passed, 1 a test failed, 2 a tool is missing." in section
+    assert INSTALL_PACKAGES in section and f"go install sigs.k8s.io/kind@{KIND_VERSION}" in section
