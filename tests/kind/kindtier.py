@@ -113,7 +113,7 @@ class TierPlan:
 def _explicit(flag: str, value: str | None) -> tuple[str | None, Check | None]:
     if value is None:
         return None, None
-    path = Path(value).expanduser().resolve()
+    path = Path(value).expanduser().absolute()  # a symlink stays one: its directory goes first on PATH
     if path.is_file() and os.access(path, os.X_OK):
         return str(path), None
     name = flag.removeprefix("--").removesuffix("-bin").replace("kind-kubectl", "kubectl")

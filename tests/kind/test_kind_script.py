@@ -1,7 +1,7 @@
 """scripts/test-kind, the real script, where no Docker engine exists: its preflight and messages, the pytest
 command it runs, and that it deletes the cluster it created and keeps the one it found.
 
-PATH holds only bash and stand-in docker/kind/kubectl/helm (tests/kind/standins.py: they accept exactly the
+PATH holds only bash and stand-in docker/kind/kubectl/helm (tests/kind/kind_standins.py: they accept exactly the
 flags the real tools document, and record every call); $PYTHON is this interpreter.  The script runs in a
 copy of the project, since the kind tier writes .hippodrome/ where it runs.  When the script gets as far as
 pytest, `hippodrome k8s up` really runs against the stand-ins and fails at `docker build` (no engine): that
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import standins
+import kind_standins as standins
 from hippodrome_k8s.k8s.cluster import KIND_VERSION, node_image
 from kindtier import CLUSTER, INSTALL_PACKAGES, images
 
@@ -66,7 +66,7 @@ class Machine:
                               capture_output=True, text=True, timeout=600)
 
     def entries(self) -> list[dict]:
-        """Every call but `--help` (the kind tier's test_standins.py reads the tools' help) and every download."""
+        """Every call but `--help` (the kind tier's test_kind_standins.py reads the tools' help) and every download."""
         return [e for e in standins.read_log(self.log) if "--help" not in e.get("argv", [])]
 
     def calls(self, tool: str) -> list[list[str]]:
@@ -93,8 +93,8 @@ def test_every_missing_tool_is_named_with_how_to_install_it_and_nothing_runs(tmp
     assert result.returncode == 2, result.stdout + result.stderr
     out = result.stdout
     assert "MISSING docker: not found on PATH; install Docker Engine" in out
-    assert f"MISSING kind: not found on PATH; install kind {KIND_VERSION}: `go install sigs.k8s.io/kind@{KIND_VERSION}`" \
-        in out
+    assert (f"MISSING kind: not found on PATH; install kind {KIND_VERSION}: "
+            f"`go install sigs.k8s.io/kind@{KIND_VERSION}`") in out
     assert "MISSING kubectl: not found on PATH; install kubectl v1.37" in out
     assert "MISSING helm: not found on PATH; install Helm" in out
     assert "4 missing: install them and run scripts/test-kind again." in result.stderr
@@ -147,7 +147,7 @@ def test_it_says_what_it_creates_and_runs_the_kind_tests_with_the_binaries_passe
     assert "tests/kind/test_kind_up.py::test_the_seeds_readiness_script_passes_through_the_forwards" in collected
     assert "tests/kind/test_kind_up.py::test_tilt_ci_beside_the_cli_forwards" in collected
     assert "tests/kind/test_kind_up.py::test_kubectl_get_hippodromestacks" in collected
-    assert not any("test_tier.py" in line or "test_script.py" in line for line in collected)
+    assert not any("test_kind_tier.py" in line or "test_kind_script.py" in line for line in collected)
     assert f"== kind cluster {CLUSTER} is gone" in out and "== the kind tier passed" in out
     assert ("create", "cluster") not in machine.kind_commands() and machine.downloads() == []
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import standins
-from standins import COMMANDS, GLOBAL_HELP, documented_flags, parse_help
+import kind_standins as standins
+from kind_standins import COMMANDS, GLOBAL_HELP, documented_flags, parse_help
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,8 @@ REFUSED = [
     ("kubectl", ["version", "--bogus"]), ("kubectl", ["version", "-o"]),
     ("helm", ["version", "--bogus"]), ("helm", ["version", "--template"]),
     ("kind", ["create", "cluster", "--name"]), ("kind", ["create", "cluster", "extra"]),
-    ("kind", ["get", "clusters", "--bogus"]), ("kind", ["load", "image-archive"]), ("kind", ["version", "--image", "x"]),
+    ("kind", ["get", "clusters", "--bogus"]), ("kind", ["load", "image-archive"]),
+    ("kind", ["version", "--image", "x"]),
 ]
 
 

@@ -1,7 +1,7 @@
 """The kind tier's wiring, where no Docker engine exists: which binary, which node image, which cluster name,
 what is created and deleted, and that nothing is ever downloaded.
 
-The tools are stand-ins (tests/kind/standins.py) that accept exactly the flags the real tools' help documents
+The tools are stand-ins (tests/kind/kind_standins.py) that accept exactly the flags the real tools' help documents
 and record every call; the cluster object is pytest-kind-ng's KindCluster, as the kind tests get it.  Not
 marked `kind`: these run everywhere, CI included.
 """
@@ -20,7 +20,7 @@ import pytest
 import pytest_kind
 import requests
 
-import standins
+import kind_standins as standins
 from hippodrome_k8s.k8s.cluster import CONFIG_PATH, KIND_VERSION, node_image
 from kindtier import (CLUSTER, INSTALL_PACKAGES, NoDownloadKindCluster, ToolMissing, make_cluster, tier_plan)
 

@@ -11,7 +11,7 @@ which images it holds, which kind clusters exist, the versions the tools report.
 to ``STANDIN_LOG`` (one JSON object a line: tool, argv, KUBECONFIG); a pull or a download is also recorded
 as ``{"download": ...}`` and fails, since the tier must never make one.
 
-Run as ``python standins.py <tool> <args...>``; ``install(bin_dir, ...)`` writes the executables.
+Run as ``python kind_standins.py <tool> <args...>``; ``install(bin_dir, ...)`` writes the executables.
 """
 
 from __future__ import annotations
@@ -229,7 +229,8 @@ def kubeconfig_text(cluster: str) -> str:
         "apiVersion": "v1", "kind": "Config", "current-context": ctx, "preferences": {},
         "clusters": [{"name": ctx, "cluster": {"server": "https://127.0.0.1:6443",
                                                 "certificate-authority-data": "c3RhbmQtaW4="}}],
-        "users": [{"name": ctx, "user": {"client-certificate-data": "c3RhbmQtaW4=", "client-key-data": "c3RhbmQtaW4="}}],
+        "users": [{"name": ctx, "user": {"client-certificate-data": "c3RhbmQtaW4=",
+                                          "client-key-data": "c3RhbmQtaW4="}}],
         "contexts": [{"name": ctx, "context": {"cluster": ctx, "user": ctx}}],
     }, indent=1)
 
@@ -328,7 +329,8 @@ def run_docker(call: Call, state: dict) -> int:
         print(NO_ENGINE, file=sys.stderr)
         return 1
     if command == ("info",):
-        print(docker["version"] if "ServerVersion" in (call.get("format") or "") else f"Server Version: {docker['version']}")
+        asked = "ServerVersion" in (call.get("format") or "")
+        print(docker["version"] if asked else f"Server Version: {docker['version']}")
         return 0
     if command == ("version",):
         print(docker["version"] if "Server.Version" in (call.get("format") or "") else f"Server: {docker['version']}")
