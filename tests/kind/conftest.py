@@ -23,11 +23,12 @@ NOTES = pytest.StashKey[list]()
 def plan_for(config: pytest.Config) -> TierPlan:
     """Checked once per run, and only when a `kind` test is about to run."""
     if PLAN not in config.stash:
-        config.stash[PLAN] = tier_plan(kind_bin=config.getoption("kind_bin"),
-                                       kubectl_bin=config.getoption("kind_kubectl_bin"),
-                                       image=config.getoption("kind_image"),
-                                       cluster_name=config.getoption("cluster_name"),
-                                       keep=config.getoption("keep_cluster"))
+        def option(name: str, default=None):  # None without pytest-kind-ng: the plan then names the package
+            return config.getoption(name, default=default)
+
+        config.stash[PLAN] = tier_plan(kind_bin=option("kind_bin"), kubectl_bin=option("kind_kubectl_bin"),
+                                       image=option("kind_image"), cluster_name=option("cluster_name"),
+                                       keep=bool(option("keep_cluster", False)))
     return config.stash[PLAN]
 
 
