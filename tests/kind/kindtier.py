@@ -258,11 +258,11 @@ def make_cluster(plan: TierPlan, workdir: Path) -> NoDownloadKindCluster:
 
 def images(profile: str = PROFILE) -> list[str]:
     """The images `hippodrome k8s up --profile <profile>` builds and loads."""
-    from hippodrome_k8s.cli.main import plan_from_flags
+    from hippodrome_k8s.cli.options import load_and_plan
     from hippodrome_k8s.k8s.images import images_for
 
     with contextlib.redirect_stderr(io.StringIO()):
-        plan = plan_from_flags(ROOT, None, profile, None, None, False, seed="0")
+        _, plan = load_and_plan(ROOT, None, profile, None, None, False, seed="0")
     return [i.ref for i in images_for(plan)]
 
 
