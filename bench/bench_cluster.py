@@ -43,9 +43,11 @@ from controlplane import ControlPlane  # noqa: E402
 from hd_testing import free_ports  # noqa: E402
 from recorder import Recorder, api_client  # noqa: E402
 
+from hippodrome_k8s.core.contract import LAYER_LABEL, SERVICE_LABEL, STACK_LABEL  # noqa: E402
+
 CRD = ROOT / "charts" / "hippodrome" / "crds" / "hippodromestacks.yaml"
 STACK_FILE = ROOT / "hippodrome.yaml"
-SERVICE, LAYER, STACK = "hippodrome.dev/service", "hippodrome.dev/layer", "hippodrome.dev/stack"
+SERVICE, LAYER, STACK = SERVICE_LABEL, LAYER_LABEL, STACK_LABEL
 
 
 def pct(values: list[float], q: float) -> float:

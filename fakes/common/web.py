@@ -5,6 +5,10 @@ the policy does not allow (403, before any handler), or whose headers are not UT
 on as lone surrogates, which fail wherever they are encoded), answers an allowed origin's CORS preflight, and puts
 ``Access-Control-Allow-Origin: <that origin>`` (never ``*``) on every answer to an allowed origin.
 
+``json_errors(error, domain)`` is the JSON-error middleware every fake shares: the fake's own errors (``domain``
+maps one to a response, or gives None), aiohttp's HTTP exceptions (404, 405, 413) and anything unexpected (a
+JSON 500, logged) all answer in the fake's error shape, never as HTML or text.
+
 ``read_json(request)`` parses a body through ``hippodrome_k8s.core.jsonbody`` (depth at most 64, no lone
 surrogate), raising ``InvalidBody`` naming the field, for the fake to answer 400 in its own shape.
 
@@ -16,6 +20,7 @@ the status aiohttp chose, with a JSON body.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -59,6 +64,32 @@ def guard(policy: Policy, error: ErrorBody, methods: str = ALL_METHODS) -> Any:
             raise
         response.headers.update(cors)
         return response
+
+    return middleware
+
+
+def json_errors(error: ErrorBody, domain: Callable[[Exception], "web.StreamResponse | None"] = lambda exc: None,
+                log: Any = None) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            message = {404: f"Path {request.path} not found",
+                       405: f"Method {request.method} not allowed on {request.path}"}.get(exc.status, exc.reason or "HTTP error")
+            headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+            return error_response(error, exc.status, message, headers=headers)
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the contract: JSON, never an HTML page
+            answer = domain(exc)
+            if answer is not None:
+                return answer
+            if log is not None:
+                log.exception("unexpected error on %s %s", request.method, request.path)
+            return error_response(error, 500, f"Internal error: {type(exc).__name__}")
 
     return middleware
 

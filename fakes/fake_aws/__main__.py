@@ -37,6 +37,8 @@ from typing import Mapping
 from hippodrome_k8s.core.errors import BootstrapError
 from hippodrome_k8s.core.origins import policy_from_env
 
+from fakes.common.config import ServiceEnv, flag, number
+
 from .bootstrap import bootstrap
 from .journal import Journal, StateError
 from .server import JournallingDispatcher, Readiness, make_moto_server
@@ -44,42 +46,22 @@ from .server import JournallingDispatcher, Readiness, make_moto_server
 
 def settings(env: Mapping[str, str]) -> dict[str, object]:
     """Parse the environment; a bad value is a ValueError that names the variable."""
-    port_text = env.get("PORT", "9003")
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"PORT must be an integer, got {port_text!r}") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"PORT must be within 0..65535, got {port}")
+    common = ServiceEnv.read(env, default_port=9003)
     try:
         resources = json.loads(env.get("HIPPODROME_AWS_RESOURCES") or "{}")
     except json.JSONDecodeError as e:
         raise ValueError(f"HIPPODROME_AWS_RESOURCES is not valid JSON: {e}") from None
     if not isinstance(resources, dict):
         raise ValueError("HIPPODROME_AWS_RESOURCES must be a JSON object")
-    persist = (env.get("FAKE_AWS_PERSIST") or "true").strip().lower()
-    if persist not in ("true", "false", "1", "0", "yes", "no"):
-        raise ValueError(f"FAKE_AWS_PERSIST must be true or false, got {persist!r}")
-    every_text = env.get("FAKE_AWS_COMPACT_EVERY") or "500"
-    try:
-        every = int(every_text)
-    except ValueError:
-        every = -1
-    if every < 0:
-        raise ValueError(f"FAKE_AWS_COMPACT_EVERY must be an integer >= 0, got {every_text!r}")
-    wait_text = env.get("FAKE_AWS_LOCK_TIMEOUT") or "60"
-    try:
-        lock_timeout = float(wait_text)
-    except ValueError:
-        lock_timeout = -1.0
-    if not lock_timeout > 0:
-        raise ValueError(f"FAKE_AWS_LOCK_TIMEOUT must be a positive number of seconds, got {wait_text!r}")
+    persist = flag(env, "FAKE_AWS_PERSIST", default=True)
+    every = number(env, "FAKE_AWS_COMPACT_EVERY", 500, int, "an integer >= 0", lambda n: n >= 0)
+    lock_timeout = number(env, "FAKE_AWS_LOCK_TIMEOUT", 60.0, float, "a positive number of seconds", lambda n: n > 0)
     return {
-        "host": env.get("HOST") or "127.0.0.1",
-        "port": port,
+        "host": common.host,
+        "port": common.port,
         "resources": resources,
-        "state_dir": Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state") / "moto",
-        "persist": persist in ("true", "1", "yes"),
+        "state_dir": common.state_dir / "moto",
+        "persist": persist,
         "compact_every": every,
         "lock_timeout": lock_timeout,
         "seed": env.get("HIPPODROME_RANDOM_SEED") or None,

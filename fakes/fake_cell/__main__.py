@@ -7,12 +7,16 @@ this file only reads the environment, sets up logging to stderr and runs the app
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from aiohttp import web
 
+from fakes.common.web import answer_server_errors_as_json
+from hippodrome_k8s.core.origins import policy_from_env
+
 from .config import Config
-from .server import make_app
+from .server import error_body, make_app
 
 
 def main() -> int:
@@ -28,7 +32,8 @@ def main() -> int:
         log.warning("HIPPODROME_ENCRYPTION_SECRET is not set: using the default secret "
                     "(fine for local development; API keys stored under another secret "
                     "cannot be decrypted)")
-    app = make_app(config)
+    app = make_app(config, policy=policy_from_env(os.environ))
+    answer_server_errors_as_json(error_body)  # aiohttp's own refusals (a URL over 8,190 bytes...) in JSON
     log.info("fake_cell listening on http://%s:%d (state %s, api keys %s)", config.host,
              config.port, config.db_path, "required" if config.require_api_key else "optional")
     web.run_app(app, host=config.host, port=config.port, access_log=None, print=None,

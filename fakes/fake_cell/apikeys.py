@@ -2,7 +2,7 @@
 to its account and the index-name prefix that belongs to it (accounts.py).
 
 Why: the seed's API keys (registered by fake_cell itself at start, see seeding.py) are what the
-control plane's services then use against the cell, and the seed's contract is that keys at rest are encrypted with
+control plane's services then use against the cell, and the contract (README, "Contracts") is that keys at rest are encrypted with
 HIPPODROME_ENCRYPTION_SECRET. Two keys are derived from that secret with HKDF: a Fernet key
 (the stored ciphertext, so the plaintext never touches the disk) and an HMAC key (a digest
 column used to find a presented key without decrypting every row). A row written under

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from .seeding import SeedAccount, seed_config_from_env
+from fakes.common.config import DEFAULT_SECRET, ServiceEnv, flag
 
-DEFAULT_SECRET = "1234567890ABCDEF"  # the seed's documented default
+from .seeding import SeedAccount, seed_config_from_env
 
 
 @dataclass(frozen=True)
@@ -37,26 +37,13 @@ class Config:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Config":
         env = os.environ if env is None else env
-        port_text = env.get("PORT", "9001")
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise ValueError(f"PORT must be an integer, got {port_text!r}") from None
-        if not 0 <= port <= 65535:
-            raise ValueError(f"PORT must be within 0..65535, got {port}")
+        common = ServiceEnv.read(env, default_port=9001)
         return cls(
-            host=env.get("HOST") or "127.0.0.1",
-            port=port,
-            state_dir=Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state"),
-            require_api_key=_flag(env, "FAKE_CELL_REQUIRE_API_KEY"),
-            enable_batch_apis=_flag(env, "FAKE_CELL_ENABLE_BATCH_APIS"),
-            secret=env.get("HIPPODROME_ENCRYPTION_SECRET") or DEFAULT_SECRET,
+            host=common.host,
+            port=common.port,
+            state_dir=common.state_dir,
+            require_api_key=flag(env, "FAKE_CELL_REQUIRE_API_KEY"),
+            enable_batch_apis=flag(env, "FAKE_CELL_ENABLE_BATCH_APIS"),
+            secret=common.secret,
             seed_accounts=seed_config_from_env(env),
         )
-
-
-def _flag(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "false").strip().lower()
-    if value not in ("true", "false", "1", "0", "yes", "no", ""):
-        raise ValueError(f"{name} must be true or false, got {value!r}")
-    return value in ("true", "1", "yes")

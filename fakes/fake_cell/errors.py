@@ -30,8 +30,8 @@ class CellError(Exception):
         return out
 
 
-def invalid(message: str) -> CellError:
-    return CellError(400, "invalid_argument", message)
+def invalid(message: str, field: str | None = None) -> CellError:
+    return CellError(400, "invalid_argument", message, extra={"field": field} if field else None)
 
 
 def index_not_found(name: str) -> CellError:

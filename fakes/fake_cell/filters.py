@@ -27,6 +27,9 @@ from typing import Any, Union
 
 MAX_FILTER_LENGTH = 10_000
 MAX_DEPTH = 64
+# SQLite refuses an expression tree deeper than 1,000 (a chain of N conditions is N deep): refuse long
+# chains here, with the filter's own error, before SQL is built
+MAX_CONDITIONS = 500
 # Stored filter values up to this many characters sit in a (partial) index; longer strings are
 # stored too but only found by a scan, so that indexing long text fields stays cheap. Filtering
 # is exact either way: a longer stored string can only equal a longer query value.
@@ -81,6 +84,7 @@ class _Parser:
         self.text = text
         self.pos = 0
         self.depth = 0
+        self.conditions = 0
 
     # -- lexical helpers -------------------------------------------------------------------
     def error(self, problem: str) -> FilterError:
@@ -183,6 +187,9 @@ class _Parser:
             self.depth -= 1
 
     def term(self) -> Node:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"more than {MAX_CONDITIONS} conditions")
         if not self.peek():
             raise self.error("expected a condition, found end of string")
         field = self.word(stop=":()[],\"")

@@ -24,6 +24,11 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from fakes.common.web import guard, json_errors
+from hippodrome_k8s.core import jsonbody
+from hippodrome_k8s.core.errors import InvalidBody
+from hippodrome_k8s.core.origins import Policy
+
 from . import VERSION, documents, models, query, search, seeding, settings, telemetry
 from .accounts import EVERYTHING, Scope
 from .apikeys import KeyRing
@@ -59,9 +64,10 @@ async def json_body(request: web.Request, default: Any = _MISSING) -> Any:
             return default
         raise invalid("Request body is empty: a JSON body is required")
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid(f"Request body is not valid JSON: {exc}") from None
+        return jsonbody.parse(raw)  # depth at most 64, no lone surrogate: a 400 naming the field, never a 500
+    except InvalidBody as exc:
+        raise invalid(exc.message if exc.kind != "not_json" else f"Request body is not valid JSON: {exc.message}",
+                      field=exc.field) from None
 
 
 def flag(request: web.Request, *names: str) -> bool:
@@ -303,29 +309,19 @@ async def with_telemetry(request: web.Request, handler: Callable[[web.Request], 
     return out
 
 
-@web.middleware
-async def envelope(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                   ) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except CellError as exc:
-        return reply(exc.body(), exc.status)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        code = _HTTP_CODES.get(exc.status, "http_error")
-        message = {404: f"Path {request.path} not found",
-                   405: f"Method {request.method} not allowed on {request.path}"}.get(
-                       exc.status, exc.reason or "HTTP error")
-        response = reply(CellError(exc.status, code, message).body(), exc.status)
-        if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    except (asyncio.CancelledError, ConnectionResetError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the contract: a JSON 500, never HTML
-        log.exception("Unexpected error on %s %s", request.method, request.path)
-        return reply(CellError(500, "internal", f"Internal error: {type(exc).__name__}").body(), 500)
+def error_body(status: int, message: str, field: str | None = None) -> tuple[dict[str, Any], str]:
+    """Marqo's error shape, for what the shared edge refuses and for aiohttp's own errors."""
+    body = CellError(status, _HTTP_CODES.get(status, "internal" if status >= 500 else "http_error"), message).body()
+    if field:
+        body["field"] = field
+    return body, "application/json"
+
+
+def _cell_error(exc: Exception) -> web.StreamResponse | None:
+    return reply(exc.body(), exc.status) if isinstance(exc, CellError) else None
+
+
+envelope = json_errors(error_body, _cell_error, log)  # every failure in Marqo's JSON error shape
 
 
 @web.middleware
@@ -589,8 +585,10 @@ async def delete_api_key(request: web.Request) -> web.Response:
     return reply({"deleted": name})
 
 
-def make_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[with_telemetry, envelope, authenticate], client_max_size=MAX_BODY)
+def make_app(config: Config, policy: Policy | None = None) -> web.Application:
+    """``policy``: who may call (Origin, Host); the stack's, from the env, in a real process."""
+    edge = guard(policy or Policy.of(), error_body)
+    app = web.Application(middlewares=[edge, with_telemetry, envelope, authenticate], client_max_size=MAX_BODY)
     cell = Cell(config)
     app[CELL] = cell
     app.add_routes(routes)

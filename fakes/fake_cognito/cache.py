@@ -1,6 +1,6 @@
 """A bounded LRU mapping: every in-memory cache of the fake is one of these.
 
-Unbounded dicts of sessions or tokens leak under sustained load (the seed's
+Unbounded dicts of sessions or tokens leak under sustained load (the original system's
 resilience principles); this one evicts the least recently used entry past
 ``maxsize`` and reports its size for ``GET /``.
 """

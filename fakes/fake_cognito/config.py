@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from fakes.common.config import DEFAULT_SECRET, ServiceEnv
+
 DEFAULT_PORT = 9012
-DEFAULT_SECRET = "1234567890ABCDEF"
 POOL_ID_RE = re.compile(r"^[\w-]+_[0-9a-zA-Z]+$")
 CLIENT_ID_RE = re.compile(r"^[\w+]{1,128}$")
 
@@ -62,22 +63,18 @@ class Settings:
 
 def from_env(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
-    port_text = env.get("PORT", str(DEFAULT_PORT))
     try:
-        port = int(port_text)
-    except ValueError:
-        raise ConfigError(f"PORT: not an integer: {port_text!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"PORT: out of range: {port}")
-    secret = env.get("HIPPODROME_ENCRYPTION_SECRET") or ""
+        common = ServiceEnv.read(env, default_port=DEFAULT_PORT)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return Settings(
-        host=env.get("HOST") or "127.0.0.1",
-        port=port,
+        host=common.host,
+        port=common.port,
         region=env.get("AWS_DEFAULT_REGION") or "us-east-1",
         seed=env.get("HIPPODROME_RANDOM_SEED") or secrets.token_hex(8),
-        secret=secret or DEFAULT_SECRET,
-        secret_is_default=not secret,
-        state_dir=Path(env.get("HIPPODROME_STATE_DIR") or ".hippodrome/state"),
+        secret=common.secret,
+        secret_is_default=common.secret_is_default,
+        state_dir=common.state_dir,
         pools=parse_declared(env.get("HIPPODROME_COGNITO_CONFIG") or ""),
         declared="HIPPODROME_COGNITO_CONFIG" in env,
     )

@@ -21,7 +21,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from fakes.common.web import guard
+from fakes.common.web import guard, json_errors
 from hippodrome_k8s.core import jsonbody
 from hippodrome_k8s.core.errors import InvalidBody
 from hippodrome_k8s.core.origins import Policy
@@ -61,23 +61,6 @@ def error_body(status: int, message: str, field: str | None = None) -> tuple[dic
     """Cognito's error shape for what the shared edge refuses (fakes.common.web)."""
     kind = _KINDS.get(status, "InternalErrorException" if status >= 500 else "InvalidRequestException")
     return {"__type": kind, "message": message}, openapi.AMZ_JSON
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        extra = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
-        return _error(_KINDS.get(exc.status, "InvalidRequestException"), f"{exc.reason}: {request.method} {request.path}",
-                      exc.status, **extra)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # the last line of defence: still JSON, and logged
-        log.error("unexpected error on %s %s\n%s", request.method, request.path, traceback.format_exc())
-        return _error("InternalErrorException", f"Internal error: {type(exc).__name__}", 500)
 
 
 async def aws_action(request: web.Request) -> web.Response:
@@ -205,7 +188,7 @@ def make_app(backend: Backend, auth: Auth, ready: dict[str, bool] | None = None,
              policy: Policy | None = None) -> web.Application:
     """``policy``: who may call from a browser (the stack's origins, from the env); loopback only by default."""
     edge = guard(policy or Policy.of(), error_body, methods="GET, POST, OPTIONS")
-    app = web.Application(middlewares=[edge, json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[edge, json_errors(error_body, log=log)], client_max_size=MAX_BODY_BYTES)
     app[BACKEND] = backend
     app[AUTH] = auth
     app[SELF_SERVICE] = SelfService(backend)

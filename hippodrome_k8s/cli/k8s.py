@@ -26,14 +26,15 @@ import click
 from hippodrome_k8s.core.errors import ControlError, K8sError, UsageError
 from hippodrome_k8s.host.project import ProjectPaths
 from hippodrome_k8s.cli.logs import SERVICE_NAME
+from hippodrome_k8s.cli.options import (cell_option, file_option, load_and_plan, profile_option, project_root_of,
+                                        prod_option, record_project, root_option, table_prefix_option)
 from hippodrome_k8s.local.logs import new_run_dir
-from hippodrome_k8s.core.model import Cell, Profile
 from hippodrome_k8s.k8s import driver
 from hippodrome_k8s.core.contract import CONTROL_ANNOTATION, FORWARDS_ANNOTATION, ControlAction, ControlRequest, ControlResult
 from hippodrome_k8s.k8s.api import ClusterApi, selector
 from hippodrome_k8s.k8s.cluster import DEFAULT_CLUSTER, KindCluster
-from hippodrome_k8s.k8s.helm import NAMESPACE, PyHelmInstaller
-from hippodrome_k8s.k8s.portforward import ForwardSet, ForwardSpec, KubectlSource, read_health_file
+from hippodrome_k8s.k8s.helm import PyHelmInstaller
+from hippodrome_k8s.k8s.portforward import ForwardSet, KubectlSource, read_health_file
 from hippodrome_k8s.k8s.progress import WaitOptions
 from hippodrome_k8s.k8s.runner import SubprocessRunner
 
@@ -140,14 +141,7 @@ def _echo(line: str) -> None:
 
 
 def _root(project_root: Path | None) -> Path:
-    from hippodrome_k8s.cli.main import project_root_of
-
     return project_root_of(project_root)
-
-
-def _root_option(f):
-    return click.option("--project-root", "project_root", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Project root holding hippodrome.yaml and .hippodrome/.")(f)
 
 
 def _forwarder_pid(root: Path) -> int | None:
@@ -181,10 +175,9 @@ def k8s() -> None:
 
 
 @k8s.command()
-@click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None,
-              help="Which services to run (default: the stack file's spec.profile).")
-@click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None, help="local, staging or prod.")
-@click.option("--table-prefix", default=None, help="DynamoDB table prefix (default: dev-<sanitized git branch>-).")
+@profile_option
+@cell_option
+@table_prefix_option
 @click.option("--cluster", "cluster", default=None, help=f"kind cluster name (default: {DEFAULT_CLUSTER}).")
 @click.option("--context", "context", default=None, metavar="NAME",
               help="Use the existing cluster of this kubeconfig context (Docker Desktop, minikube, k3d, a shared dev "
@@ -194,22 +187,17 @@ def k8s() -> None:
                                                "the images).")
 @click.option("--detach", is_flag=True, help="Return once Ready; the port-forwards keep running in the background.")
 @click.option("--wait-timeout", type=float, default=900.0, show_default=True, help="Seconds to wait for Ready.")
-@click.option("--i-understand-this-is-prod", "confirm_prod", is_flag=True, help="Required with --cell prod.")
-@click.option("-f", "--file", "stack_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Stack file (default: <project root>/hippodrome.yaml).")
-@_root_option
+@prod_option
+@file_option
+@root_option
 def up(profile, cell, table_prefix, cluster, context, no_build, detach, wait_timeout, confirm_prod, stack_file,
        project_root) -> None:
     """Bring the stack up on kind (or an existing cluster: --context) and port-forward its ports to 127.0.0.1."""
-    from hippodrome_k8s.cli.main import plan_from_flags, record_project, stack_file_of
-    from hippodrome_k8s.core.loader import load_stack
-
     if cluster is not None and context is not None:
         raise UsageError("--cluster names the kind cluster to create or reuse, --context an existing cluster: "
                          "give one of them")
     root = _root(project_root)
-    plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod)
-    stack = load_stack(stack_file_of(root, stack_file))
+    stack, plan = load_and_plan(root, stack_file, profile, cell, table_prefix, confirm_prod)
     pid = _forwarder_pid(root)
     if pid is not None and not detach:
         raise UsageError(f"port-forwards for this project already run in the background (pid {pid}); "
@@ -235,7 +223,7 @@ def up(profile, cell, table_prefix, cluster, context, no_build, detach, wait_tim
 
 
 @k8s.command()
-@_root_option
+@root_option
 @click.option("--json", "as_json", is_flag=True, help="Print the stack status and forward health as JSON.")
 def status(project_root, as_json) -> None:
     """The stack's status (from the HippodromeStack) and the health of every port-forward."""
@@ -277,7 +265,7 @@ def forward_table(health: dict[str, Any] | None) -> str:
 @click.argument("service")
 @click.option("-f", "--follow", is_flag=True, help="Stream new lines (Ctrl-C to stop).")
 @click.option("-n", "--lines", type=click.IntRange(0, 100000), default=100, show_default=True)
-@_root_option
+@root_option
 def logs(service, follow, lines, project_root) -> None:
     """Print SERVICE's pod log; also appended to .hippodrome/logs/<run>/<service>.log."""
     if not SERVICE_NAME.fullmatch(service):  # it names a file under .hippodrome/logs: never a path
@@ -308,7 +296,7 @@ def logs(service, follow, lines, project_root) -> None:
 @click.argument("action", type=click.Choice([a.value for a in ControlAction.for_cluster()]))
 @click.argument("service", required=False)
 @click.option("--timeout", type=float, default=300.0, show_default=True)
-@_root_option
+@root_option
 def control(action, service, timeout, project_root) -> None:
     """Restart, stop or start SERVICE (every service when omitted), through the operator."""
     root = _root(project_root)
@@ -335,7 +323,7 @@ def wait_control(api: ClusterApi, state: driver.RunState, request_id: str, timeo
 
 
 @k8s.command("port-forward")
-@_root_option
+@root_option
 def port_forward(project_root) -> None:
     """Re-attach: forward every service of the running stack to 127.0.0.1 (foreground)."""
     root = _root(project_root)
@@ -352,7 +340,7 @@ def port_forward(project_root) -> None:
 @click.option("--delete-data", is_flag=True,
               help="Also delete the stateful services' PersistentVolumeClaims (kept otherwise).")
 @click.option("--timeout", type=float, default=300.0, show_default=True)
-@_root_option
+@root_option
 def down(delete_cluster, delete_data, timeout, project_root) -> None:
     """Stop the port-forwards and delete the stack (reverse layer order, by the operator).
 
@@ -394,7 +382,7 @@ def down(delete_cluster, delete_data, timeout, project_root) -> None:
 
 
 @k8s.command()
-@_root_option
+@root_option
 def env(project_root) -> None:
     """Print the env an E2E suite needs (URLs on 127.0.0.1 through the forwards) as KEY=VALUE."""
     from hippodrome_k8s.cli import format as fmt

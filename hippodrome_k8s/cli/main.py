@@ -26,97 +26,17 @@ from hippodrome_k8s.host.ports import check_ports_free
 from hippodrome_k8s.local.runfile import process_alive, read_run_info, remove_run_info, write_run_info
 from hippodrome_k8s.core.model import Cell, Profile
 from hippodrome_k8s.core.waiting import Verdict, wait_with_progress
-from hippodrome_k8s.host.project import (SECRET_ENV, ProjectPaths, choose_secret, choose_seed, find_project_root,
-                                          make_private, new_secret, new_seed, read_recorded_secret, read_recorded_seed,
+from hippodrome_k8s.host.project import (SECRET_ENV, ProjectPaths, choose_secret, choose_seed, make_private,
+                                          new_secret, new_seed, read_recorded_secret, read_recorded_seed,
                                           record_secret, record_seed, state_without_secret)
-from hippodrome_k8s.core.resolver import Plan, ResolveOptions, require_prod_confirmation, resolve
+from hippodrome_k8s.core.resolver import Plan
 from hippodrome_k8s.core.schema import render_schema
 from hippodrome_k8s.cli import detach
 from hippodrome_k8s.cli import format as fmt
 from hippodrome_k8s.cli.logs import logs
-
-CHILD_ENV = "HIPPODROME_SUPERVISOR_CHILD"
-
-
-def _root_option(f):
-    return click.option("--project-root", "project_root", type=click.Path(file_okay=False, path_type=Path),
-                        default=None, help="Project root holding hippodrome.yaml and .hippodrome/ (default: the nearest "
-                        "directory from here upwards that holds either).")(f)
-
-
-def _file_option(f):
-    return click.option("-f", "--file", "stack_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Stack file (default: <project root>/hippodrome.yaml).")(f)
-
-
-def project_root_of(project_root: Path | None) -> Path:
-    """--project-root, else the nearest directory upwards holding hippodrome.yaml or .hippodrome/, else here."""
-    if project_root is None:
-        return find_project_root(Path.cwd()) or Path.cwd().resolve()
-    root = project_root.resolve()
-    if not root.is_dir():
-        raise UsageError(f"--project-root {root} is not a directory")
-    return root
-
-
-def stack_file_of(root: Path, stack_file: Path | None) -> Path:
-    return stack_file if stack_file is not None else root / "hippodrome.yaml"
-
-
-def plan_from_flags(root: Path, stack_file: Path | None, profile: str | None, cell: str | None,
-                    table_prefix: str | None, confirm_prod: bool, seed: str | None = None,
-                    seed_from: str = "recorded-or-new") -> Plan:
-    """Load, validate and resolve; everything that can be wrong with the input fails here, before anything starts.
-
-    ``seed_from``: "recorded-or-new" (a run: the last run's seed, or a new one), "new" (``up --fresh``:
-    the recorded seed is about to be removed), "recorded" (``env --offline``: never make one up).
-    The encryption secret is chosen the same way. Both are recorded by the caller, once the run really
-    starts (``record_project``).
-    """
-    from hippodrome_k8s.host.gitinfo import current_branch
-
-    stack = load_stack(stack_file_of(root, stack_file))
-    chosen_cell = Cell(cell) if cell else stack.spec.cell
-    require_prod_confirmation(chosen_cell, confirm_prod)
-    recorded = read_recorded_seed(ProjectPaths(root)) if seed_from != "new" else None
-    choice = choose_seed(seed or os.environ.get("HIPPODROME_RANDOM_SEED"), stack.spec.seed, recorded,
-                         None if seed_from == "recorded" else new_seed())
-    if choice is None:
-        raise NotRunningError(f"no seed is recorded for {root} yet (no run so far): set HIPPODROME_RANDOM_SEED, "
-                              "or start the stack once with `hippodrome up`")
-    paths = ProjectPaths(root)
-    secret = choose_secret(os.environ.get(SECRET_ENV), read_recorded_secret(paths) if seed_from != "new" else None,
-                           seed_from != "new" and state_without_secret(paths),
-                           None if seed_from == "recorded" else new_secret())
-    if not os.environ.get(CHILD_ENV):
-        click.echo(choice.describe(), err=True)
-        if secret is not None and secret.note():
-            click.echo(secret.note(), err=True)
-    options = ResolveOptions(
-        profile=Profile(profile) if profile else None,
-        cell=chosen_cell,
-        table_prefix=table_prefix,
-        git_branch=current_branch(root) if table_prefix is None and stack.spec.tablePrefix is None else None,
-        seed=choice.seed,
-        encryption_secret=secret.secret if secret else "",
-        project_root=str(root),
-        state_dir=str(ProjectPaths(root).state_dir),
-    )
-    plan = resolve(stack, options)
-    for warning in plan.warnings:
-        click.secho(warning, fg="red", bold=True, err=True)
-    return plan
-
-
-def record_project(root: Path, plan: Plan) -> None:
-    """What a run that really starts leaves in the project: private modes, its seed and (unless the env gives it)
-    its encryption secret, which the project's state is now written with."""
-    paths = ProjectPaths(root)
-    make_private(paths)
-    record_seed(paths, plan.seed)
-    if not os.environ.get(SECRET_ENV) and plan.encryption_secret:
-        record_secret(paths, plan.encryption_secret)
-
+from hippodrome_k8s.cli.options import (CHILD_ENV, cell_option, file_option, load_and_plan, profile_option,
+                                        prod_option, project_root_of, record_project, root_option, stack_file_of,
+                                        table_prefix_option)
 
 class _Commands(click.Group):
     """The commands, with ``k8s`` loaded when it is used: its driver's imports are a sixth of what every other
@@ -150,19 +70,17 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None,
-              help="Which services to run (default: the stack file's spec.profile, normally full).")
-@click.option("--cell", type=click.Choice([c.value for c in Cell]), default=None,
-              help="local runs fake_cell; staging/prod point CELL_URL at a real cell and start no fake_cell.")
-@click.option("--table-prefix", default=None, help="DynamoDB table prefix (default: dev-<sanitized git branch>-).")
-@_root_option
-@_file_option
+@profile_option
+@cell_option
+@table_prefix_option
+@root_option
+@file_option
 @click.option("--detach", is_flag=True, help="Run the supervisor in the background; return once every service is running.")
 @click.option("--wait-timeout", type=float, default=900.0, show_default=True, help="With --detach: seconds to wait for the stack.")
 @click.option("--fresh", is_flag=True, help="Start from empty state: remove .hippodrome/state (the fakes' data and "
               "the recorded seed) first, after saying what goes. Same as `hippodrome reset` then `up`.")
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="With --fresh: do not ask for confirmation.")
-@click.option("--i-understand-this-is-prod", "confirm_prod", is_flag=True, help="Required with --cell prod.")
+@prod_option
 def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeout, fresh, assume_yes, confirm_prod) -> None:
     """Start the stack as local processes, layer by layer, gated by HTTP health checks.
 
@@ -175,7 +93,7 @@ def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeo
     when the seed changes. --fresh starts from nothing.
     """
     root = project_root_of(project_root)
-    plan = plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod,
+    _, plan = load_and_plan(root, stack_file, profile, cell, table_prefix, confirm_prod,
                            seed_from="new" if fresh else "recorded-or-new")
     _refuse_if_running(root)
     ports = {plan.dashboard_port: "the dashboard"} | {s.port: f"service {s.name!r}" for s in plan.services}
@@ -189,7 +107,7 @@ def up(profile, cell, table_prefix, project_root, stack_file, detach, wait_timeo
 
 
 @cli.command()
-@_root_option
+@root_option
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Do not ask for confirmation.")
 def reset(project_root, assume_yes) -> None:
     """Remove the project's state (.hippodrome/state: the fakes' data and the recorded seed).
@@ -392,7 +310,7 @@ def _tail(path: Path, lines: int = 20) -> None:
 
 
 @cli.command()
-@_root_option
+@root_option
 @click.option("--json", "as_json", is_flag=True, help="Print /api/status as JSON.")
 @click.option("--watch", "-w", is_flag=True, help="Keep the table on screen, updated live from the dashboard's "
               "event stream, with each service's health and the dependencies that are down (Ctrl-C to leave).")
@@ -430,7 +348,7 @@ def status(project_root, as_json, watch, timeline) -> None:
 @cli.command()
 @click.argument("action", type=click.Choice([a.value for a in ControlAction]))
 @click.argument("service", required=False)
-@_root_option
+@root_option
 def control(action, service, project_root) -> None:
     """Restart, stop or start SERVICE (every service when omitted), or shut the stack down.
 
@@ -462,8 +380,8 @@ def control(action, service, project_root) -> None:
 
 
 @cli.command()
-@_root_option
-@_file_option
+@root_option
+@file_option
 @click.option("--offline", is_flag=True, help="With no stack running: print the values the recorded seed gives "
               "(or HIPPODROME_RANDOM_SEED / spec.seed), resolved from the stack file with the flags below.")
 @click.option("--profile", type=click.Choice([p.value for p in Profile]), default=None, help="With --offline.")
@@ -481,15 +399,15 @@ def env(project_root, stack_file, offline, profile, cell, table_prefix) -> None:
     except NotRunningError as e:
         if not offline:
             raise NotRunningError(f"{e}\n(`hippodrome env --offline` prints the values the recorded seed would give)") from None
-        values = dict(plan_from_flags(root, stack_file, profile, cell, table_prefix, confirm_prod=True,
-                                      seed_from="recorded").test_env)
+        _, plan = load_and_plan(root, stack_file, profile, cell, table_prefix, confirm_prod=True, seed_from="recorded")
+        values = dict(plan.test_env)
         click.echo("(no stack running: values resolved from the stack file and the recorded seed)", err=True)
     click.echo(fmt.env_lines(values))
 
 
 @cli.command()
-@_root_option
-@_file_option
+@root_option
+@file_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"seed": ..., "source": ...} (the Tiltfile reads this).')
 @click.option("--with-secret", is_flag=True, help='With --json: add "encryptionSecret", the project\'s encryption secret '
               "(HIPPODROME_ENCRYPTION_SECRET, else the recorded one, else a new one, recorded), for the Tiltfile.")
@@ -523,8 +441,8 @@ def seed(project_root, stack_file, as_json, with_secret) -> None:
 
 
 @cli.command()
-@_root_option
-@_file_option
+@root_option
+@file_option
 def validate(project_root, stack_file) -> None:
     """Check a stack file without starting anything (exit 2 and every problem if invalid)."""
     root = project_root_of(project_root)
@@ -548,8 +466,8 @@ def schema(output) -> None:
 
 
 @cli.command()
-@_root_option
-@_file_option
+@root_option
+@file_option
 def smoke(project_root, stack_file) -> None:
     """Run light, read-only checks of every running service and of the seeded data (safe beside other work).
 

@@ -120,11 +120,16 @@ def choose_seed(env_seed: str | None, spec_seed: str | None, recorded: str | Non
     return SeedChoice(new, "new") if new else None
 
 
-def read_recorded_seed(paths: ProjectPaths) -> str | None:
+def _read_value(path: Path) -> str | None:
+    """A one-line value the project keeps (the seed, the secret); None when not recorded yet."""
     try:
-        return paths.seed_file.read_text().strip() or None
+        return path.read_text().strip() or None
     except FileNotFoundError:
         return None
+
+
+def read_recorded_seed(paths: ProjectPaths) -> str | None:
+    return _read_value(paths.seed_file)
 
 
 def record_seed(paths: ProjectPaths, seed: str) -> None:
@@ -167,10 +172,7 @@ def choose_secret(env_secret: str | None, recorded: str | None, state_without_se
 
 
 def read_recorded_secret(paths: ProjectPaths) -> str | None:
-    try:
-        return paths.secret_file.read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    return _read_value(paths.secret_file)
 
 
 def state_without_secret(paths: ProjectPaths) -> bool:

@@ -44,8 +44,10 @@ def test_the_repos_stack_file_rolls_out_with_true_printer_columns(crd, namespace
                              text=True)
     requests_log: list[str] = []
     printed: list[str] = []
-    threading.Thread(target=lambda: requests_log.extend(table.stderr), daemon=True).start()
-    threading.Thread(target=lambda: printed.extend(table.stdout), daemon=True).start()
+    readers = [threading.Thread(target=lambda: requests_log.extend(table.stderr), daemon=True),
+               threading.Thread(target=lambda: printed.extend(table.stdout), daemon=True)]
+    for reader in readers:
+        reader.start()
     try:
         wait_for(lambda: table.poll() is not None or any("watch=true" in line for line in requests_log),
                  "kubectl's watch to start", 30)
@@ -57,6 +59,10 @@ def test_the_repos_stack_file_rolls_out_with_true_printer_columns(crd, namespace
     finally:
         table.terminate()
         table.wait(10)
+        for reader in readers:
+            reader.join(timeout=5)  # the pipes reach EOF once kubectl is gone
+        table.stdout.close()
+        table.stderr.close()
     rows = [_row(line) for line in printed if line.strip() and not line.startswith("NAME ")]
     truths = [_truth(e.obj) for e in stacks.events]
     wrong = [r for r in rows if r not in truths]

@@ -1,44 +1,81 @@
-"""The real-cluster tier: runs only where docker answers, kind is on PATH and the pinned node image is present.
+"""The real-cluster tier, on pytest-kind-ng: runs only where docker answers, kind v0.33 and kubectl are found
+and the pinned node image is present; otherwise every `kind` test skips with what to run (under
+scripts/test-kind, which checked all that first, it fails instead).
 
-Never downloads anything: a missing node image is a skip (with the `docker pull` to run by hand),
-not a pull.  Run on a machine with kind:  pytest tests/kind -m kind -rs
+Never downloads anything (tests/kind/kindtier.py says how): pytest-kind-ng's own ``kind_cluster`` fixture is
+replaced here by one that passes the binaries explicitly, refuses to download them, creates the cluster
+from kind/kind-config.yaml with the pinned node image, and deletes only a cluster it created.
+
+pytest-kind-ng's options apply: ``--cluster-name`` (default here: hippodrome-test), ``--keep-cluster``,
+``--kind-bin``, ``--kind-kubectl-bin``, ``--kind-image``.  One command runs it all: scripts/test-kind.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 
-from hippodrome_k8s.k8s.cluster import node_image
+from kindtier import REQUIRED_ENV, NoDownloadKindCluster, TierPlan, make_cluster, required, tier_plan
+
+PLAN = pytest.StashKey[TierPlan]()
+NOTES = pytest.StashKey[list]()
 
 
-def _why_not() -> str | None:
-    for tool in ("docker", "kind", "kubectl", "helm"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not on PATH"
+def plan_for(config: pytest.Config) -> TierPlan:
+    """Checked once per run, and only when a `kind` test is about to run."""
+    if PLAN not in config.stash:
+        def option(name: str, default=None):  # None without pytest-kind-ng: the plan then names the package
+            return config.getoption(name, default=default)
+
+        config.stash[PLAN] = tier_plan(kind_bin=option("kind_bin"), kubectl_bin=option("kind_kubectl_bin"),
+                                       image=option("kind_image"), cluster_name=option("cluster_name"),
+                                       keep=bool(option("keep_cluster", False)))
+    return config.stash[PLAN]
+
+
+def refuse(plan: TierPlan) -> None:
+    if required():
+        pytest.fail(f"kind tier: {plan.why_not} ({REQUIRED_ENV} is set: scripts/test-kind checked this before)",
+                    pytrace=False)
+    pytest.skip(f"kind tier: {plan.why_not}")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("kind") is not None:
+        plan = plan_for(item.config)
+        if plan.why_not:
+            refuse(plan)
+
+
+@pytest.fixture(scope="session")
+def kind_plan(request) -> TierPlan:
+    """The tier's tools, node image and cluster name (tests/kind/kindtier.py), checked; else skip (or fail)."""
+    plan = plan_for(request.config)
+    if plan.why_not:
+        refuse(plan)
+    return plan
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """What happened to the cluster, after the tests (a fixture's own output is captured)."""
+    for note in config.stash.get(NOTES, []):
+        terminalreporter.write_line(f"kind tier: {note}")
+
+
+@pytest.fixture(scope="session")
+def kind_cluster(request, kind_plan: TierPlan, tmp_path_factory) -> NoDownloadKindCluster:
+    """pytest-kind-ng's cluster (``kubectl``, ``port_forward``, ``load_docker_image``, ``api``, ``kubeconfig_path``),
+    created or found; deleted at the end only if created here (and not with ``--keep-cluster``)."""
+    notes = request.config.stash.setdefault(NOTES, [])
+    cluster = make_cluster(kind_plan, tmp_path_factory.mktemp("pytest-kind"))
     try:
-        info = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
-                              timeout=10)
-    except subprocess.TimeoutExpired:
-        return "`docker info` did not answer within 10 s"
-    if info.returncode != 0 or not info.stdout.strip():
-        return f"the docker daemon is not reachable ({(info.stderr or '').strip().splitlines()[-1:] or '?'})"
-    image = node_image()
-    present = subprocess.run(["docker", "image", "inspect", image], capture_output=True, timeout=30)
-    if present.returncode != 0:
-        return f"the pinned kind node image {image} is not present locally (`docker pull {image}` by hand; tests never pull)"
-    return None
-
-
-REASON = _why_not()
-
-
-def pytest_collection_modifyitems(config, items):
-    if REASON is None:
-        return
-    print(f"\ntests/kind skipped: {REASON}")
-    for item in items:
-        if "tests/kind" in str(item.fspath):
-            item.add_marker(pytest.mark.skip(reason=f"kind tier: {REASON}"))
+        cluster.create()
+        notes.append(f"{'created' if cluster.created else 'found'} kind cluster {cluster.name!r} "
+                     f"(KUBECONFIG={cluster.kubeconfig_path})")
+        yield cluster
+    finally:
+        if kind_plan.keep:
+            notes.append(f"kept kind cluster {cluster.name!r} (--keep-cluster)")
+        elif cluster.delete_if_created():
+            notes.append(f"deleted kind cluster {cluster.name!r}, which this run created")
+        else:
+            notes.append(f"kept kind cluster {cluster.name!r}, which was there before")

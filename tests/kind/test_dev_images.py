@@ -1,6 +1,7 @@
 """Tilt's dev images, for real: built by docker and run, the synced paths writable by the image's user, the
-synced source the code that runs, a reloader there.  (tests/k8s/test_live_update.py checks the same from the
-Dockerfiles where no Docker engine exists.)  Runs only where the kind tier runs (tests/kind/conftest.py)."""
+synced source the code that runs, a reloader there; and, loaded into the tier's kind cluster with pytest-kind-ng's
+``load_docker_image``, run there by containerd as Tilt runs it.  (tests/k8s/test_live_update.py checks the same
+from the Dockerfiles where no Docker engine exists.)  Runs only where the kind tier runs (tests/kind/conftest.py)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,17 @@ def test_the_console_dev_image_can_be_written_and_watched() -> None:
     ref = build("examples/console/Dockerfile", "examples/console", "console")
     out = run(ref, "touch /app/server.js /app/public/x && id -u && node --help | grep -c -- --watch")
     assert out.split()[0] == "1000" and int(out.split()[1]) >= 1
+
+
+def test_the_operator_dev_image_runs_in_the_cluster_as_its_own_user(kind_cluster) -> None:
+    ref = build("operator/Dockerfile", ".", "operator")
+    kind_cluster.load_docker_image(ref)  # never pulled: the pod below may only use what was loaded
+    pod = "hippodrome-dev-image-check"
+    kind_cluster.kubectl("run", pod, f"--image={ref}", "--image-pull-policy=Never", "--restart=Never", "--command",
+                         "--", "sh", "-c", "id -u && touch /app/operator/hippodrome_operator/x && echo writable")
+    try:
+        kind_cluster.kubectl("wait", f"pod/{pod}", "--for=jsonpath={.status.phase}=Succeeded", "--timeout=180s")
+        out = kind_cluster.kubectl("logs", pod)
+    finally:
+        kind_cluster.kubectl("delete", "pod", pod, "--ignore-not-found", "--wait=false")
+    assert out.split()[0] != "0" and "writable" in out.split(), out
