@@ -107,7 +107,10 @@ class ForkedChild:
 
 
 async def _sendmsg(sock: socket.socket, data: bytes, fds: Sequence[int]) -> None:
-    """``sendmsg`` on a non-blocking socket from the event loop (asyncio has no sock_sendmsg)."""
+    """``sendmsg`` on a non-blocking socket from the event loop (asyncio has no sock_sendmsg).
+
+    One sender at a time per socket (the caller holds a lock): the loop keeps one writer callback per fd, so a
+    second waiter's ``add_writer`` would silently replace the first one's, which would then wait forever."""
     loop = asyncio.get_running_loop()
     ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))]
     while True:
@@ -143,6 +146,7 @@ class ForkServer:
         self.control = ours
         self.info: dict | None = None
         self._ready: asyncio.Task[bool] | None = None
+        self._sending = asyncio.Lock()  # requests go out one by one when the socket's buffer is full (_sendmsg)
 
     @property
     def pid(self) -> int:
@@ -186,7 +190,8 @@ class ForkServer:
                        "path": target.path, "name": name, "hold": hold}
             fds = [theirs.fileno(), write_fd] + ([gate_read] if gate_read is not None else [])
             try:
-                await _sendmsg(self.control, json.dumps(request).encode(), fds)
+                async with self._sending:
+                    await _sendmsg(self.control, json.dumps(request).encode(), fds)
             finally:
                 theirs.close()
                 os.close(write_fd)

@@ -252,6 +252,22 @@ async def test_held_children_of_a_start_that_failed_are_ended(tmp_path):
         await stopped(sup)
 
 
+async def test_many_services_forked_early_at_once_all_start(tmp_path):
+    # Forty held forks asked for at once, each request carrying a large environment: the server's socket fills up
+    # and the requests wait their turn to be sent (one waiter used to replace another's, which then never started).
+    ports = free_ports(42)
+    padding = {"PADDING": "x" * 48_000}
+    upper = [service(f"upper{i}", port, 1 + i % 3, svc(), env=padding) for i, port in enumerate(ports[2:])]
+    sup = make_supervisor(tmp_path, [service("slow", ports[1], 0, svc("--delay", "1.0")), *upper], ports[0])
+    launcher = await started(sup)
+    try:
+        await asyncio.wait_for(sup.start_all(), 90)
+        assert all(sup.store.get(s["name"]).ready for s in upper)
+        assert {psutil.Process(sup.store.get(s["name"]).pid).ppid() for s in upper} == {server_pid(launcher)}
+    finally:
+        await stopped(sup)
+
+
 async def test_a_killed_fork_server_is_replaced_and_its_services_come_back(tmp_path):
     d, a = free_ports(2)
     sup = make_supervisor(tmp_path, [service("orphaned", a, 0, svc())], d)
