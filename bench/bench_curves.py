@@ -1,7 +1,7 @@
 """How cost grows: each figure at several sizes, printed as a table and drawn as a PNG.
 
-    python3 bench/bench_curves.py startup [--sizes 15,30,60]
-    python3 bench/bench_curves.py status  [--sizes 15,60,200] [--clients 200] [--requests 4000]
+    python3 bench/bench_curves.py startup [--sizes 15,30,60] [--no-fork-server]
+    python3 bench/bench_curves.py status  [--sizes 15,60,200] [--clients 200] [--requests 4000] [--no-fork-server]
     python3 bench/bench_curves.py cell    [--sizes 10000,100000,1000000] [--budget 600] [--hybrid-max 100000]
     python3 bench/bench_curves.py cognito [--sizes 10,1000,100000] [--budget 900] [--seconds 5]
     python3 bench/bench_curves.py all     # every curve above with its defaults, one after the other
@@ -21,6 +21,9 @@ The PNGs land in bench/results/ (build output, ignored by git): curve_<name>.png
    p50(10k) <= 10 (sub-linear growth).
 4. cognito: fake_cognito USER_PASSWORD_AUTH logins/s with 10, 1k, 100k users in the pool
    (users added through the API, bounded by --budget seconds per size).
+
+`up --detach` is bounded (60 s + 2 s per service): a stack that fails or hangs is reported in the
+table with the services that were not running. --no-fork-server spawns every service plainly.
 
 Loopback only; every port is free and outside 9000-9019; every loop is bounded in time.
 """
@@ -50,28 +53,43 @@ def mib(n: float) -> str:
     return f"{n / 2**20:.0f}"
 
 
+def _engine_label(args: argparse.Namespace) -> str:
+    return "fork server off (HIPPODROME_FORK_SERVER=0)" if args.no_fork_server else "fork server on (the default)"
+
+
 def startup(args: argparse.Namespace) -> tuple[str, report.Plot]:
     import curve_engine
 
     points = []
     for n in args.sizes:
         print(f"  startup: {n} services ...", flush=True)
-        points.append(curve_engine.startup_point(n))
-    rows = [[str(p["services"]), f"{p['critical']:.2f}", " ".join(f"{t:.2f}" for t in p["per_layer"]),
-             f"{p['engine']:.2f}", f"{p['engine'] / p['critical']:.3f}", f"{p['wall']:.2f}",
-             f"{p['wall'] / p['critical']:.3f}"] for p in points]
-    ratios = [p["engine"] / p["critical"] for p in points]
+        points.append(curve_engine.startup_point(n, fork_server=not args.no_fork_server))
+    ok = [p for p in points if "failed" not in p]
+    rows, notes = [], []
+    for p in points:
+        head = [str(p["services"]), f"{p['critical']:.2f}", " ".join(f"{t:.2f}" for t in p["per_layer"])]
+        if "failed" in p:
+            rows.append(head + ["failed", "-", "-", "-"])
+            notes.append(f"{p['services']} services: {p['failed']}")
+        else:
+            rows.append(head + [f"{p['engine']:.2f}", f"{p['engine'] / p['critical']:.3f}", f"{p['wall']:.2f}",
+                                f"{p['wall'] / p['critical']:.3f}"])
+    ratios = [p["engine"] / p["critical"] for p in ok]
+    if ratios:
+        notes.insert(0, f"engine÷critical from {ratios[0]:.3f} to {ratios[-1]:.3f} (target: flat, each <= 1.10; "
+                        f"largest ÷ smallest {ratios[-1] / ratios[0]:.2f})")
+    notes.append("below 1 is possible with the fork server: it forks the upper layers held while the lower ones "
+                 "start (forkserver.py), and the fixture's delay clock starts before the gate")
     text = report.table(
-        "1. start-up ÷ critical path (4 layers; critical path = per layer, the slowest service alone, summed)",
+        f"1. start-up ÷ critical path (4 layers; critical path = per layer, the slowest service alone, summed; "
+        f"{_engine_label(args)})",
         ["services", "critical s", "per layer s", "engine s", "engine÷critical", "up --detach s", "up÷critical"],
-        rows, [f"engine÷critical from {ratios[0]:.3f} to {ratios[-1]:.3f} (target: flat, each <= 1.10; "
-               f"largest ÷ smallest {ratios[-1] / ratios[0]:.2f})",
-               "below 1 is possible: the engine forks the upper layers held while the lower ones start "
-               "(forkserver.py), and the fixture's delay clock starts before the gate"])
-    plot = report.Plot("start-up ÷ critical path (should stay flat)", "services (4 layers)", "ratio", (
-        report.Series("engine start-up ÷ critical path", tuple((p["services"], p["engine"] / p["critical"]) for p in points)),
-        report.Series("`up --detach` wall ÷ critical path", tuple((p["services"], p["wall"] / p["critical"]) for p in points)),
-    ), target=1.10)
+        rows, notes)
+    plot = report.Plot(f"start-up ÷ critical path (should stay flat); {_engine_label(args)}", "services (4 layers)",
+                       "ratio", (
+        report.Series("engine start-up ÷ critical path", tuple((p["services"], p["engine"] / p["critical"]) for p in ok)),
+        report.Series("`up --detach` wall ÷ critical path", tuple((p["services"], p["wall"] / p["critical"]) for p in ok)),
+    ), target=1.10, notes=tuple(f"{p['services']} services: up failed or hung" for p in points if "failed" in p))
     return text, plot
 
 
@@ -81,22 +99,31 @@ def status(args: argparse.Namespace) -> tuple[str, report.Plot]:
     points = []
     for n in args.sizes:
         print(f"  status: {n} services ...", flush=True)
-        points.append(curve_engine.status_point(n, args.clients, args.requests))
-    rows = [[str(p["services"]), ms(p["status_p99"]), ms(p["healthz_p99"]), f"{p['status_p99'] / p['healthz_p99']:.2f}",
-             str(p["status_bytes"])] for p in points]
-    first, last = points[0], points[-1]
+        points.append(curve_engine.status_point(n, args.clients, args.requests, fork_server=not args.no_fork_server))
+    ok = [p for p in points if "failed" not in p]
+    rows, notes = [], []
+    for p in points:
+        if "failed" in p:
+            rows.append([str(p["services"]), "failed", "-", "-", "-"])
+            notes.append(f"{p['services']} services: {p['failed']}")
+        else:
+            rows.append([str(p["services"]), ms(p["status_p99"]), ms(p["healthz_p99"]),
+                         f"{p['status_p99'] / p['healthz_p99']:.2f}", str(p["status_bytes"])])
+    if ok:
+        first, last = ok[0], ok[-1]
+        notes.insert(0, f"/api/status p99 {last['services']} ÷ {first['services']} services: "
+                        f"{last['status_p99'] / first['status_p99']:.2f} (target ratio status÷healthz <= 2 at every size)")
     text = report.table(
         f"2. /api/status p99 vs /healthz p99, same server, {args.clients} concurrent clients, "
-        f"{args.requests} requests per p99 (median of 2 alternating runs)",
-        ["services", "/api/status p99 ms", "/healthz p99 ms", "ratio", "/api/status bytes"], rows,
-        [f"/api/status p99 {last['services']} ÷ {first['services']} services: "
-         f"{last['status_p99'] / first['status_p99']:.2f} (target ratio status÷healthz <= 2 at every size)"])
+        f"{args.requests} requests per p99 (median of 2 alternating runs); {_engine_label(args)}",
+        ["services", "/api/status p99 ms", "/healthz p99 ms", "ratio", "/api/status bytes"], rows, notes)
     plot = report.Plot("/api/status p99 as the stack grows", "services", "p99 (ms)", (
-        report.Series("/api/status p99", tuple((p["services"], p["status_p99"] * 1000) for p in points)),
-        report.Series("/healthz p99", tuple((p["services"], p["healthz_p99"] * 1000) for p in points)),
-        report.Series("ratio status ÷ healthz", tuple((p["services"], p["status_p99"] / p["healthz_p99"]) for p in points),
+        report.Series("/api/status p99", tuple((p["services"], p["status_p99"] * 1000) for p in ok)),
+        report.Series("/healthz p99", tuple((p["services"], p["healthz_p99"] * 1000) for p in ok)),
+        report.Series("ratio status ÷ healthz", tuple((p["services"], p["status_p99"] / p["healthz_p99"]) for p in ok),
                       axis="right"),
-    ), ylabel_right="ratio", target=2.0, target_axis="right")
+    ), ylabel_right="ratio", target=2.0, target_axis="right",
+        notes=tuple(f"{p['services']} services: up failed or hung" for p in points if "failed" in p))
     return text, plot
 
 
@@ -172,8 +199,10 @@ def parser() -> argparse.ArgumentParser:
     sub = main.add_subparsers(dest="curve", required=True)
     p = sub.add_parser("startup", help="start-up ÷ critical path, 15/30/60 services")
     p.add_argument("--sizes", type=sizes, default=sizes("15,30,60"))
+    p.add_argument("--no-fork-server", action="store_true", help="spawn every service plainly (HIPPODROME_FORK_SERVER=0)")
     p = sub.add_parser("status", help="/api/status p99 and ÷ /healthz p99, 15/60/200 services")
     p.add_argument("--sizes", type=sizes, default=sizes("15,60,200"))
+    p.add_argument("--no-fork-server", action="store_true", help="spawn every service plainly (HIPPODROME_FORK_SERVER=0)")
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--requests", type=int, default=4000)
     p = sub.add_parser("cell", help="fake_cell search p50 and add docs/s at 10k/100k/1M docs")

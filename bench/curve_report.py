@@ -60,7 +60,7 @@ def draw(plot: Plot, path: Path) -> Path:
         xs, ys = zip(*s.points) if s.points else ((), ())
         ax.plot(xs, ys, color=f"C{n}", marker="osD^v<>"[n % 7], linestyle="--" if ax is right else "-", label=s.label)
         for x, y in s.points:
-            ax.annotate(f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
+            ax.annotate(f"{y:,.0f}" if abs(y) >= 1000 else f"{y:.3g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=7)
     if plot.target is not None:
         ax = right if plot.target_axis == "right" and right is not None else left
         ax.axhline(plot.target, color="grey", linestyle=":", label=f"target {plot.target:g}")
@@ -89,13 +89,11 @@ def draw(plot: Plot, path: Path) -> Path:
     if right is not None:
         more = right.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
-    left.legend(handles, labels, fontsize=8, loc="best")
+    left.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, frameon=False)
     left.grid(True, alpha=0.3)
-    fig.tight_layout()
     if plot.notes:
-        fig.text(0.01, 0.01, "\n".join(plot.notes), fontsize=7, va="bottom")
-        fig.subplots_adjust(bottom=0.14 + 0.03 * len(plot.notes))
-    fig.savefig(path)
+        left.text(0, -0.32, "\n".join(plot.notes), transform=left.transAxes, fontsize=7, va="top")
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
     return path
 
