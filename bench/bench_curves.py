@@ -6,7 +6,8 @@
     python3 bench/bench_curves.py cognito [--sizes 10,1000,100000] [--budget 900] [--seconds 5]
     python3 bench/bench_curves.py all     # every curve above with its defaults, one after the other
 
-The PNGs land in bench/results/ (build output, ignored by git): curve_<name>.png.
+The PNGs land in bench/results/ (build output, ignored by git): curve_<name>.png
+(curve_<name>_no_fork_server.png with --no-fork-server).
 
 1. startup: the engine's start-up (supervisor start -> last service running) ÷ the stack's critical
    path (per layer, the slowest service's own time to healthy when started alone, summed), for
@@ -227,7 +228,8 @@ def main() -> None:
     print(f"bench_curves: {date.today()}, python {sys.version.split()[0]}, {os.cpu_count()} cpus", flush=True)
     for run in runs:
         text, plot = CURVES[run.curve](run)
-        path = report.draw(plot, report.RESULTS / f"curve_{run.curve}.png")
+        suffix = "_no_fork_server" if getattr(run, "no_fork_server", False) else ""
+        path = report.draw(plot, report.RESULTS / f"curve_{run.curve}{suffix}.png")
         print(f"\n{text}\n  plot: {os.path.relpath(path)}\n", flush=True)
 
 
