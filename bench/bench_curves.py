@@ -79,8 +79,9 @@ def startup(args: argparse.Namespace) -> tuple[str, report.Plot]:
     if ratios:
         notes.insert(0, f"engine÷critical from {ratios[0]:.3f} to {ratios[-1]:.3f} (target: flat, each <= 1.10; "
                         f"largest ÷ smallest {ratios[-1] / ratios[0]:.2f})")
-    notes.append("below 1 is possible with the fork server: it forks the upper layers held while the lower ones "
-                 "start (forkserver.py), and the fixture's delay clock starts before the gate")
+    if not args.no_fork_server:
+        notes.append("below 1 is possible with the fork server: it forks the upper layers held while the lower ones "
+                     "start (forkserver.py), and the fixture's delay clock starts before the gate")
     text = report.table(
         f"1. start-up ÷ critical path (4 layers; critical path = per layer, the slowest service alone, summed; "
         f"{_engine_label(args)})",
