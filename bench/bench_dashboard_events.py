@@ -27,20 +27,21 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from hippodrome_k8s.host.ports import free_port
+from hippodrome_k8s.host.ports import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"
 
 
 def make_stack(count: int) -> dict:
+    ports = free_ports(count + 1)  # distinct: ports chosen one by one can repeat
     services = []
     for i in range(count):
         args = ["--chatter", "0.02"] if i == 0 else []
-        services.append({"name": f"svc{i:02d}", "port": free_port(), "layer": i % 4, "allowPortOutsideRange": True,
+        services.append({"name": f"svc{i:02d}", "port": ports[i + 1], "layer": i % 4, "allowPortOutsideRange": True,
                          "run": {"command": [sys.executable, str(SVC), *args]}})
     return {"apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "bench"},
-            "spec": {"seed": "1", "tablePrefix": "b-", "dashboard": {"port": free_port(), "allowPortOutsideRange": True},
+            "spec": {"seed": "1", "tablePrefix": "b-", "dashboard": {"port": ports[0], "allowPortOutsideRange": True},
                      "services": services}}
 
 

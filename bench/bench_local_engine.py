@@ -30,7 +30,7 @@ import psutil
 import requests
 import yaml
 
-from hippodrome_k8s.host.ports import free_port
+from hippodrome_k8s.host.ports import free_ports
 
 REPO = Path(__file__).resolve().parent.parent
 SVC = REPO / "tests" / "fixtures" / "svc.py"
@@ -38,15 +38,16 @@ DELAYS = [0.2, 0.5, 0.8, 1.2]  # per layer: the slowest service of each layer wa
 
 
 def make_stack(count: int, exit_delay: float) -> tuple[dict, list[dict]]:
+    ports = free_ports(count + 1)  # distinct: ports chosen one by one can repeat
     services = []
     for i in range(count):
         layer = i % 4
         delay = DELAYS[layer] * (1.0 if i < 4 else 0.5)  # the first service of each layer is its slowest
         args = ["--delay", str(delay)] + (["--exit-delay", str(exit_delay)] if i == 0 else [])
-        services.append({"name": f"svc{i:02d}", "port": free_port(), "layer": layer, "allowPortOutsideRange": True,
+        services.append({"name": f"svc{i:02d}", "port": ports[i + 1], "layer": layer, "allowPortOutsideRange": True,
                          "run": {"command": [sys.executable, str(SVC), *args]}})
     doc = {"apiVersion": "hippodrome.dev/v1alpha1", "kind": "HippodromeStack", "metadata": {"name": "bench"},
-           "spec": {"seed": "1", "tablePrefix": "b-", "dashboard": {"port": free_port(), "allowPortOutsideRange": True},
+           "spec": {"seed": "1", "tablePrefix": "b-", "dashboard": {"port": ports[0], "allowPortOutsideRange": True},
                     "services": services}}
     return doc, services
 
