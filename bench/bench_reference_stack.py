@@ -8,8 +8,7 @@ Each round runs in a fresh temporary project (cold: no state), one after the oth
    `python -m fakes.fake_aws`, started by itself, bootstrap included).                      target <= 1.5
 1. `full` profile start ÷ its critical path: per layer, the slowest blocking service's own time from its
    start to a 200 on /healthz when started alone (the layers below running) with the launcher the stack
-   uses (layer 0 spawned, as the stack spawns it while the fork server imports; the others forked by a
-   ready fork server), summed. Supervisor start -> every service running, and `up --detach` wall.
+   uses (the Python services forked by a ready fork server), summed. Supervisor start -> every service running, and `up --detach` wall.
                                                                                             target <= 1.10
 2. the smoke suite's wall time (in-process, and through `hippodrome smoke`).   target < 3 s
 3. search through search_proxy p50 ÷ the same search straight to the cell p50, uncached (every query
@@ -43,7 +42,7 @@ from examples.common.naming import cell_index_name  # noqa: E402
 from hippodrome_k8s.core.loader import load_stack  # noqa: E402
 from hippodrome_k8s.core.resolver import ResolveOptions, resolve  # noqa: E402
 from hippodrome_k8s.local.forklauncher import default_launcher  # noqa: E402
-from hippodrome_k8s.local.launcher import Launcher, with_own_python  # noqa: E402
+from hippodrome_k8s.local.launcher import with_own_python  # noqa: E402
 from hippodrome_k8s.local.probe import HttpProber  # noqa: E402
 from hippodrome_k8s.local.supervisor import fork_server_env  # noqa: E402
 from examples.smoke import checks as reference_checks  # noqa: E402
@@ -108,10 +107,7 @@ async def _critical_path(root: Path) -> tuple[float, list[tuple[str, float]]]:
             slowest = 0.0
             for service in layer:
                 started = time.perf_counter()
-                if index == 0:  # as in the stack: spawned while the fork server imports
-                    child = await Launcher.spawn(launcher, service.command, service.cwd, service.env)
-                else:
-                    child = await launcher.spawn(service.command, service.cwd, service.env)
+                child = await launcher.spawn(service.command, service.cwd, service.env)
                 children.append((child, asyncio.create_task(_drain(child))))
                 while not (await prober.probe(service.health_url, 1.0))[0]:
                     await asyncio.sleep(0.005)
@@ -157,7 +153,7 @@ def up_full(root: Path) -> tuple[float, float, dict, dict]:
 
 
 def hippodrome(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", *args], cwd=root, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", *args], cwd=root, capture_output=True,  # = `hippodrome`
                           text=True, env=dict(os.environ, HIPPODROME_RANDOM_SEED="42"))
 
 

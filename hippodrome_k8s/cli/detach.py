@@ -52,8 +52,10 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform.startswith("linux")
 
 
-def fork_supervisor(log_path: Path, env: Mapping[str, str], run: Callable[[], int]) -> ForkedSupervisor:
-    """Fork; the child detaches, takes ``env`` and runs ``run()`` (the supervisor), then exits with its code."""
+def fork_supervisor(log_path: Path, env: Mapping[str, str], run: Callable[[], int],
+                    keep_fds: tuple[int, ...] = ()) -> ForkedSupervisor:
+    """Fork; the child detaches, takes ``env`` and runs ``run()`` (the supervisor), then exits with its code.
+    ``keep_fds``: the CLI's descriptors the supervisor uses (the fork server's, ``prestart.fds``)."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -62,7 +64,7 @@ def fork_supervisor(log_path: Path, env: Mapping[str, str], run: Callable[[], in
     code = 1
     try:
         os.setsid()
-        os.closerange(3, _max_fd())  # nothing of the CLI's caller stays open here
+        _close_all_but(keep_fds)  # nothing of the CLI's caller stays open here
         null = os.open(os.devnull, os.O_RDONLY)
         log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         os.dup2(null, 0)
@@ -90,6 +92,14 @@ def spawn_supervisor(log_path: Path, env: Mapping[str, str], argv: list[str]) ->
         return subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", *argv], cwd=os.getcwd(),
                                 env=dict(os.environ, **env), stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    low = 3
+    for fd in sorted(k for k in keep if k >= 3):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _max_fd())
 
 
 def _max_fd() -> int:

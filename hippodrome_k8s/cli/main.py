@@ -31,7 +31,7 @@ from hippodrome_k8s.host.project import (SECRET_ENV, ProjectPaths, choose_secret
                                           record_secret, record_seed, state_without_secret)
 from hippodrome_k8s.core.resolver import Plan
 from hippodrome_k8s.core.schema import render_schema
-from hippodrome_k8s.cli import detach
+from hippodrome_k8s.cli import detach, prestart
 from hippodrome_k8s.cli import format as fmt
 from hippodrome_k8s.cli.logs import logs
 from hippodrome_k8s.cli.options import (CHILD_ENV, cell_option, file_option, load_and_plan, profile_option,
@@ -163,7 +163,7 @@ def _run_foreground(root: Path, plan: Plan) -> int:
     from hippodrome_k8s.local.supervisor import Supervisor
 
     async def main() -> int:
-        supervisor = Supervisor(plan, project_root=root, console=sys.stdout)
+        supervisor = Supervisor(plan, project_root=root, console=sys.stdout, fork_server=prestart.take())
 
         def started() -> None:
             write_run_info(root, {
@@ -194,7 +194,8 @@ def _detach(root: Path, plan: Plan) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {CHILD_ENV: "1", "HIPPODROME_RANDOM_SEED": plan.seed, "NO_COLOR": "1"}
     if detach.can_fork():
-        child: Any = detach.fork_supervisor(log_path, env, lambda: _run_foreground(root, plan))
+        child: Any = detach.fork_supervisor(log_path, env, lambda: _run_foreground(root, plan), keep_fds=prestart.fds())
+        prestart.hand_over()  # the fork server started for this run is the supervisor's now
     else:
         argv = [a for a in sys.argv[1:] if a not in ("--detach", "--fresh", "--yes", "-y")]  # the parent did those
         child = detach.spawn_supervisor(log_path, env, argv)

@@ -51,6 +51,17 @@ def server_env(envs: Sequence[Mapping[str, str]]) -> dict[str, str]:
     return {k: v for k, v in shared.items() if all(env.get(k) == v for env in envs[1:])}
 
 
+STATE_DIR_ENV = "HIPPODROME_STATE_DIR"  # in a forked service's /proc environ (the server's): names its project (ports.py)
+
+
+def server_fits(started_with: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    """Whether a fork server started with ``started_with`` (the CLI starts one before the stack is even loaded)
+    can serve a stack whose launcher wants ``wanted``: the same variables read at start, and the same project.
+    The rest of the server's environment reaches no child (each takes its request's)."""
+    return (read_at_start(started_with) == read_at_start(wanted)
+            and started_with.get(STATE_DIR_ENV) == wanted.get(STATE_DIR_ENV))
+
+
 def fork_target(command: Sequence[str], child_env: Mapping[str, str], server_env: Mapping[str, str],
                 executable: str) -> ForkTarget | None:
     """The fork server's request for ``command`` (run with ``child_env``, the whole environment), or None

@@ -3,8 +3,9 @@
 ``ForkServerLauncher`` is ``launcher.Launcher`` with two more ways to start a process, for a command
 ``forking.fork_target`` accepts: forked by the fork server (``forkserver.py``), started beside the
 watchdog; or **prepared**: forked held before its layer starts (``prepare``), and let go when the
-runner spawns it. Anything else is spawned as before, and so is a forkable service while the server is
-still importing (waiting for it would put its imports on the critical path: layer 0 starts at once).
+runner spawns it. Anything else is spawned as before. A forkable service of layer 0 waits for the server
+to be ready: ``hippodrome up`` starts the server before it loads the stack (``cli/prestart.py``), so
+its imports, which the service would otherwise do itself on the same cores, are mostly done by then.
 Stopping, killing, reaping and the watchdog are the same for every kind of child: a forked service is
 the leader of its own process group, registered with the watchdog from the moment it exists.
 
@@ -22,11 +23,11 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 
-from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target
+from hippodrome_k8s.local import forkserver
+from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_fits
 from hippodrome_k8s.local.groups import group_alive, signal_group
 from hippodrome_k8s.local.launcher import Launcher, with_own_python
 
@@ -106,6 +107,13 @@ class ForkedChild:
             self._transport.close()
 
 
+def _current_umask() -> int:
+    """What a plain spawn would give the child (the supervisor is single-threaded: nothing creates a file between)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 async def _sendmsg(sock: socket.socket, data: bytes, fds: Sequence[int]) -> None:
     """``sendmsg`` on a non-blocking socket from the event loop (asyncio has no sock_sendmsg).
 
@@ -127,33 +135,22 @@ async def _sendmsg(sock: socket.socket, data: bytes, fds: Sequence[int]) -> None
 
 
 class ForkServer:
-    """The supervisor's end of one fork server process."""
+    """The supervisor's end of one fork server process: one it starts, or one started for it (``started``: the
+    CLI starts a server before it even loads the stack, so its imports overlap the CLI's own)."""
 
-    def __init__(self, env: Mapping[str, str]):
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "hippodrome_k8s.local.forkserver", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=None, pass_fds=(theirs.fileno(),),
-                start_new_session=True, env=dict(env),
-            )
-        except BaseException:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        ours.setblocking(False)
-        self.control = ours
+    def __init__(self, env: Mapping[str, str] | None = None, started: forkserver.Started | None = None):
+        self.started = started if started is not None else forkserver.launch(dict(env or {}))
+        self.control = self.started.control
         self.info: dict | None = None
         self._ready: asyncio.Task[bool] | None = None
         self._sending = asyncio.Lock()  # requests go out one by one when the socket's buffer is full (_sendmsg)
 
     @property
     def pid(self) -> int:
-        return self.process.pid
+        return self.started.pid
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return self.started.alive()
 
     def is_ready(self) -> bool:
         """Ready by now (without waiting); starts listening for its first message if nobody did yet."""
@@ -187,7 +184,7 @@ class ForkServer:
         kept = [ours.close, lambda: os.close(read_fd)] + ([lambda: os.close(gate_write)] if hold else [])
         try:
             request = {"argv": list(target.argv), "cwd": cwd, "env": dict(env), "module": target.module,
-                       "path": target.path, "name": name, "hold": hold}
+                       "path": target.path, "name": name, "hold": hold, "umask": _current_umask()}
             fds = [theirs.fileno(), write_fd] + ([gate_read] if gate_read is not None else [])
             try:
                 async with self._sending:
@@ -215,12 +212,7 @@ class ForkServer:
         """Close our end: the server terminates the children it still has and exits."""
         if self._ready is not None and not self._ready.done():
             self._ready.cancel()
-        self.control.close()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.started.close(timeout)
 
 
 def _key(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> tuple:
@@ -230,9 +222,11 @@ def _key(command: Sequence[str], cwd: str, env: Mapping[str, str]) -> tuple:
 class ForkServerLauncher(Launcher):
     """The ProcessLauncher (effects.py) of a real stack on Linux: the fork server for what it can start."""
 
-    def __init__(self, server_env: Mapping[str, str] | None = None, note: Note | None = None, enabled: bool = True):
+    def __init__(self, server_env: Mapping[str, str] | None = None, note: Note | None = None, enabled: bool = True,
+                 started: forkserver.Started | None = None):
         super().__init__()
         self._server_env = {**os.environ, **(server_env or {})}
+        self._started = started  # a server started for this stack before it was loaded: used if it fits
         self._note = note or (lambda line: print(f"hippodrome: {line}", file=sys.stderr, flush=True))
         self._enabled = enabled
         self._server: ForkServer | None = None
@@ -250,6 +244,13 @@ class ForkServerLauncher(Launcher):
         super().stop_watchdog()
 
     def _start_server(self) -> None:
+        started, self._started = self._started, None
+        if started is not None and server_fits(started.env, self._server_env):
+            self._server = ForkServer(started=started)
+            self._tell_watchdog(f"+{self._server.pid}")
+            return
+        if started is not None:
+            started.discard()  # started with other PYTHON* values or for another project: a new one is
         try:
             self._server = ForkServer(self._server_env)
         except OSError as e:
@@ -266,10 +267,10 @@ class ForkServerLauncher(Launcher):
 
     async def ready(self) -> bool:
         """Wait until the fork server can fork (False: it cannot, and services are spawned plainly)."""
-        return await self._server_for(wait=True) is not None
+        return await self._server_for() is not None
 
-    async def _server_for(self, wait: bool) -> ForkServer | None:
-        """The fork server if it is ready (``wait``: once it is); a dead one is replaced; None: spawn plainly."""
+    async def _server_for(self) -> ForkServer | None:
+        """The fork server once it is ready; a dead one is replaced; None: spawn plainly."""
         server = self._server
         if server is not None and not server.alive() and server.is_ready():  # it was ready, and died since
             self._note("the fork server exited; starting a new one")
@@ -278,8 +279,6 @@ class ForkServerLauncher(Launcher):
             server = self._server
         if server is None or not self._enabled:
             return None
-        if not wait and not server.is_ready():
-            return None  # still importing: do not wait for it
         if not await server.ready():
             if self._server is server:
                 self._note("the fork server did not become ready; services are spawned plainly")
@@ -306,7 +305,7 @@ class ForkServerLauncher(Launcher):
             self._prepared[key] = asyncio.get_running_loop().create_task(self._fork_held(target, cwd, full_env))
 
     async def _fork_held(self, target: ForkTarget, cwd: str, full_env: dict[str, str]) -> ForkedChild | None:
-        server = await self._server_for(wait=True)
+        server = await self._server_for()
         if server is None:
             return None
         try:
@@ -339,7 +338,7 @@ class ForkServerLauncher(Launcher):
             if child is not None:
                 child.open_gate()
                 return child
-        server = await self._server_for(wait=False) if target is not None else None
+        server = await self._server_for() if target is not None else None
         if target is None or server is None:
             return await super().spawn(command, cwd, env)
         try:
@@ -353,8 +352,12 @@ class ForkServerLauncher(Launcher):
         return child
 
 
-def default_launcher(server_env: Mapping[str, str] | None = None, note: Note | None = None) -> Launcher:
-    """The fork server's launcher where it works (Linux, not turned off by HIPPODROME_FORK_SERVER=0), else plain spawn."""
+def default_launcher(server_env: Mapping[str, str] | None = None, note: Note | None = None,
+                     started: forkserver.Started | None = None) -> Launcher:
+    """The fork server's launcher where it works (Linux, not turned off by HIPPODROME_FORK_SERVER=0), else plain spawn.
+    ``started``: a fork server started for this stack already (used if it fits, else ended)."""
     if fork_server_enabled(os.environ, sys.platform, hasattr(os, "fork")):
-        return ForkServerLauncher(server_env, note)
+        return ForkServerLauncher(server_env, note, started=started)
+    if started is not None:
+        started.discard()
     return Launcher()

@@ -11,7 +11,8 @@ It keeps the contracts of a plain spawn:
 
 * **own process group**: each child calls ``setsid()``, so its pid is its group and session;
 * **own env, cwd, argv and logs**: the child takes the request's environment (exactly, replacing the
-  server's), cwd, ``sys.argv`` and ``sys.path[0]``; fds 1 and 2 become the pipe the supervisor reads;
+  server's), cwd, umask (the supervisor's), ``sys.argv`` and ``sys.path[0]``; fds 1 and 2 become the pipe
+  the supervisor reads;
 * **fresh project code**: the server imports only third-party libraries (``PRELOAD``) and the standard
   library, never a service's own modules, and the child forgets the server's own (``hippodrome_k8s``),
   so a restart or a hot reload runs the code on disk;
@@ -45,12 +46,15 @@ set to the service's.
 from __future__ import annotations
 
 import array
+import gc
 import importlib
 import json
 import os
+import select
 import selectors
 import signal
 import socket
+import subprocess
 import sys
 import time
 import types
@@ -60,15 +64,109 @@ CONTROL_FD = 3  # the supervisor's end of the socketpair, unless argv[1] names a
 MAX_MESSAGE = 1 << 20  # a request is an argv, a cwd and an environment
 GRACE_SECONDS = 5.0
 
-# Third-party libraries the reference services of layers 1-3 import, none of which reads the environment
-# when it is imported (moto does: its settings are read at import, so it is not here; layer 0 starts
-# before the server is ready anyway). Missing ones are skipped.
+# Third-party libraries the reference services import (fake_aws's too: moto's own libraries, werkzeug, flask,
+# requests, boto3), none of which reads the environment when it is imported. moto itself does (its settings are
+# read at import), so it is not here. Missing ones are skipped.
 PRELOAD = (
     "asyncio", "concurrent.futures", "sqlite3", "ctypes",
     "aiohttp", "aiohttp.web", "botocore.session", "botocore.client", "boto3", "boto3.dynamodb.types",
+    "requests", "werkzeug", "werkzeug.serving", "flask",
     "jwt", "cryptography.fernet", "cryptography.hazmat.primitives.asymmetric.rsa",
     "cryptography.hazmat.primitives.ciphers.aead", "cryptography.hazmat.primitives.kdf.hkdf",
 )
+
+
+@dataclass
+class Started:
+    """A fork server process and the supervisor's end of its control socket (``launch``).
+
+    Only ``owner`` (the process that launched it: its parent) can wait for it; a process forked from the owner
+    (the supervisor of ``up --detach``, forked by the CLI that launched the server) watches ``pidfd`` instead."""
+
+    process: subprocess.Popen
+    control: socket.socket
+    env: dict[str, str]
+    owner: int
+    pidfd: int = -1  # -1 where os.pidfd_open is missing (Linux < 5.3): then only the owner may adopt it
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def fds(self) -> tuple[int, ...]:
+        """What a forked supervisor must keep open to use this server."""
+        return (self.control.fileno(),) + ((self.pidfd,) if self.pidfd >= 0 else ())
+
+    def alive(self) -> bool:
+        if os.getpid() == self.owner:
+            return self.process.poll() is None
+        return not select.select([self.pidfd], [], [], 0)[0]  # readable once the process has ended
+
+    def wait(self, timeout: float) -> bool:
+        """Whether it ended within ``timeout`` seconds."""
+        if os.getpid() == self.owner:
+            try:
+                self.process.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        return bool(select.select([self.pidfd], [], [], timeout)[0])
+
+    def kill(self) -> None:
+        if os.getpid() == self.owner:
+            self.process.kill()
+        else:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+
+    def close(self, timeout: float) -> None:
+        """Close our end: the server terminates the children it still has and exits (killed after ``timeout``)."""
+        self.control.close()
+        try:
+            if not self.wait(timeout):
+                self.kill()
+                self.wait(5.0)
+        except (ProcessLookupError, OSError):
+            pass  # ended, and reaped by its parent already
+        self.release_pidfd()
+
+    def discard(self) -> None:
+        """End it at once: it forked nothing yet (it was started for a stack that is not going to use it)."""
+        self.control.close()
+        try:
+            self.kill()
+            self.wait(5.0)
+        except (ProcessLookupError, OSError):
+            pass
+        self.release_pidfd()
+
+    def release_pidfd(self) -> None:
+        fd, self.pidfd = self.pidfd, -1
+        if fd >= 0:
+            os.close(fd)
+
+
+def launch(env: dict[str, str], stderr: int | None = None) -> Started:
+    """Start a fork server (``python -m hippodrome_k8s.local.forkserver FD``) in its own session, with ``env``.
+    It imports its libraries (``PRELOAD``) at once; it says it is ready on the control socket when done.
+    ``stderr``: where its own errors go (None: ours); each child writes to its own pipe."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hippodrome_k8s.local.forkserver", str(theirs.fileno())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, pass_fds=(theirs.fileno(),),
+            start_new_session=True, env=dict(env),
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    ours.setblocking(False)
+    try:
+        pidfd = os.pidfd_open(process.pid) if hasattr(os, "pidfd_open") else -1
+    except OSError:
+        pidfd = -1
+    return Started(process, ours, dict(env), os.getpid(), pidfd)
 
 
 @dataclass
@@ -82,6 +180,7 @@ class Request:
     path: str | None
     name: str
     hold: bool = False
+    umask: int | None = None  # the supervisor's when it asked (the server may have been started before it set one)
     out_fd: int = -1
     gate_fd: int = -1
 
@@ -90,7 +189,7 @@ class Request:
         raw = json.loads(data)
         return cls(argv=[str(a) for a in raw["argv"]], cwd=str(raw["cwd"]), env={str(k): str(v) for k, v in raw["env"].items()},
                    module=raw.get("module"), path=raw.get("path"), name=str(raw.get("name") or ""),
-                   hold=bool(raw.get("hold")))
+                   hold=bool(raw.get("hold")), umask=int(raw["umask"]) if raw.get("umask") is not None else None)
 
 
 def preload(modules: tuple[str, ...] = PRELOAD) -> tuple[list[str], dict[str, str]]:
@@ -305,6 +404,8 @@ def become(request: Request) -> None:
     if request.out_fd > 2:
         os.close(request.out_fd)
     os.chdir(request.cwd)
+    if request.umask is not None:
+        os.umask(request.umask)
     os.environ.clear()
     os.environ.update(request.env)
     if request.name:
@@ -376,7 +477,10 @@ def run(request: Request) -> None:
 def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     control = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else CONTROL_FD)
+    gc.disable()  # nothing collected while importing, so the objects that stay are packed together
     loaded, skipped = preload()
+    gc.freeze()  # every object so far moves out of the collector's reach: a child's collections neither walk
+    gc.enable()  # them (the CPU a child spent on them was as much as its start) nor write to their pages
     _send(control, {"ready": True, "pid": os.getpid(), "preloaded": loaded, "skipped": skipped})
     request = Server(control).serve()
     if request is None:

@@ -23,7 +23,8 @@ from hippodrome_k8s.core.errors import ControlError, ServiceFailedError
 from hippodrome_k8s.core.resolver import Plan
 from hippodrome_k8s.local.effects import ProcessLauncher, Prober
 from hippodrome_k8s.local.forklauncher import default_launcher
-from hippodrome_k8s.local.forking import server_env
+from hippodrome_k8s.local.forking import STATE_DIR_ENV, server_env
+from hippodrome_k8s.local.forkserver import Started
 from hippodrome_k8s.local.logs import LogBook, ServiceLog, new_run_dir, open_service_logs
 from hippodrome_k8s.core.backoff import RestartPolicy
 from hippodrome_k8s.local.reload import watch_for_changes
@@ -41,9 +42,9 @@ def fork_server_env(plan: Plan) -> dict[str, str]:
     start, and the state dir (so a forked service's /proc environ names its project, as ports.py reads it)."""
     envs = [s.env for s in plan.services]
     extra = server_env(envs)
-    state_dirs = {env.get("HIPPODROME_STATE_DIR") for env in envs} - {None}
+    state_dirs = {env.get(STATE_DIR_ENV) for env in envs} - {None}
     if len(state_dirs) == 1:
-        extra["HIPPODROME_STATE_DIR"] = str(state_dirs.pop())
+        extra[STATE_DIR_ENV] = str(state_dirs.pop())
     return extra
 
 
@@ -51,7 +52,8 @@ class Supervisor:
     def __init__(self, plan: Plan, *, project_root: str | Path, console: TextIO | None = sys.stdout,
                  policy: RestartPolicy | None = None, token: str | None = None,
                  clock: Callable[[], float] = time.time,
-                 launcher: ProcessLauncher | None = None, prober: Prober | None = None):
+                 launcher: ProcessLauncher | None = None, prober: Prober | None = None,
+                 fork_server: Started | None = None):
         self.plan = plan
         self.project_root = Path(project_root)
         self.console = console
@@ -68,7 +70,10 @@ class Supervisor:
             s.name: ServiceStatus(name=s.name, layer=s.layer, port=s.port, url=s.url, blocking=s.blocking, since=self.started_at)
             for s in plan.services
         })
-        self.launcher: ProcessLauncher = launcher or default_launcher(fork_server_env(plan), note=self.note)
+        # fork_server: one the CLI started before it loaded the stack (cli/prestart.py); used if it fits
+        if launcher is not None and fork_server is not None:
+            fork_server.discard()
+        self.launcher: ProcessLauncher = launcher or default_launcher(fork_server_env(plan), note=self.note, started=fork_server)
         self.prober: Prober = prober or HttpProber()
         self.runners = {
             s.name: ServiceRunner(s, self.store, self.launcher, self.prober, self.logs[s.name], self.policy, clock)

@@ -25,7 +25,7 @@ CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("HIPPODROME
 
 def hippodrome(*args: str, cwd: Path, timeout: float = 180, env: dict | None = None,
                input: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env={**CLEAN_ENV, **(env or {})}, input=input)
 
 
@@ -178,7 +178,7 @@ def test_reset_and_fresh(seeded):
 def test_a_second_interrupt_kills_everything_and_exits_130(seeded):
     """Regression: a double Ctrl-C printed nine 'restarting in 0.5s' lines and exited 0."""
     root, ports = seeded
-    proc = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "up"], cwd=root, env=CLEAN_ENV,
+    proc = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli", "up"], cwd=root, env=CLEAN_ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120

@@ -12,7 +12,7 @@ from hd_testing import stack_doc
 def test_a_smoke_checks_module_that_cannot_be_imported_is_a_usage_error(project):
     root = project(stack_doc([{"name": "api", "port": 9002, "layer": 0, "run": {"command": ["x"]}}], 9000,
                              smokeChecks="no_such_module:checks"))
-    done = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "smoke"], cwd=root, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "smoke"], cwd=root, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "spec.smokeChecks: cannot import 'no_such_module:checks'" in done.stderr

@@ -89,7 +89,7 @@ def test_the_watch_model_applies_the_stream_and_counts_uptime_on():
 
 
 def hippodrome(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=CLEAN_ENV)
 
 
@@ -119,7 +119,7 @@ def test_status_timeline_shows_the_last_up(stack):
 
 def test_status_watch_redraws_live_in_a_terminal(stack):
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "status", "--watch"], cwd=stack,
+    proc = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli", "status", "--watch"], cwd=stack,
                             stdin=follower, stdout=follower, stderr=follower, env={**CLEAN_ENV, "COLUMNS": "120"},
                             start_new_session=True)
     os.close(follower)

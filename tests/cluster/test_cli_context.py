@@ -44,7 +44,7 @@ def _env(cp) -> dict[str, str]:
 
 
 def _cli(cp, root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", *args, "--project-root", str(root)],
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", *args, "--project-root", str(root)],
                           cwd=root, env=_env(cp), capture_output=True, text=True, timeout=timeout)
 
 
@@ -63,7 +63,7 @@ def test_k8s_up_on_an_existing_context_then_status_and_down(crd, cli_namespace, 
 
     log = tmp_path / "up.log"
     with open(log, "w") as out:
-        up = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", *up_args, "--project-root",
+        up = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", *up_args, "--project-root",
                                str(root)], cwd=root, env=_env(cp), stdout=out, stderr=subprocess.STDOUT, text=True)
     operator = None
     try:

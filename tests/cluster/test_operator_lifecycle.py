@@ -45,7 +45,7 @@ def _ready(cp, namespace: str, op, name: str = "dev") -> dict:
 
 def _cli(root: Path, cp, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **cp.env(), "NO_COLOR": "1"}
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", *args, "--project-root", str(root)],
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", *args, "--project-root", str(root)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
 
 

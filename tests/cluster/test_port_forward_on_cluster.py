@@ -50,7 +50,7 @@ def test_k8s_port_forward_reaches_the_pod_and_follows_its_replacement(crd, names
                                 forwards=(ForwardSpec("web", "dev-web", remote, local),))
         write_atomic(driver.state_path(root), json.dumps(state.to_json()))
 
-        forwards = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "port-forward",
+        forwards = subprocess.Popen([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", "port-forward",
                                      "--project-root", str(root)], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True)
         try:
@@ -65,7 +65,7 @@ def test_k8s_port_forward_reaches_the_pod_and_follows_its_replacement(crd, names
                                        .get("web", {})).get("reconnects") and h, "the reconnect in the health file")
             assert health["state"] == "ok" and health["target"] == f"{second}:{remote}" and health["reconnects"] >= 1
 
-            status = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "status", "--project-root",
+            status = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", "status", "--project-root",
                                      str(root)], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
             row = next(line for line in status.stdout.splitlines() if line.startswith("web ") and "127.0.0.1:" in line)
             assert f"127.0.0.1:{local}" in row and " ok " in row and f"{second}:{remote}" in row, status.stdout

@@ -36,7 +36,7 @@ def test_up_without_the_extra_names_it_before_touching_anything(tmp_path: Path, 
     shutil.copy(FIXTURE, project / "hippodrome.yaml")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")]),
                PATH=f"{tools}{os.pathsep}{os.environ['PATH']}", HIPPODROME_RANDOM_SEED="1")
-    result = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "up", "--project-root",
+    result = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", "up", "--project-root",
                              str(project)], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert f"missing: {hidden}" in result.stderr
@@ -56,6 +56,6 @@ def test_the_other_k8s_commands_name_the_extra_too(tmp_path: Path) -> None:
         '"profile": "full", "cell": "local", "seed": "42", "tablePrefix": "dev-", "runDir": "", "forwards": [], '
         '"testEnv": {}}')
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(shadow), os.environ.get("PYTHONPATH", "")]))
-    result = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", "status", "--project-root",
+    result = subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", "status", "--project-root",
                              str(project)], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 2 and "pip install -e '.[k8s]'" in result.stderr and "Traceback" not in result.stderr

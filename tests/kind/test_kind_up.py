@@ -39,7 +39,7 @@ def kind_env(kind_plan, kind_cluster) -> dict[str, str]:
 
 
 def hippodrome(env: dict[str, str], *args: str, timeout: float = 1800) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", "k8s", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", "k8s", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=timeout, env=env)
 
 

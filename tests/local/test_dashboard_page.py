@@ -37,7 +37,7 @@ pytestmark = pytest.mark.browser
 
 
 def hippodrome(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=CLEAN_ENV)
 
 

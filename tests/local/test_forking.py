@@ -8,10 +8,26 @@ import textwrap
 
 import pytest
 
-from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_env
+from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_env, server_fits
 
 PY = "/venv/bin/python"
 SERVER = {"PATH": "/bin", "PYTHONUNBUFFERED": "1"}
+
+
+STATE = {"HIPPODROME_STATE_DIR": "/p/.hippodrome/state"}
+
+
+@pytest.mark.parametrize("started_with, wanted, fits", [
+    ({**SERVER, **STATE}, {**SERVER, **STATE}, True),
+    ({**SERVER, **STATE, "HOME": "/a", "NO_COLOR": "1"}, {**SERVER, **STATE, "HOME": "/b"}, True),  # reaches no child
+    ({**SERVER, **STATE}, {**SERVER, **STATE, "PYTHONNODEBUGRANGES": "1"}, False),  # the stack's services set it
+    ({**SERVER, **STATE}, {"PATH": "/bin", **STATE}, False),
+    ({**SERVER, **STATE, "AIOHTTP_NO_EXTENSIONS": "1"}, {**SERVER, **STATE}, False),
+    ({**SERVER, **STATE}, {**SERVER, "HIPPODROME_STATE_DIR": "/q/.hippodrome/state"}, False),  # another project
+    (SERVER, {**SERVER, **STATE}, False),
+])
+def test_a_server_started_before_the_stack_was_loaded_fits_it_or_not(started_with, wanted, fits):
+    assert server_fits(started_with, wanted) is fits
 
 
 @pytest.mark.parametrize("command, env, expected", [

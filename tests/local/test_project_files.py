@@ -17,7 +17,7 @@ from hd_testing import free_ports, stack_doc, svc
 
 def hippodrome(*args: str, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "HIPPODROME_ENCRYPTION_SECRET"}
-    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli.main", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "hippodrome_k8s.cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=timeout, env=env)
 
 
