@@ -37,7 +37,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 
 from fakes.fake_cell import search as cell_search  # noqa: E402
-from fakes.fake_cell.store import Store, connect, lexical_sql  # noqa: E402
+from fakes.fake_cell.store import TARGET_HITS, Store, connect, lexical_sql, weak_and_tiers  # noqa: E402
 from hippodrome_k8s.host.ports import free_port  # noqa: E402
 
 INDEX = "bench"
@@ -152,15 +152,16 @@ def lexical_bench(url: str, db_path: str, queries: list[str], rounds: int) -> di
     store = Store(db_path)  # read-only use: the handler-level path, no HTTP
     info = store.index(INDEX)
     conn = sqlite3.connect(db_path)
-    sql = lexical_sql(info.lex_table)
     over_http, direct, handler, lean = [], [], [], []
     for q in queries[:20]:  # warm-up
         session.post(f"{url}/indexes/{INDEX}/search", json={"q": q, "searchMethod": "LEXICAL"})
     for i in range(rounds):
         q = queries[i % len(queries)]
-        match = cell_search.fts_match(q)
+        tiers = weak_and_tiers(cell_search.or_terms(q) or [])  # the query the fake runs (weakAnd's tiers)
+        params = [x for expression in tiers for x in (expression, TARGET_HITS)] + [10, 0]
+        sql = lexical_sql(info.lex_table, tiers=len(tiers))
         t0 = time.perf_counter()
-        conn.execute(sql, (match, 10, 0)).fetchall()
+        conn.execute(sql, params).fetchall()
         direct.append(time.perf_counter() - t0)
         req = cell_search.parse_search({"q": q, "searchMethod": "LEXICAL"})
         t0 = time.perf_counter()

@@ -7,7 +7,8 @@ have passed, whichever comes first (the size reached is reported). At each size:
 - add throughput: documents added ÷ the time spent in requests (bodies are built and replies
   checked off the clock), on one keep-alive http.client connection;
 - LEXICAL p50 over HTTP, and beside it the same FTS5 query run directly on the SQLite file
-  (the floor: what SQLite itself needs for that many matching documents);
+  (the floor: weakAnd's tiers, what SQLite itself needs), and the query that scores every match
+  (what the fake ran before it ranked weakAnd's candidates only; what grows with the matches);
 - HYBRID p50 (up to `hybrid_max` documents), after one untimed query that builds the fake's
   in-memory tensor mirror (its time is reported apart);
 - the server's RSS and the database's size.
@@ -31,7 +32,7 @@ import psutil
 
 import bench_fake_cell as cell_bench
 from fakes.fake_cell import search as cell_search
-from fakes.fake_cell.store import lexical_sql
+from fakes.fake_cell.store import TARGET_HITS, lexical_sql, weak_and_tiers
 from hippodrome_k8s.host.ports import free_port
 
 INDEX = "curve"
@@ -103,28 +104,34 @@ def search_p50(cell: Cell, queries: list[str], method: str, rounds: int, budget:
     return statistics.median(samples), len(samples)
 
 
-def direct_p50(db_path: str, queries: list[str], rounds: int, budget: float) -> tuple[float, float]:
-    """The floor: p50 of the same LEXICAL query run on the SQLite file, and the mean documents matched."""
+def direct_p50(db_path: str, queries: list[str], rounds: int, budget: float) -> tuple[float, float, float]:
+    """The floor: p50 of the same LEXICAL query the fake runs (weakAnd's tiers) on the SQLite file; p50 of the
+    query that scores every match (what the fake ran before weakAnd); the mean documents matched."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         (index_id,) = conn.execute("SELECT id FROM indexes WHERE name = ?", (INDEX,)).fetchone()
         table = f"lex_{index_id}"
-        sql = lexical_sql(table)
-        deadline = time.monotonic() + budget
-        samples = []
+        every_sql = lexical_sql(table)
+        deadline = time.monotonic() + budget / 2
+        same, every = [], []
         for i in range(rounds):
-            if samples and time.monotonic() > deadline:
+            if same and time.monotonic() > deadline:
                 break
-            match = cell_search.fts_match(queries[i % len(queries)])
+            q = queries[i % len(queries)]
+            tiers = weak_and_tiers(cell_search.or_terms(q) or [])
+            params = [x for expression in tiers for x in (expression, max(TARGET_HITS, 10))] + [10, 0]
             started = time.perf_counter()
-            conn.execute(sql, (match, 10, 0)).fetchall()
-            samples.append(time.perf_counter() - started)
+            conn.execute(lexical_sql(table, tiers=len(tiers)), params).fetchall()
+            same.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            conn.execute(every_sql, (cell_search.fts_match(q), 10, 0)).fetchall()
+            every.append(time.perf_counter() - started)
         counted = queries[:20]
         matched = statistics.mean(conn.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?",
                                                (cell_search.fts_match(q),)).fetchone()[0] for q in counted)
     finally:
         conn.close()
-    return statistics.median(samples), matched
+    return statistics.median(same), statistics.median(every), matched
 
 
 def run(sizes: list[int], budget: float, rounds: int, search_budget: float, hybrid_max: int,
@@ -152,7 +159,7 @@ def run(sizes: list[int], budget: float, rounds: int, search_budget: float, hybr
                 for q in queries[:20]:  # warm-up: connection, statement cache, page cache
                     cell.call("POST", f"/indexes/{INDEX}/search", json.dumps({"q": q, "searchMethod": "LEXICAL"}).encode())
                 point["lexical"], point["lexical_n"] = search_p50(cell, queries, "LEXICAL", rounds, search_budget)
-                point["direct"], point["matched"] = direct_p50(db_path, queries, rounds, search_budget)
+                point["direct"], point["every"], point["matched"] = direct_p50(db_path, queries, rounds, search_budget)
                 if have <= hybrid_max:
                     body = json.dumps({"q": queries[0], "searchMethod": "HYBRID"}).encode()
                     point["hybrid_first"] = cell.call("POST", f"/indexes/{INDEX}/search", body)[2]

@@ -32,6 +32,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 # -- helpers -------------------------------------------------------------------------------
+def or_terms(q: str) -> list[str] | None:
+    """The words of a query that is an OR of them (weakAnd's terms); None when it has required "phrases"."""
+    if any(_WORD.search(p) for p in _PHRASE.findall(q)):
+        return None
+    return list(dict.fromkeys(_WORD.findall(_PHRASE.sub(" ", q)))) or None
+
+
 def fts_match(q: str) -> str | None:
     """FTS5 MATCH expression: required "phrases" AND-ed, otherwise all words OR-ed."""
     phrases = [_WORD.findall(p) for p in _PHRASE.findall(q)]
@@ -129,7 +136,7 @@ def _lexical(store: Store, info: IndexInfo, req: SearchRequest, limit: int, offs
     match = fts_match(req.q)
     if match is None:
         return []
-    return store.lexical(info, match, limit, offset, fields, req.filter)
+    return store.lexical(info, match, limit, offset, fields, req.filter, or_terms(req.q))
 
 
 def _lexical_hits(store: Store, info: IndexInfo, req: SearchRequest, timings: Timings) -> list[dict[str, Any]]:

@@ -165,15 +165,27 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
-def lexical_sql(table: str, fields: int = 0, filtered: bool = False) -> str:
-    """The LEXICAL query (also run directly by the benchmark as the floor).
+# Marqo's LEXICAL search is Vespa's weakAnd (`where weakAnd(default contains "a", default contains "b")`) with
+# Vespa's default targetHits: only that many candidates reach bm25 (the first phase), chosen by a cheap
+# term-weight score, the earliest documents first on a tie. See `weak_and_tiers`.
+TARGET_HITS = 100
+MAX_WEAK_AND_TERMS = 16  # a longer query is scored over every match (two more tiers per term otherwise)
+
+
+def lexical_sql(table: str, fields: int = 0, filtered: bool = False, tiers: int = 0) -> str:
+    """The LEXICAL query (also run directly by the benchmark as the floor, with every match scored).
 
     FTS5's `rank` (bm25 by default; bm25() itself cannot sit under an aggregate) is taken per
-    text-field row in the inner query and summed per document outside it.
+    text-field row in the inner query and summed per document outside it. ``tiers``: weakAnd's
+    stand-in (``weak_and_tiers``): the rows are the first ones of each tier's MATCH, each followed by
+    its own LIMIT, a row found by two tiers counted once.
     """
-    inner = f"SELECT rowid, rank AS s FROM {table} WHERE {table} MATCH ?"
-    if fields:
-        inner += f" AND field IN ({','.join('?' * fields)})"
+    where = f" AND field IN ({','.join('?' * fields)})" if fields else ""
+    if tiers:
+        one = f"SELECT * FROM (SELECT rowid, rank AS s FROM {table} WHERE {table} MATCH ?{where} LIMIT ?)"
+        inner = f"SELECT rowid, min(s) AS s FROM ({' UNION ALL '.join([one] * tiers)}) GROUP BY rowid"
+    else:
+        inner = f"SELECT rowid, rank AS s FROM {table} WHERE {table} MATCH ?{where}"
     outer = ""
     if filtered:
         outer = (f" WHERE (m.rowid >> {FIELD_BITS}) IN (SELECT d.rowid FROM documents d "
@@ -182,6 +194,25 @@ def lexical_sql(table: str, fields: int = 0, filtered: bool = False) -> str:
             f"sum(m.s) AS score FROM ({inner}) m{outer} GROUP BY doc "
             f"ORDER BY score LIMIT ? OFFSET ?) s JOIN documents d ON d.rowid = s.doc "
             f"ORDER BY s.score")
+
+
+def weak_and_tiers(terms: list[str]) -> list[str]:
+    """weakAnd's stand-in for an OR of ``terms``: MATCH expressions whose first ``TARGET_HITS`` rows (each) are the
+    candidates bm25 ranks. Every row matching the query matches one of them, and each holds every term of the
+    query, so a row's bm25 is the one the whole query gives it (FTS5 sums bm25 over the expression's phrases;
+    a phrase a row lacks adds nothing): with fewer matches than that per tier, the answer is exactly the one
+    of scoring every match. Past it, the candidates are the earliest rows that hold every term, and for each
+    term the earliest that hold it with another term and the earliest that hold it alone - so a rare term's
+    rows always are. (Vespa's weakAnd keeps the best by a term-weight score as it walks the index in
+    document order, the earliest on a tie.)"""
+    quoted = [f'"{t}"' for t in dict.fromkeys(terms)]
+    if len(quoted) == 1:
+        return quoted
+    tiers = [" AND ".join(quoted)]
+    for i, term in enumerate(quoted):
+        others = " OR ".join(quoted[:i] + quoted[i + 1:])
+        tiers += [f"{term} AND ({others})", f"{term} NOT ({others})"]
+    return tiers
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -580,12 +611,19 @@ class Store:
         return out
 
     def lexical(self, info: IndexInfo, match: str, limit: int, offset: int,
-                fields: list[str] | None, filter_node: filters.Node | None
+                fields: list[str] | None, filter_node: filters.Node | None, terms: list[str] | None = None
                 ) -> list[tuple[str, dict[str, Any], float]]:
-        params: list[Any] = [match]
-        if fields:
-            params.extend(fields)
-        sql = lexical_sql(info.lex_table, len(fields or ()), filter_node is not None)
+        """``terms``: the query's words when it is an OR of them (no required phrase); then, without a filter,
+        bm25 ranks weakAnd's candidates (``weak_and_tiers``: at most ``max(TARGET_HITS, offset + limit)`` rows
+        per tier), as Marqo's weakAnd does, so the cost no longer grows with the index."""
+        tiers = weak_and_tiers(terms) if terms and filter_node is None and len(terms) <= MAX_WEAK_AND_TERMS else []
+        params: list[Any] = []
+        if tiers:
+            for expression in tiers:
+                params += [expression, *(fields or ()), max(TARGET_HITS, limit + offset)]
+        else:
+            params += [match, *(fields or ())]
+        sql = lexical_sql(info.lex_table, len(fields or ()), filter_node is not None, len(tiers))
         if filter_node is not None:
             fsql, fparams = filters.to_sql(filter_node)
             sql = sql.replace("{filter}", fsql)
