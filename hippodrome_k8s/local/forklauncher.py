@@ -250,7 +250,7 @@ class ForkServerLauncher(Launcher):
             self._tell_watchdog(f"+{self._server.pid}")
             return
         if started is not None:
-            started.discard()  # started with other PYTHON* values or for another project: a new one is
+            started.discard()  # started with other PYTHON* values, or for another project: a new one is started
         try:
             self._server = ForkServer(self._server_env)
         except OSError as e:
