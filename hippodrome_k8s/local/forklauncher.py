@@ -140,10 +140,13 @@ class ForkServer:
 
     def __init__(self, env: Mapping[str, str] | None = None, started: forkserver.Started | None = None):
         self.started = started if started is not None else forkserver.launch(dict(env or {}))
-        self.control = self.started.control
         self.info: dict | None = None
         self._ready: asyncio.Task[bool] | None = None
         self._sending = asyncio.Lock()  # requests go out one by one when the socket's buffer is full (_sendmsg)
+
+    @property
+    def control(self) -> socket.socket:
+        return self.started.control
 
     @property
     def pid(self) -> int:

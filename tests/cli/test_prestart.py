@@ -5,6 +5,7 @@ that server over when it fits, replaces it when it does not, and a run that stop
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -43,6 +44,17 @@ def fork_servers_of(root: Path) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return found
+
+
+def up_detached(root: Path, dash: int) -> tuple[int, psutil.Process, int]:
+    """`hippodrome up --detach`, then (the pid of service "api", the fork server it was forked from, the supervisor's pid)."""
+    up = hippodrome("up", "--detach", cwd=root)
+    assert up.returncode == 0, up.stdout + up.stderr
+    pid = requests.get(f"http://127.0.0.1:{dash}/api/status", timeout=5).json()["api"]["pid"]
+    server = psutil.Process(pid).parent()
+    assert "hippodrome_k8s.local.forkserver" in " ".join(server.cmdline())
+    supervisor = int(requests.get(f"http://127.0.0.1:{dash}/api/stack", timeout=5).json()["pid"])
+    return pid, server, supervisor
 
 
 def umask(pid: int) -> int:
@@ -85,12 +97,7 @@ def test_the_early_server_is_the_one_the_detached_supervisor_forks_from(project)
     dash, api = free_ports(2)
     root = project(stack_doc([{"name": "api", "port": api, "layer": 0, "run": {"command": svc()}}], dash))
     try:
-        up = hippodrome("up", "--detach", cwd=root)
-        assert up.returncode == 0, up.stdout + up.stderr
-        pid = requests.get(f"http://127.0.0.1:{dash}/api/status", timeout=5).json()["api"]["pid"]
-        server = psutil.Process(pid).parent()
-        assert "hippodrome_k8s.local.forkserver" in " ".join(server.cmdline())
-        supervisor = int(requests.get(f"http://127.0.0.1:{dash}/api/stack", timeout=5).json()["pid"])
+        pid, server, supervisor = up_detached(root, dash)
         assert server.ppid() != supervisor, "the server was started by the supervisor, not by the CLI before it"
         assert [p.pid for p in fork_servers_of(root)] == [server.pid]
         # the CLI made the run's umask private after it started the server: a service has the run's, as spawned
@@ -109,13 +116,8 @@ def test_a_server_that_does_not_fit_the_stack_is_replaced(project):
                       "run": {"command": svc()}}], dash)
     root = project(doc)
     try:
-        up = hippodrome("up", "--detach", cwd=root)
-        assert up.returncode == 0, up.stdout + up.stderr
-        pid = requests.get(f"http://127.0.0.1:{dash}/api/status", timeout=5).json()["api"]["pid"]
-        server = psutil.Process(pid).parent()
-        assert "hippodrome_k8s.local.forkserver" in " ".join(server.cmdline())
+        _, server, supervisor = up_detached(root, dash)
         assert server.environ().get("PYTHONNODEBUGRANGES") == "1"
-        supervisor = int(requests.get(f"http://127.0.0.1:{dash}/api/stack", timeout=5).json()["pid"])
         assert server.ppid() == supervisor
         assert [p.pid for p in fork_servers_of(root)] == [server.pid], "the early server was not ended"
     finally:
@@ -131,8 +133,6 @@ def test_a_start_that_stops_before_the_supervisor_leaves_no_server(project, case
         doc["spec"]["services"][0]["layer"] = "zero"
     root = project(doc)
     args = ["up", "--help"] if case == "help" else ["up", "--detach"]
-    import socket
-
     with socket.socket() as holder:
         if case == "port taken":
             holder.bind(("127.0.0.1", api))
