@@ -1,8 +1,8 @@
 """An HTTP client for one dependency: default timeouts, JSON only, failures mapped to 502.
 
-``Upstream(name, base_url)`` wraps one ``aiohttp.ClientSession`` (made lazily, inside the
-running loop; close it on app cleanup), whose keep-alive connections are reused across
-requests.  ``request()`` returns the status and the parsed JSON of any answer, so a gateway
+``Upstream(name, base_url)`` keeps keep-alive connections to one dependency (:mod:`.http1`, a
+lean HTTP/1.1 client: a gateway hop through aiohttp's client cost twice as much; close it on app
+cleanup).  ``request()`` returns the status and the parsed JSON of any answer, so a gateway
 can pass a 4xx through unchanged; it raises ``ApiError(502)`` when the dependency is
 unreachable, times out, or answers something that is not JSON.  ``call()`` is the strict
 variant for when only success is useful: a 4xx is re-raised with the upstream's status and
@@ -13,15 +13,14 @@ back as bytes (``Raw``), parsed only if the gateway needs to look inside.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote, urlencode
 
-import aiohttp
-
+from . import http1
 from .errors import ApiError, bad_gateway
 
 log = logging.getLogger("examples.upstream")
@@ -29,6 +28,7 @@ log = logging.getLogger("examples.upstream")
 DEFAULT_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 3.0
 _NO_BODY = object()
+_PATH_SAFE = "/%:@!$&'()*+,;=~"  # a path's own characters and escapes stay; spaces and non-ASCII are escaped
 
 
 @dataclass(frozen=True)
@@ -68,30 +68,19 @@ class Upstream:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._default_timeout: aiohttp.ClientTimeout | None = None
+        self._connections: http1.Connections | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        """A session for service-to-service JSON: keep-alive connections (up to 64 at once, the most a service
-        here has in flight), no cookies, no compression asked for (loopback), so nothing to decompress: a
-        third less of the client's CPU per request than aiohttp's defaults."""
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64),
-                                                  cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
-                                                  skip_auto_headers=("Accept-Encoding",))
-        return self._session
+    def _pool(self) -> http1.Connections:
+        """Keep-alive connections to the upstream, up to 64 at once (the most a service here has in flight);
+        made on first use, inside the running loop."""
+        if self._connections is None:
+            self._connections = http1.Connections(self.base_url, limit=64)
+        return self._connections
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-    def _timeout(self, timeout: float | None) -> aiohttp.ClientTimeout:
-        total = timeout or self.timeout
-        if total == self.timeout:
-            if self._default_timeout is None:
-                self._default_timeout = aiohttp.ClientTimeout(total=total, connect=min(CONNECT_TIMEOUT, total))
-            return self._default_timeout
-        return aiohttp.ClientTimeout(total=total, connect=min(CONNECT_TIMEOUT, total))
+        if self._connections is not None:
+            await self._connections.close()
+            self._connections = None
 
     async def send(self, method: str, path: str, *, body: bytes | None = None,
                    params: Mapping[str, str] | None = None, headers: Mapping[str, str] | None = None,
@@ -100,17 +89,18 @@ class Upstream:
         sent = {**self.headers, **headers} if headers else self.headers
         if body is not None:
             sent = {**sent, "Content-Type": "application/json"}
+        target = quote(path, safe=_PATH_SAFE) + (f"?{urlencode(params, quote_via=quote)}" if params else "")
         total = timeout or self.timeout
         try:
-            async with self._client().request(method, f"{self.base_url}{path}", headers=sent, params=params,
-                                              data=body, timeout=self._timeout(timeout)) as response:
-                return Raw(response.status, await response.read(), response.content_type)
-        except asyncio.TimeoutError:
+            answer = await self._pool().request(method, target, sent, body, timeout=total,
+                                                connect_timeout=min(CONNECT_TIMEOUT, total))
+        except TimeoutError:
             raise bad_gateway("upstream_timeout", f"{self.name} did not answer {method} {path} "
                                                   f"within {total:g}s") from None
-        except aiohttp.ClientError as e:
+        except http1.Broken as e:
             raise bad_gateway("upstream_unavailable", f"{self.name} is unreachable at {self.base_url}: "
-                                                      f"{type(e).__name__}") from None
+                                                      f"{type(e.__cause__ or e).__name__}") from None
+        return Raw(answer.status, answer.body, answer.content_type)
 
     def parse(self, method: str, path: str, raw: Raw) -> Reply:
         """``raw`` with its JSON parsed; 502 when the body is not JSON."""
