@@ -23,10 +23,13 @@ MAX_DEPTH = 64
 
 # A lone surrogate reaches Python only through a \uD800-\uDFFF escape or the bytes ED A0..BF (which
 # json.loads decodes with surrogatepass); a body with neither needs no walk.
-_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+_MAYBE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # the regex is slow on long bodies: see maybe_surrogate
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # What the depth scan looks at: whole strings (their brackets do not count) and brackets.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# The quick depth check's: every byte but quotes and brackets; a pair with nothing inside.
+_NOT_QUOTE_OR_BRACKET = bytes(c for c in range(256) if c not in b'"[]{}')
+_INNERMOST_PAIRS = re.compile(rb'\[\]|\{\}')
 
 
 def parse(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
@@ -43,18 +46,41 @@ def parse(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         raise too_deep("body", max_depth) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise InvalidBody(f"the body is not valid JSON: {e}", "body") from None
-    if _MAYBE_SURROGATE.search(data):
+    if maybe_surrogate(data):
         check_surrogates(value)
     return value
 
 
 def suspicious_depth(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
-    return raw.count(b"[") + raw.count(b"{") > max_depth
+    """Whether ``raw`` may nest deeper than ``max_depth`` (then ``too_deep_at`` says where), in C-speed steps: escaped
+    backslashes and quotes dropped, then all but quotes and brackets, then quoted runs (strings), leaving the brackets
+    outside strings; innermost pairs are removed once per level, so a well-nested body of height h is gone after h
+    passes. Anything left (too deep, an unpaired quote or bracket) is suspicious. A 100-document batch: ~25 us, where
+    the token scan of ``too_deep_at`` takes ~200 us. (Only a body that is not JSON can read differently here than
+    in that scan; ``json.loads`` refuses it, and a RecursionError is still a 400.)"""
+    if raw.count(b"[") + raw.count(b"{") <= max_depth:
+        return False
+    if b"\\" in raw:
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    runs = raw.translate(None, _NOT_QUOTE_OR_BRACKET).split(b'"')  # outside, inside, outside... a string
+    if len(runs) % 2 == 0:
+        return True  # an unpaired quote
+    brackets = b"".join(runs[::2])
+    for _ in range(max_depth):
+        brackets, removed = _INNERMOST_PAIRS.subn(b"", brackets)
+        if not brackets or not removed:
+            break
+    return bool(brackets)
+
+
+def maybe_surrogate(raw: bytes) -> bool:
+    """Whether ``raw`` may spell a lone surrogate; the substring tests first (a regex over a 15 kB body: ~45 us)."""
+    return (b"\\u" in raw or b"\xed" in raw) and _MAYBE_SURROGATE.search(raw) is not None
 
 
 def suspicious(raw: bytes, max_depth: int = MAX_DEPTH) -> bool:
     """Whether ``raw`` could break a limit (cheap, on the bytes): a relay that parses later checks only these."""
-    return suspicious_depth(raw, max_depth) or _MAYBE_SURROGATE.search(raw) is not None
+    return suspicious_depth(raw, max_depth) or maybe_surrogate(raw)
 
 
 def too_deep_at(raw: bytes, max_depth: int = MAX_DEPTH) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 
 import pytest
 
@@ -39,6 +40,41 @@ def test_the_too_deep_field_is_named():
     with pytest.raises(InvalidBody) as caught:
         jsonbody.parse(body)
     assert caught.value.field == "filter" and caught.value.kind == "too_deep"
+
+
+def test_the_quick_depth_check_agrees_with_the_token_scan_on_json():
+    """suspicious_depth (C-speed passes) decides whether parse runs too_deep_at (a Python scan): on any JSON they
+    agree, brackets and quotes inside strings included; a big batch of shallow documents is not suspicious."""
+    rng = random.Random(7)
+    strings = ["a[{", 'x\\"]', "\\", 'q"{', "}]", "", '\\\\"[', "\u00e9[", "\ud83d\ude00{"]
+
+    def value(depth: int) -> str:
+        if depth == 0 or rng.random() < 0.3:
+            return rng.choice([json.dumps(rng.choice(strings)), "1", "[]", "{}", "null"])
+        if rng.random() < 0.5:
+            return "[" + ",".join(value(depth - 1) for _ in range(rng.randint(1, 3))) + "]"
+        return "{" + ",".join(f"{json.dumps(rng.choice(strings) + str(i))}:{value(depth - 1)}"
+                              for i in range(rng.randint(1, 3))) + "}"
+
+    checked = deep = 0
+    for _ in range(3000):
+        raw = value(rng.randint(1, 9)).encode()
+        json.loads(raw)
+        for max_depth in (1, 2, 3, 5):
+            too_deep = jsonbody.too_deep_at(raw, max_depth) is not None
+            assert jsonbody.suspicious_depth(raw, max_depth) == too_deep, (raw, max_depth)
+            checked, deep = checked + 1, deep + too_deep
+    assert checked == 12_000 and 1_000 < deep < 11_000  # both outcomes were exercised
+    batch = json.dumps({"documents": [{"_id": str(i), "t": "[{" * 3, "n": [[i]]} for i in range(500)]}).encode()
+    assert not jsonbody.suspicious_depth(batch) and jsonbody.too_deep_at(batch) is None
+
+
+@pytest.mark.parametrize("raw", [b'\\"' + b"[" * 100_000, b'["\\\\"' + b"[" * 100_000, b'"' + b"[" * 100_000,
+                                 b"[" * 100_000 + b'"', b"[]" * 40 + b"]" + b"[" * 100_000])
+def test_a_deep_body_that_is_not_json_either_is_still_a_400(raw):
+    with pytest.raises(InvalidBody) as caught:
+        jsonbody.parse(raw)
+    assert caught.value.status == 400
 
 
 @pytest.mark.parametrize("raw,field", [
