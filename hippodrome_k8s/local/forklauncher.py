@@ -24,12 +24,13 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 from hippodrome_k8s.local import forkserver
 from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_fits
 from hippodrome_k8s.local.groups import group_alive, signal_group
 from hippodrome_k8s.local.launcher import Launcher, with_own_python
+from hippodrome_k8s.local.pipe import PipeLines
 
 READY_TIMEOUT = 60.0  # the server imports the preloaded libraries first; a loaded 2-core machine is slow
 
@@ -39,12 +40,10 @@ Note = Callable[[str], None]
 class ForkedChild:
     """A ProcessHandle (effects.py) for a service the fork server forked (held, if it has a gate)."""
 
-    def __init__(self, pid: int, channel: socket.socket, reader: asyncio.StreamReader,
-                 transport: asyncio.BaseTransport, note: Note, gate_fd: int | None = None):
+    def __init__(self, pid: int, channel: socket.socket, output: PipeLines, note: Note, gate_fd: int | None = None):
         self._pid = pid
         self._channel = channel
-        self._reader = reader
-        self._transport = transport
+        self._output = output
         self._note = note
         self._gate_fd = gate_fd
         self.returncode: int | None = None
@@ -69,7 +68,7 @@ class ForkedChild:
             os.close(fd)
 
     def close_output(self) -> None:
-        self._transport.close()
+        self._output.close()
 
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)
@@ -93,18 +92,8 @@ class ForkedChild:
         self.returncode = code
         return code
 
-    async def lines(self):
-        try:
-            while True:
-                try:
-                    line = await self._reader.readline()
-                except ValueError:  # a line longer than the limit: take it in pieces
-                    line = await self._reader.read(1 << 16)
-                if not line:
-                    return
-                yield line
-        finally:
-            self._transport.close()
+    def lines(self) -> AsyncIterator[bytes]:
+        return self._output.lines()
 
 
 def _current_umask() -> int:
@@ -202,14 +191,11 @@ class ForkServer:
             answer = json.loads(data) if data else {"error": "the fork server exited", "errno": 32}
             if "pid" not in answer:
                 raise OSError(int(answer.get("errno") or 5), str(answer.get("error")))
-            reader = asyncio.StreamReader(limit=1 << 20)
-            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
-                                                        os.fdopen(read_fd, "rb", buffering=0))
         except BaseException:  # cancelled (a discarded preparation) included: closing the gate ends a held child
             for close in kept:
                 close()
             raise
-        return ForkedChild(int(answer["pid"]), ours, reader, transport, note, gate_write)
+        return ForkedChild(int(answer["pid"]), ours, PipeLines(read_fd), note, gate_write)
 
     def close(self, timeout: float = 10.0) -> None:
         """Close our end: the server terminates the children it still has and exits."""

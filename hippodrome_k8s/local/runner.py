@@ -8,6 +8,7 @@ does) and never writes state directly.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -137,8 +138,9 @@ class ServiceRunner:
         return code, tracker.healthy_for(loop.time()), reason
 
     async def _pump_output(self, child: ProcessHandle) -> None:
-        async for line in child.lines():
-            self._log.write(line.decode("utf-8", errors="replace"))
+        async with contextlib.aclosing(child.lines()) as lines:  # its pipe closed here, even when cancelled
+            async for line in lines:
+                self._log.write(line.decode("utf-8", errors="replace"))
 
     async def _drain(self) -> None:
         pump, self._pump = self._pump, None
