@@ -7,7 +7,7 @@
   and its answers name it (never ``*``);
 - a middleware that turns *every* failure into JSON: an :class:`ApiError` as itself,
   aiohttp's own 404/405/413 as JSON, a dependency failure that escaped a handler
-  (aiohttp client error, timeout, botocore error) as 502, and anything else as a logged 500;
+  (an :mod:`.http1` failure, a timeout, a botocore error) as 502, and anything else as a logged 500;
 - ``GET /healthz``: runs the readiness checks (each with a short timeout) and answers 200
   ``{"status": "ok", ...}`` only when all pass, 503 naming the failing one otherwise.
 
@@ -26,12 +26,11 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import bodies
+from . import bodies, http1
 from .config import ConfigError
 from .errors import ApiError, bad_request, invalid
 from .origins import Policy
@@ -71,7 +70,7 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request], Awa
         if "Allow" in e.headers:
             response.headers["Allow"] = e.headers["Allow"]
         return response
-    except (asyncio.TimeoutError, aiohttp.ClientError) as e:
+    except (asyncio.TimeoutError, http1.Broken) as e:
         log.warning("%s %s: upstream failure: %r", request.method, request.path, e)
         return error_response(ApiError(502, "upstream_unavailable", f"A dependency failed: {type(e).__name__}"))
     except ClientError as e:

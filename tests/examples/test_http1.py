@@ -299,3 +299,29 @@ async def test_upstream_quotes_the_path_encodes_params_and_maps_failures_to_502(
     assert (unreachable.value.status, unreachable.value.code) == (502, "upstream_unavailable")
     assert "ConnectionRefusedError" in unreachable.value.message
     await gone.close()
+
+
+async def test_a_client_failure_that_escapes_a_handler_is_a_json_502():
+    """examples.common.web's error middleware: a handler that lets http1's failure through answers 502 JSON."""
+    from examples.common.web import make_app
+
+    dead = http1.Connections(f"http://127.0.0.1:{free_ports(1)[0]}")
+
+    async def careless(request: web.Request) -> web.StreamResponse:
+        await call(dead)
+        return web.json_response({})
+
+    app = make_app("careless")
+    app.router.add_get("/call", careless)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_ports(1)[0]
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    client = http1.Connections(f"http://127.0.0.1:{port}")
+    try:
+        answer = await call(client, target="/call")
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert answer.status == 502 and answer.content_type == "application/json"
+    assert json.loads(answer.body)["code"] == "upstream_unavailable"
