@@ -186,13 +186,13 @@ def _every(seconds: float, fn: Callable[[], None]):
 
 def _run_streaming(cmd: list[str], env: dict, on_line: Callable[[str], None]) -> tuple[int, list[str]]:
     tail: list[str] = []
-    proc = subprocess.Popen(cmd, cwd=WRAPPER, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, bufsize=1)
-    assert proc.stdout
-    for line in proc.stdout:
-        line = line.rstrip("\n")
-        tail = (tail + [line])[-40:]
-        on_line(line)
+    with subprocess.Popen(cmd, cwd=WRAPPER, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, bufsize=1) as proc:  # closes the pipe (a cold build's only ResourceWarning)
+        assert proc.stdout
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            tail = (tail + [line])[-40:]
+            on_line(line)
     return proc.wait(), tail
 
 

@@ -56,6 +56,21 @@ async def stop(supervisor: Supervisor, dashboard) -> None:
     supervisor.close_logs()
 
 
+async def listening(port: int, timeout: float = 30.0) -> None:
+    """Until something accepts a TCP connection on ``port`` (fails the test after ``timeout`` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            assert time.monotonic() < deadline, f"nothing listens on port {port} after {timeout} s"
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
 def first(timeline, name, status):
     return next(t for t, n, s in timeline if n == name and s == status)
 
@@ -82,11 +97,12 @@ async def test_layer_n_plus_1_starts_only_after_layer_n_is_healthy(tmp_path):
 
 async def test_a_tcp_port_is_not_health(tmp_path):
     d, a, b = free_ports(3)
-    sup = make_supervisor(tmp_path, [service("late", a, 0, "--delay", "1.5"), service("next", b, 1)], d)
+    sup = make_supervisor(tmp_path, [service("late", a, 0, "--delay", "4"), service("next", b, 1)], d)
     dashboard = await start(sup)
     try:
         task = asyncio.create_task(sup.start_all())
-        await asyncio.sleep(0.8)  # `late` listens already, but answers 503
+        await listening(a)  # `late` accepts connections, but answers 503 for 4 s:
+        await asyncio.sleep(0.5)  # long enough for many probes (a supervisor taking a port for health says running)
         snap = sup.store.snapshot()
         assert snap["late"].status == ServiceState.starting and snap["late"].pid
         assert snap["next"].status == ServiceState.pending
