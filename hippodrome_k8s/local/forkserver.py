@@ -23,10 +23,11 @@ It keeps the contracts of a plain spawn:
 * **no event loop and no thread** exist here when a child is forked (a plain loop on ``selectors``).
 
 A child can also be forked **held** (``hold_until_gate``): it runs its service's start-up until the
-first time it would talk to anything (connect, bind, send, start a program), and waits there until the
-supervisor opens its gate. The supervisor forks the upper layers held while layer 0 starts, so their
-imports and set-up are done by the time their layer's gate opens, and nothing of theirs has talked to
-a lower layer before it is healthy.
+first time it would talk to anything (connect, bind, send, start a program; under uvloop, make a socket), and
+waits there until the supervisor opens its gate. The supervisor forks the upper layers held while layer 0
+starts, so their imports and set-up are done by the time their layer's gate opens, and nothing of theirs has
+talked to a lower layer before it is healthy. What a C library does on its own sockets (a gRPC core, a
+libcurl) is not seen: such a service is held only at what it does through Python's sockets.
 
 Protocol (``SOCK_SEQPACKET``, one JSON message per packet, so fds travel with their message): the
 server says ``{"ready": true, "preloaded": [...], "skipped": {...}}`` once; each request carries two
@@ -363,6 +364,15 @@ GATED_EVENTS = frozenset({
     "socket.connect", "socket.bind", "socket.sendto", "socket.sendmsg",
     "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork",
 })
+# Once uvloop is loaded, making a socket counts too: uvloop connects inside libuv, where no audit hook sees it,
+# but its loop makes a socket pair each time it starts running in the main thread, so such a service is held at
+# its loop's start. (Only then: every asyncio loop makes one when it is created, earlier than its first connect.)
+GATED_WITH_UVLOOP = frozenset({"socket.__new__"})
+
+
+def talks(event: str, modules: dict) -> bool:
+    """Whether a held child must wait for its gate at this audit event (``modules``: its ``sys.modules``)."""
+    return event in GATED_EVENTS or (event in GATED_WITH_UVLOOP and "uvloop" in modules)
 
 
 def hold_until_gate(gate_fd: int) -> None:
@@ -380,7 +390,7 @@ def hold_until_gate(gate_fd: int) -> None:
     opened = threading.Event()
 
     def hook(event: str, _args: tuple) -> None:
-        if opened.is_set() or event not in GATED_EVENTS:
+        if opened.is_set() or not talks(event, sys.modules):
             return
         with lock:  # every thread that talks waits for the same byte
             if opened.is_set():

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_env, server_fits
+from hippodrome_k8s.local.forkserver import talks
 
 PY = "/venv/bin/python"
 SERVER = {"PATH": "/bin", "PYTHONUNBUFFERED": "1"}
@@ -95,3 +96,16 @@ def test_sessions_share_the_parsed_models_and_boto3_paths_do_not_pile_up():
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize("event, modules, waits", [
+    ("socket.connect", {}, True),
+    ("socket.bind", {}, True),
+    ("subprocess.Popen", {}, True),
+    ("socket.__new__", {}, False),  # asyncio's loop makes its socket pair when it is made: earlier than it talks
+    ("socket.__new__", {"uvloop": object()}, True),  # uvloop's connects are libuv's: held at its loop's start
+    ("open", {"uvloop": object()}, False),
+    ("socket.getaddrinfo", {}, False),
+])
+def test_what_a_held_child_waits_at(event, modules, waits):
+    assert talks(event, modules) is waits

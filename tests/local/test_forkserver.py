@@ -207,9 +207,32 @@ HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
 '''
 
 
-async def test_the_next_layers_are_forked_early_and_held_until_their_layer_starts(tmp_path):
+# The same on uvloop's event loop, whose connect is libuv's: no audit hook sees it.
+UVLOOP_TALKER = '''
+import asyncio, os, sys, time
+import uvloop
+with open(sys.argv[1], "a") as f:
+    f.write(f"forked {time.time()} {os.getpid()}\\n")
+async def answer(reader, writer):
+    await reader.readuntil(b"\\r\\n\\r\\n")
+    writer.write(b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nConnection: close\\r\\n\\r\\n")
+    await writer.drain()
+    writer.close()
+async def main():
+    _, writer = await asyncio.open_connection("127.0.0.1", int(sys.argv[2]))
+    writer.close()
+    with open(sys.argv[1], "a") as f:
+        f.write(f"talked {time.time()}\\n")
+    server = await asyncio.start_server(answer, "127.0.0.1", int(os.environ["PORT"]))
+    await server.serve_forever()
+uvloop.new_event_loop().run_until_complete(main())
+'''
+
+
+@pytest.mark.parametrize("talker", [TALKER, UVLOOP_TALKER], ids=["socket", "uvloop"])
+async def test_the_next_layers_are_forked_early_and_held_until_their_layer_starts(tmp_path, talker):
     d, a, b = free_ports(3)
-    (tmp_path / "talker.py").write_text(TALKER)
+    (tmp_path / "talker.py").write_text(talker)
     marks = tmp_path / "marks"
     sup = make_supervisor(tmp_path, [
         service("slow", a, 0, svc("--delay", "1.5")),
