@@ -168,15 +168,16 @@ class Supervisor:
         for runner in self.runners.values():
             runner.give_up_after = self.policy.start_attempts if runner.service.blocking else None
         self.timings.begin("up", [s.name for s in self.plan.services], self.clock())
-        for service in self.plan.services:
-            if service.layer != self.plan.layers[0][0].layer:
-                self.launcher.prepare(service.command, service.cwd, service.env)  # held until its layer starts
         gated: list[str] = []
         try:
-            for layer in self.plan.layers:
+            for number, layer in enumerate(self.plan.layers):
                 self.note(f"starting layer {layer[0].layer}: {', '.join(s.name for s in layer)}")
                 for service in layer:
                     self.runners[service.name].start()
+                if number == 0:  # asked for after layer 0, whose start is the critical path: the server forks in order
+                    for later in self.plan.layers[1:]:
+                        for service in later:
+                            self.launcher.prepare(service.command, service.cwd, service.env)  # held until its layer
                 gated += [s.name for s in layer if s.blocking]
                 await self._wait_layer(gated)
         except BaseException:
