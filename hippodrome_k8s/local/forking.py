@@ -21,13 +21,22 @@ ENV_PREFIXES_READ_AT_START = ("PYTHON", "AIOHTTP_")
 DISABLE_ENV = "HIPPODROME_FORK_SERVER"  # "0"/"false"/"no"/"off": every service is spawned plainly
 
 
+# Services that import none of the libraries the fork server imports last (``forkserver.PRELOAD_LAST``: aiohttp):
+# the launcher sends them without waiting for the server to be ready, and the server forks them as soon as it has
+# imported the rest. moto is layer 0's slowest start, the critical path of every stack, and it does not use aiohttp.
+# (tests/local/test_forking.py checks that each imports none of PRELOAD_LAST.)
+FORKED_FIRST = frozenset({"fakes.fake_aws"})
+
+
 @dataclass(frozen=True)
 class ForkTarget:
-    """What the forked child runs and the ``sys.argv`` it sees (``argv[0]`` is replaced as the interpreter would)."""
+    """What the forked child runs and the ``sys.argv`` it sees (``argv[0]`` is replaced as the interpreter would);
+    ``first``: forked before the server's last imports (``FORKED_FIRST``)."""
 
     argv: tuple[str, ...]
     module: str | None = None
     path: str | None = None
+    first: bool = False
 
 
 def _same_interpreter(program: str, executable: str) -> bool:
@@ -75,7 +84,7 @@ def fork_target(command: Sequence[str], child_env: Mapping[str, str], server_env
     if first == "-m":
         if len(command) < 3 or not command[2] or command[2].startswith("-"):
             return None
-        return ForkTarget(argv=("-m", *command[3:]), module=command[2])
+        return ForkTarget(argv=("-m", *command[3:]), module=command[2], first=command[2] in FORKED_FIRST)
     if first.startswith("-"):
         return None  # an interpreter option (-u, -X, -W, -c, -O, ...): only a real interpreter honours it
     return ForkTarget(argv=(first, *command[2:]), path=first)

@@ -5,7 +5,8 @@
 watchdog; or **prepared**: forked held before its layer starts (``prepare``), and let go when the
 runner spawns it. Anything else is spawned as before. A forkable service of layer 0 waits for the server
 to be ready: ``hippodrome up`` starts the server before it loads the stack (``cli/prestart.py``), so
-its imports, which the service would otherwise do itself on the same cores, are mostly done by then.
+its imports, which the service would otherwise do itself on the same cores, are mostly done by then. One
+marked ``first`` (moto's: ``forking.FORKED_FIRST``) is sent at once, and forked before the server's last imports.
 Stopping, killing, reaping and the watchdog are the same for every kind of child: a forked service is
 the leader of its own process group, registered with the watchdog from the moment it exists.
 
@@ -176,7 +177,7 @@ class ForkServer:
         kept = [ours.close, lambda: os.close(read_fd)] + ([lambda: os.close(gate_write)] if hold else [])
         try:
             request = {"argv": list(target.argv), "cwd": cwd, "env": dict(env), "module": target.module,
-                       "path": target.path, "name": name, "hold": hold, "umask": _current_umask()}
+                       "path": target.path, "name": name, "hold": hold, "first": target.first, "umask": _current_umask()}
             fds = [theirs.fileno(), write_fd] + ([gate_read] if gate_read is not None else [])
             try:
                 async with self._sending:
@@ -258,8 +259,9 @@ class ForkServerLauncher(Launcher):
         """Wait until the fork server can fork (False: it cannot, and services are spawned plainly)."""
         return await self._server_for() is not None
 
-    async def _server_for(self) -> ForkServer | None:
-        """The fork server once it is ready; a dead one is replaced; None: spawn plainly."""
+    async def _server_for(self, first: bool = False) -> ForkServer | None:
+        """The fork server once it is ready (``first``: at once while it is alive, for a request it forks before its
+        last imports); a dead one is replaced; None: spawn plainly."""
         server = self._server
         if server is not None and not server.alive() and server.is_ready():  # it was ready, and died since
             self._note("the fork server exited; starting a new one")
@@ -268,6 +270,8 @@ class ForkServerLauncher(Launcher):
             server = self._server
         if server is None or not self._enabled:
             return None
+        if first and server.alive() and not server.is_ready():
+            return server  # spawn() gives up on it after READY_TIMEOUT, as the others do
         if not await server.ready():
             if self._server is server:
                 self._note("the fork server did not become ready; services are spawned plainly")
@@ -327,11 +331,18 @@ class ForkServerLauncher(Launcher):
             if child is not None:
                 child.open_gate()
                 return child
-        server = await self._server_for() if target is not None else None
+        server = await self._server_for(target.first) if target is not None else None
         if target is None or server is None:
             return await super().spawn(command, cwd, env)
+        fork = server.fork(target, cwd, full_env, env.get("HIPPODROME_SERVICE", ""), self._note)
         try:
-            child = await server.fork(target, cwd, full_env, env.get("HIPPODROME_SERVICE", ""), self._note)
+            child = await (fork if server.is_ready() else asyncio.wait_for(fork, READY_TIMEOUT))
+        except asyncio.TimeoutError:  # sent before the server was ready, and it never was (caught before OSError)
+            if self._server is server:
+                self._note("the fork server did not become ready; services are spawned plainly")
+                self._enabled = False
+                self._stop_server()
+            return await super().spawn(command, cwd, env)
         except OSError as e:
             if server.alive():
                 raise  # what a plain spawn would raise too (a cwd that is not there)

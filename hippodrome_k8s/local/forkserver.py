@@ -30,7 +30,9 @@ talked to a lower layer before it is healthy. What a C library does on its own s
 libcurl) is not seen: such a service is held only at what it does through Python's sockets.
 
 Protocol (``SOCK_SEQPACKET``, one JSON message per packet, so fds travel with their message): the
-server says ``{"ready": true, "preloaded": [...], "skipped": {...}}`` once; each request carries two
+server says ``{"ready": true, "preloaded": [...], "skipped": {...}, "forked_first": [pids]}`` once, when
+its imports are done; a request marked ``"first": true`` may come before that: it is forked between two of
+the last imports (``PRELOAD_LAST``), the others wait for them. Each request carries two
 fds, a channel socket and the write end of the output pipe (and, held, the read end of its gate); on the channel the server answers
 ``{"pid": N}`` (or ``{"error": ..., "errno": N}``) and later ``{"exit": code}`` (negative: killed by
 that signal, as asyncio reports it). When the supervisor's end closes (it stopped, or died even by
@@ -59,6 +61,7 @@ import subprocess
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 
 CONTROL_FD = 3  # the supervisor's end of the socketpair, unless argv[1] names another fd
@@ -70,11 +73,16 @@ GRACE_SECONDS = 5.0
 # read at import), so it is not here. Missing ones are skipped.
 PRELOAD = (
     "asyncio", "concurrent.futures", "sqlite3", "ctypes",
-    "aiohttp", "aiohttp.web", "botocore.session", "botocore.client", "boto3", "boto3.dynamodb.types",
+    "botocore.session", "botocore.client", "boto3", "boto3.dynamodb.types",
     "requests", "werkzeug", "werkzeug.serving", "flask",
     "jwt", "cryptography.fernet", "cryptography.hazmat.primitives.asymmetric.rsa",
     "cryptography.hazmat.primitives.ciphers.aead", "cryptography.hazmat.primitives.kdf.hkdf",
 )
+# Imported last, about a third of the imports' time: aiohttp (its own libraries first, one by one). Between two of
+# them, a request marked ``first`` that has come (``forking.FORKED_FIRST``: moto's, which uses none of these) is
+# forked at once; every other request waits until all are imported and the server says it is ready.
+PRELOAD_LAST = ("attr", "multidict", "yarl", "frozenlist", "aiosignal", "aiohappyeyeballs", "email.policy",
+                "aiohttp", "aiohttp.web")
 
 
 @dataclass
@@ -181,6 +189,7 @@ class Request:
     path: str | None
     name: str
     hold: bool = False
+    first: bool = False  # may be forked before PRELOAD_LAST is imported
     umask: int | None = None  # the supervisor's when it asked (the server may have been started before it set one)
     out_fd: int = -1
     gate_fd: int = -1
@@ -190,11 +199,14 @@ class Request:
         raw = json.loads(data)
         return cls(argv=[str(a) for a in raw["argv"]], cwd=str(raw["cwd"]), env={str(k): str(v) for k, v in raw["env"].items()},
                    module=raw.get("module"), path=raw.get("path"), name=str(raw.get("name") or ""),
-                   hold=bool(raw.get("hold")), umask=int(raw["umask"]) if raw.get("umask") is not None else None)
+                   hold=bool(raw.get("hold")), first=bool(raw.get("first")), umask=int(raw["umask"]) if raw.get("umask") is not None else None)
 
 
-def preload(modules: tuple[str, ...] = PRELOAD) -> tuple[list[str], dict[str, str]]:
-    """Import ``modules``, then parse botocore's service models once for every child (``botomodels.py``)."""
+def preload(modules: tuple[str, ...] = PRELOAD, between: Callable[[], bool] = lambda: False
+            ) -> tuple[list[str], dict[str, str]]:
+    """Import ``modules``, then parse botocore's service models once for every child (``botomodels.py``) if boto3
+    is among them. ``between()`` runs after each import; when it says True (in a child it forked) the rest is
+    left to the child."""
     loaded, skipped = [], {}
     for name in modules:
         try:
@@ -202,6 +214,8 @@ def preload(modules: tuple[str, ...] = PRELOAD) -> tuple[list[str], dict[str, st
             loaded.append(name)
         except Exception as e:  # noqa: BLE001 - a library that cannot load is simply not preloaded
             skipped[name] = f"{type(e).__name__}: {e}"
+        if between():
+            return loaded, skipped
     if "boto3" in loaded:
         from hippodrome_k8s.local import botomodels
 
@@ -236,11 +250,44 @@ class Server:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         self.children: dict[int, socket.socket] = {}
+        self.deferred: list[tuple[bytes, list[int]]] = []  # requests that came before PRELOAD_LAST was imported
+        self.forked_first: list[int] = []
+        self.closed = False  # the control socket closed while requests were being deferred
+        self.child_request: Request | None = None  # set in a child forked by fork_first
+
+    def fork_first(self) -> bool:
+        """While the last libraries are imported: fork the requests marked ``first`` that have come by now, keep the
+        others (in order) for ``serve``. True in a forked child (its request is ``child_request``)."""
+        while not self.closed and select.select([self.control], [], [], 0)[0]:
+            data, fds = _receive(self.control)
+            if not data:
+                for fd in fds:
+                    os.close(fd)
+                self.closed = True
+            elif _marked_first(data):
+                before = set(self.children)
+                self.child_request = self.fork(data, fds)
+                if self.child_request is not None:
+                    return True
+                self.forked_first += sorted(set(self.children) - before)
+            else:
+                self.deferred.append((data, fds))
+        return False
 
     def serve(self) -> Request | None:
-        """Answer requests until the control socket closes (None), or return the request in a forked child."""
+        """Answer requests until the control socket closes (None), or return the request in a forked child. The
+        requests ``fork_first`` kept are answered first."""
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector (set_wakeup_fd)
+        self.reap()  # a child forked first may have ended before the handler was set
+        while self.deferred:
+            data, fds = self.deferred.pop(0)  # a child forked now closes the fds of those still kept
+            request = self.fork(data, fds)
+            if request is not None:
+                return request
+        if self.closed:
+            self.shut_down()
+            return None
         self.selector.register(self.control, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
         while True:
@@ -346,6 +393,17 @@ class Server:
         for channel in self.children.values():
             channel.close()
         self.children.clear()
+        for _, fds in self.deferred:
+            for fd in fds:
+                os.close(fd)
+        self.deferred.clear()
+
+
+def _marked_first(data: bytes) -> bool:
+    try:
+        return bool(json.loads(data).get("first"))
+    except (ValueError, AttributeError):
+        return False  # refused in its turn, with the reason (Server.fork)
 
 
 def _name_thread(name: str) -> None:
@@ -489,12 +547,19 @@ def main(argv: list[str]) -> int:
     control = socket.socket(fileno=int(argv[1]) if len(argv) > 1 else CONTROL_FD)
     gc.disable()  # nothing collected while importing, so the objects that stay are packed together
     loaded, skipped = preload()
+    server = Server(control)
+    if not server.fork_first():
+        last, last_skipped = preload(PRELOAD_LAST, between=server.fork_first)
+        loaded, skipped = loaded + last, {**skipped, **last_skipped}
     gc.freeze()  # every object so far moves out of the collector's reach: a child's collections neither walk
     gc.enable()  # them (the CPU a child spent on them was as much as its start) nor write to their pages
-    _send(control, {"ready": True, "pid": os.getpid(), "preloaded": loaded, "skipped": skipped})
-    request = Server(control).serve()
+    request = server.child_request
     if request is None:
-        return 0
+        _send(control, {"ready": True, "pid": os.getpid(), "preloaded": loaded, "skipped": skipped,
+                        "forked_first": server.forked_first})
+        request = server.serve()
+        if request is None:
+            return 0
     run(request)
     return 0
 

@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from hippodrome_k8s.local.forking import ForkTarget, fork_server_enabled, fork_target, server_env, server_fits
+from hippodrome_k8s.local.forking import (FORKED_FIRST, ForkTarget, fork_server_enabled, fork_target, server_env,
+                                          server_fits)
 from hippodrome_k8s.local.forkserver import talks
 
 PY = "/venv/bin/python"
@@ -33,6 +34,7 @@ def test_a_server_started_before_the_stack_was_loaded_fits_it_or_not(started_wit
 
 @pytest.mark.parametrize("command, env, expected", [
     ([PY, "-m", "examples.controller"], SERVER, ForkTarget(argv=("-m",), module="examples.controller")),
+    ([PY, "-m", "fakes.fake_aws"], SERVER, ForkTarget(argv=("-m",), module="fakes.fake_aws", first=True)),
     ([PY, "-m", "pkg.mod", "--flag", "x"], SERVER, ForkTarget(argv=("-m", "--flag", "x"), module="pkg.mod")),
     ([PY, "svc.py", "--delay", "1"], SERVER, ForkTarget(argv=("svc.py", "--delay", "1"), path="svc.py")),
     ([PY, "-u", "svc.py"], SERVER, None),  # an interpreter option only a real interpreter honours
@@ -46,7 +48,7 @@ def test_a_server_started_before_the_stack_was_loaded_fits_it_or_not(started_wit
     ([PY, "-m", "mod"], {"PATH": "/bin"}, None),  # PYTHONUNBUFFERED unset here, set in the server: differs
     ([PY, "-m", "mod"], {**SERVER, "AIOHTTP_NO_EXTENSIONS": "1"}, None),  # read when aiohttp is imported
     ([PY, "-m", "mod"], {**SERVER, "PORT": "9002", "OTHER": "x"}, ForkTarget(argv=("-m",), module="mod")),
-], ids=["module", "module-args", "script", "option-u", "option-c", "m-alone", "m-option", "bare", "other-python",
+], ids=["module", "module-forked-first", "module-args", "script", "option-u", "option-c", "m-alone", "m-option", "bare", "other-python",
         "node", "own-pythonpath", "unbuffered-differs", "aiohttp-env", "ordinary-env"])
 def test_fork_target(command, env, expected):
     assert fork_target(command, env, SERVER, PY) == expected
@@ -109,3 +111,20 @@ def test_sessions_share_the_parsed_models_and_boto3_paths_do_not_pile_up():
 ])
 def test_what_a_held_child_waits_at(event, modules, waits):
     assert talks(event, modules) is waits
+
+
+@pytest.mark.parametrize("module", sorted(FORKED_FIRST))
+def test_what_is_forked_first_imports_none_of_the_last_preloaded_libraries(module):
+    """A service forked before the server's last imports would import them itself, on the cores its start needs."""
+    code = textwrap.dedent(f"""
+        import importlib.util, sys
+        from hippodrome_k8s.local.forkserver import PRELOAD_LAST
+        before = set(sys.modules)
+        spec = importlib.util.find_spec("{module}.__main__")
+        source = open(spec.origin).read()
+        exec(compile(source.split("if __name__ ==")[0], spec.origin, "exec"), {{"__name__": "probe", "__package__": "{module}"}})
+        print(sorted(m for m in PRELOAD_LAST if m in sys.modules and m not in before))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

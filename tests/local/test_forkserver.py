@@ -22,7 +22,8 @@ from hippodrome_k8s.core.contract import ServiceState
 from hippodrome_k8s.core.errors import ServiceFailedError
 from hippodrome_k8s.core.loader import load_stack_data
 from hippodrome_k8s.core.resolver import ResolveOptions, resolve
-from hippodrome_k8s.local.forklauncher import ForkServerLauncher
+from hippodrome_k8s.local.forking import ForkTarget
+from hippodrome_k8s.local.forklauncher import ForkServer, ForkServerLauncher
 from hippodrome_k8s.local.supervisor import Supervisor
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the fork server runs on Linux only")
@@ -250,6 +251,56 @@ async def test_the_next_layers_are_forked_early_and_held_until_their_layer_start
     forked, talked = float(lines["forked"].split()[0]), float(lines["talked"])
     assert forked < running["slow"] - 0.5  # its start-up ran while layer 0 was still starting
     assert talked >= running["slow"]  # but its first connection waited for layer 0 to be healthy
+
+
+# Says which of two preloaded libraries it found loaded (aiohttp is among the server's last imports), then waits.
+LOADED = '''
+import sys, time
+print(" ".join(m for m in ("botocore.session", "aiohttp") if m in sys.modules), flush=True)
+time.sleep(60)
+'''
+
+
+async def test_a_request_marked_first_is_forked_before_the_last_imports_and_the_others_wait_for_them(tmp_path):
+    (tmp_path / "loaded.py").write_text(LOADED)
+    server = ForkServer(dict(os.environ))  # both requests are sent while it imports
+
+    def fork(name: str, first: bool):
+        return server.fork(ForkTarget(argv=("loaded.py",), path="loaded.py", first=first), str(tmp_path),
+                           dict(os.environ), name, lambda line: None)
+
+    children = []
+    try:
+        plain = asyncio.ensure_future(fork("plain", first=False))  # sent first, forked after the last imports
+        await asyncio.sleep(0)
+        children.append(await fork("early", first=True))
+        assert await server.ready()
+        children.append(await plain)
+        early_line, plain_line = [await anext(aiter(child.lines())) for child in children]
+        assert early_line.split() == [b"botocore.session"]  # forked before aiohttp was imported
+        assert plain_line.split() == [b"botocore.session", b"aiohttp"]
+        assert server.info is not None and server.info["forked_first"] == [children[0].pid]
+    finally:
+        server.close()
+        for child in children:
+            assert await child.wait() < 0  # ended with the server (SIGTERM)
+            child.close_output()
+
+
+async def test_the_launcher_sends_moto_at_once_and_the_server_forks_it_first(tmp_path):
+    launcher = ForkServerLauncher(note=lambda line: None)
+    launcher.start_watchdog()
+    try:
+        # Sent while the server imports (no wait for it to be ready): forked between its last imports. Without
+        # the variables of a stack, moto's entry point stops at once (exit 2); the fork is what is checked here.
+        child = await launcher.spawn([sys.executable, "-m", "fakes.fake_aws"], str(REPO),
+                                     {"HIPPODROME_STATE_DIR": str(tmp_path)})
+        assert await launcher.ready()
+        assert launcher._server is not None and launcher._server.info is not None
+        assert launcher._server.info["forked_first"] == [child.pid]
+        await launcher.terminate(child, 5.0)
+    finally:
+        launcher.stop_watchdog()
 
 
 async def test_held_children_of_a_start_that_failed_are_ended(tmp_path):
