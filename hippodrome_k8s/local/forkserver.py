@@ -189,7 +189,6 @@ class Request:
     path: str | None
     name: str
     hold: bool = False
-    first: bool = False  # may be forked before PRELOAD_LAST is imported
     umask: int | None = None  # the supervisor's when it asked (the server may have been started before it set one)
     out_fd: int = -1
     gate_fd: int = -1
@@ -199,7 +198,7 @@ class Request:
         raw = json.loads(data)
         return cls(argv=[str(a) for a in raw["argv"]], cwd=str(raw["cwd"]), env={str(k): str(v) for k, v in raw["env"].items()},
                    module=raw.get("module"), path=raw.get("path"), name=str(raw.get("name") or ""),
-                   hold=bool(raw.get("hold")), first=bool(raw.get("first")), umask=int(raw["umask"]) if raw.get("umask") is not None else None)
+                   hold=bool(raw.get("hold")), umask=int(raw["umask"]) if raw.get("umask") is not None else None)
 
 
 def preload(modules: tuple[str, ...] = PRELOAD, between: Callable[[], bool] = lambda: False
@@ -280,14 +279,15 @@ class Server:
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector (set_wakeup_fd)
         self.reap()  # a child forked first may have ended before the handler was set
+        if self.closed:  # the supervisor went away while the server imported: nobody waits for what it asked
+            self.drop_deferred()
+            self.shut_down()
+            return None
         while self.deferred:
             data, fds = self.deferred.pop(0)  # a child forked now closes the fds of those still kept
             request = self.fork(data, fds)
             if request is not None:
                 return request
-        if self.closed:
-            self.shut_down()
-            return None
         self.selector.register(self.control, selectors.EVENT_READ)
         self.selector.register(self.wake_r, selectors.EVENT_READ)
         while True:
@@ -393,6 +393,9 @@ class Server:
         for channel in self.children.values():
             channel.close()
         self.children.clear()
+        self.drop_deferred()
+
+    def drop_deferred(self) -> None:
         for _, fds in self.deferred:
             for fd in fds:
                 os.close(fd)

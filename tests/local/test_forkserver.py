@@ -287,6 +287,20 @@ async def test_a_request_marked_first_is_forked_before_the_last_imports_and_the_
             child.close_output()
 
 
+async def test_what_waits_for_the_last_imports_is_not_started_once_the_supervisor_is_gone(tmp_path):
+    (tmp_path / "mark.py").write_text("open('started', 'w').close()\n")
+    server = ForkServer(dict(os.environ))
+    asked = asyncio.ensure_future(server.fork(ForkTarget(argv=("mark.py",), path="mark.py"), str(tmp_path),
+                                              dict(os.environ), "mark", lambda line: None))
+    await asyncio.sleep(0.05)  # sent; the server is still importing, so it keeps the request
+    assert not server.is_ready()
+    server.close(30.0)  # the supervisor's end closes before the server is ready
+    with pytest.raises(OSError, match="the fork server exited"):
+        await asked
+    assert server.started.process.returncode == 0
+    assert not (tmp_path / "started").exists()
+
+
 async def test_the_launcher_sends_moto_at_once_and_the_server_forks_it_first(tmp_path):
     launcher = ForkServerLauncher(note=lambda line: None)
     launcher.start_watchdog()
