@@ -166,10 +166,11 @@ def stack_cpu(root: Path) -> float:
     """CPU seconds (user + system) of every process that runs in the project (its cwd is the project, a fresh
     temporary directory) or was started by one (the console runs in the examples it links to): supervisor, fork
     server, watchdog, services. The CLI, which has exited, is counted by the caller."""
-    project = str(root.resolve())
-    inside = {p.pid: p for p in psutil.process_iter(["cwd", "ppid", "cpu_times"]) if (p.info["cwd"] or "").startswith(project)}
-    started_by_them = [p for p in psutil.process_iter(["ppid", "cpu_times"]) if p.info["ppid"] in inside and p.pid not in inside]
-    return sum(p.info["cpu_times"].user + p.info["cpu_times"].system for p in [*inside.values(), *started_by_them])
+    project = root.resolve()
+    processes = list(psutil.process_iter(["cwd", "ppid", "cpu_times"]))
+    inside = {p.pid for p in processes if p.info["cwd"] and Path(p.info["cwd"]).is_relative_to(project)}
+    return sum(p.info["cpu_times"].user + p.info["cpu_times"].system
+               for p in processes if p.pid in inside or p.info["ppid"] in inside)
 
 
 def forwarder(port: int, upstream_url: str) -> subprocess.Popen:
