@@ -45,7 +45,9 @@ from hippodrome_k8s.core.origins import Policy
 from . import motostate
 from .classify import Kind, classify, form_action, operation, sqs_receipts
 from .journal import Journal
+from .motomodels import share_moto_loader
 
+share_moto_loader()  # one botocore Loader for moto's models (motomodels.py)
 BOOTSTRAP_AGENT = "hippodrome-bootstrap"
 log = logging.getLogger("fake_aws")
 AMZ_JSON = "application/x-amz-json-1.1"

@@ -30,3 +30,31 @@ def test_fake_aws_serves_moto_without_importing_aiohttp():
     done = subprocess.run([sys.executable, "-c", "import sys, fakes.fake_aws.__main__; print('aiohttp' in sys.modules)"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-3000:]
+
+
+def test_moto_reads_every_service_model_through_one_loader_with_its_extras():
+    # moto made a new botocore Loader per model, and each listed botocore's whole data directory again.
+    script = textwrap.dedent("""
+        import botocore.loaders
+        import fakes.fake_aws.server  # shares moto's loader
+        from moto.core import utils
+        listings = []
+        real_listdir = botocore.loaders.os.listdir
+        def counting_listdir(path):
+            listings.append(path)
+            return real_listdir(path)
+        botocore.loaders.os.listdir = counting_listdir
+        assert utils.create_loader() is utils.create_loader()
+        sqs = utils.get_service_model("sqs")
+        after_first = len(listings)
+        for name in ("dynamodb", "sns", "secretsmanager", "stepfunctions"):
+            utils.get_service_model(name)
+        # the data directory is listed for the first model only; later ones open their own files
+        assert after_first > 100 and len(listings) - after_first < 20, (after_first, len(listings))
+        # moto's extras still merge into moto's copy (SQS answers its query protocol with result wrappers)
+        assert sqs.metadata["protocols"] == ["json", "query"]
+        assert sqs.operation_model("CreateQueue").output_shape.serialization.get("resultWrapper") == "CreateQueueResult"
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]
