@@ -17,7 +17,7 @@ Environment (the only configuration)::
                               or by the compaction child of one that was killed) before giving up
 
 The socket is bound first (a taken port fails at once), then the state is restored, then requests
-are served and the bootstrap runs.  SIGTERM (or Ctrl-C) stops the server, waits for writes in
+are served and the bootstrap runs (its calls handed to the same app in-process: bootstrap.py).  SIGTERM (or Ctrl-C) stops the server, waits for writes in
 flight, compacts the journal into a snapshot and exits 0.  A bootstrap failure is logged, reported
 by /healthz as ``failed`` and ends the process with exit 1 so the supervisor restarts it; a state
 dir that cannot be used (damaged, or held by another fake_aws) is exit 1 with the reason.
@@ -138,7 +138,7 @@ def main() -> int:
         if not stopping.is_set():
             started = time.monotonic()
             try:
-                count = bootstrap(endpoint, config["resources"], log=say,  # type: ignore[arg-type]
+                count = bootstrap(endpoint, config["resources"], app=server.app, log=say,  # type: ignore[arg-type]
                                   state_dir=state_dir if journal is not None else None, seed=config["seed"])  # type: ignore[arg-type]
             except BootstrapError as e:
                 if not stopping.is_set():

@@ -4,12 +4,14 @@ Step Functions execution is switched on first (moto keeps executing state machin
 backend, so this must precede any state machine).  Then the first wave (tables, buckets, queues,
 topics, secrets, state machines), then what needs it (table items, topic subscriptions).
 
-Serial or parallel?  Measured (``bench/bench_bootstrap.py --rounds 7``, the reference stack's 12
-resources, a fresh moto per run, medians): serial 1.71 s, warm-up + serial 2.03 s, warm-up +
-parallel 1.68 s.  Each moto service loads its backend lazily on its first call, CPU-bound under
-the GIL (1.5 s of it is moto importing its Step Functions interpreter), so a warm-up alone only
-adds calls; followed by a thread pool it wins them back and a little more.  Parallel (after the
-warm-up) is the default; it is the mode that pays off as a stack declares more resources.
+How moto is reached: fake_aws hands each call to the moto app of its own process (``app=``,
+inprocess.py): the same path a request from outside takes once past the HTTP server, without the
+socket, urllib3 and werkzeug's HTTP server under the one GIL.  Serial: each moto service loads its
+backend lazily on its first call, CPU-bound under the GIL (a quarter of a second of it is moto importing
+its Step Functions interpreter), so threads only add switching.  Measured (``bench/bench_bootstrap.py
+--rounds 15``, the reference stack's 12 resources, a fresh moto per run, medians, one run): in-process
+0.89 s, serial over loopback HTTP 0.98 s, a warm-up call per service then each wave from a thread pool
+over HTTP (the default until then) 1.04 s.  ``parallel=True`` keeps that last mode for the comparison.
 
 Re-creating is success; a changed state machine definition is updated, a secret whose declared
 value changed (a seed-derived key after a seed change) is set to the declared value.  Declared table
@@ -39,6 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from hippodrome_k8s.core.errors import BootstrapError
 
 from . import seeding
+from .inprocess import WsgiApp, call, serve_in_process
 
 BOOTSTRAP_AGENT = "hippodrome-bootstrap"  # the access log leaves out requests carrying it (server.py)
 MOTO_ACCOUNT_ID = "123456789012"
@@ -54,9 +57,10 @@ class Task:
 
 
 class Clients:
-    """boto3 clients made once (creating clients is not thread-safe; using them is)."""
+    """boto3 clients made once (creating clients is not thread-safe; using them is). With ``app`` (the WSGI app
+    serving ``endpoint`` in this process) their requests are handed to it instead of sent (inprocess.py)."""
 
-    def __init__(self, endpoint: str, region: str):
+    def __init__(self, endpoint: str, region: str, app: WsgiApp | None = None):
         config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
                         max_pool_connections=32, user_agent_extra=BOOTSTRAP_AGENT)
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
@@ -66,6 +70,9 @@ class Clients:
             name: session.client(name, endpoint_url=endpoint, config=config)
             for name in ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "stepfunctions")
         }
+        if app is not None:
+            for client in self._clients.values():
+                serve_in_process(client, app)
 
     def __getattr__(self, name: str) -> Any:
         return self._clients[name]
@@ -265,11 +272,18 @@ _WARM_CALLS: dict[str, Callable[[Clients], Any]] = {
 }
 
 
-def enable_step_function_execution(endpoint: str) -> None:
+def enable_step_function_execution(endpoint: str, app: WsgiApp | None = None) -> None:
     """Must run before any state machine is created: moto keeps executing ones in a separate backend."""
+    url, body = f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}
+    if app is not None:
+        status, _, answer = call(app, "POST", url, {"User-Agent": BOOTSTRAP_AGENT, "Content-Type": "application/json"},
+                                 json.dumps(body))
+        if status >= 400:
+            raise BootstrapError(f"could not switch on Step Functions execution in moto: HTTP {status}: "
+                                 f"{answer[:300].decode('utf-8', 'replace')}")
+        return
     try:
-        response = requests.post(f"{endpoint}/moto-api/config", json={"stepfunctions": {"execute_state_machine": True}},
-                                 headers={"User-Agent": BOOTSTRAP_AGENT}, timeout=10)
+        response = requests.post(url, json=body, headers={"User-Agent": BOOTSTRAP_AGENT}, timeout=10)
         response.raise_for_status()
     except requests.RequestException as e:
         raise BootstrapError(f"could not switch on Step Functions execution in moto: {e}") from None
@@ -286,10 +300,14 @@ def _run(task: Task, clients: Clients) -> str | None:
         return f"{task.label}: {type(e).__name__}: {e}"
 
 
-def bootstrap(endpoint: str, resources: dict[str, Any], *, parallel: bool = True, workers: int = 8,
-              log: Callable[[str], None] = print, state_dir: Path | None = None, seed: str | None = None) -> int:
+def bootstrap(endpoint: str, resources: dict[str, Any], *, app: WsgiApp | None = None, parallel: bool = False,
+              workers: int = 8, log: Callable[[str], None] = print, state_dir: Path | None = None,
+              seed: str | None = None) -> int:
     """Create everything declared; returns the number of resources.  Raises BootstrapError naming every failure.
 
+    ``app``: the WSGI app serving ``endpoint`` in this process (fake_aws's own): the calls are handed to it
+    rather than sent over loopback (inprocess.py); without it they go to ``endpoint`` over HTTP.
+    ``parallel``: warm each service up, then create each wave from a thread pool (see the module's docstring).
     With ``state_dir`` (moto's state dir) the seeded items are tracked there (see seeding.py);
     ``seed`` is only used to say that the seed changed."""
     seed_plan = recorded_seed = None
@@ -301,8 +319,8 @@ def bootstrap(endpoint: str, resources: dict[str, Any], *, parallel: bool = True
         seed_plan = seeding.plan_seed_items(recorded, resources.get("tables", []))
     services, first, second = plan(resources, seed_plan)
     if "stepfunctions" in services:
-        enable_step_function_execution(endpoint)
-    clients = Clients(endpoint, resources.get("region", "us-east-1"))
+        enable_step_function_execution(endpoint, app)
+    clients = Clients(endpoint, resources.get("region", "us-east-1"), app)
     if parallel:
         for service in services:
             warm = Task(f"warming {service}", lambda c, s=service: _WARM_CALLS[s](c))
