@@ -78,10 +78,11 @@ PRELOAD = (
     "jwt", "cryptography.fernet", "cryptography.hazmat.primitives.asymmetric.rsa",
     "cryptography.hazmat.primitives.ciphers.aead", "cryptography.hazmat.primitives.kdf.hkdf",
 )
-# Imported last, about a third of the imports' time: aiohttp (its own libraries first, one by one). Between two of
-# them, a request marked ``first`` that has come (``forking.FORKED_FIRST``: moto's, which uses none of these) is
-# forked at once; every other request waits until all are imported and the server says it is ready.
-PRELOAD_LAST = ("attr", "multidict", "yarl", "frozenlist", "aiosignal", "aiohappyeyeballs", "email.policy",
+# Imported last, about a third of the imports' time: gmpy2 (fake_cognito's key derivation: 50 ms, its GMP and MPFR
+# libraries loaded), then aiohttp (its own libraries first, one by one). Between two of them, a request marked
+# ``first`` that has come (``forking.FORKED_FIRST``: moto's, which uses none of these) is forked at once; every other
+# request waits until all are imported and the server says it is ready.
+PRELOAD_LAST = ("gmpy2", "attr", "multidict", "yarl", "frozenlist", "aiosignal", "aiohappyeyeballs", "email.policy",
                 "aiohttp", "aiohttp.web")
 
 

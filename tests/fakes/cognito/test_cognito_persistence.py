@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import requests
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
 # the ids declared by conftest.DECLARED (not imported: several conftest.py files share that module name)
 POOL_ID = "us-east-1_AbCdEfGhI"
@@ -104,3 +106,19 @@ def test_declared_password_outside_the_policy_is_set_with_a_warning(make_fake):
     server = make_fake(declared=declared).start()
     assert "AuthenticationResult" in _login(server.client(), "weak", "password123")
     assert "declared user weak" in server.log.read_text()
+
+
+def test_a_pools_key_is_the_same_from_gmpy2_and_from_pythons_pow_and_across_releases(monkeypatch):
+    # Tokens a test run saved verify against the JWKS of a later run, on any machine: the derivation
+    # may speed up (gmpy2 where it has a wheel), never change.
+    from fakes.fake_cognito import keys
+
+    pinned = "YoHYokhQbTd6fDAjTwS5MFkzOTeb30v6CQpFTyxSm5A"  # what keys.py derived before gmpy2 (pure Python)
+    fast = keys.derive_private_key("s", "x", "pool")
+    monkeypatch.setattr(keys, "_powmod", pow)
+    plain = keys.derive_private_key("s", "x", "pool")
+    assert keys.key_id(fast) == keys.key_id(plain) == pinned
+    assert fast.private_numbers() == plain.private_numbers()
+    message = b"header.payload"
+    signature = fast.sign(message, padding.PKCS1v15(), hashes.SHA256())
+    plain.public_key().verify(signature, message, padding.PKCS1v15(), hashes.SHA256())  # a real, working key pair
