@@ -17,10 +17,11 @@ Environment (the only configuration)::
                               or by the compaction child of one that was killed) before giving up
 
 The socket is bound first (a taken port fails at once), then the state is restored, then requests
-are served and the bootstrap runs (its calls handed to the same app in-process: bootstrap.py).  SIGTERM (or Ctrl-C) stops the server, waits for writes in
-flight, compacts the journal into a snapshot and exits 0.  A bootstrap failure is logged, reported
-by /healthz as ``failed`` and ends the process with exit 1 so the supervisor restarts it; a state
-dir that cannot be used (damaged, or held by another fake_aws) is exit 1 with the reason.
+are served and the bootstrap runs (its calls handed to the same app in-process: bootstrap.py).
+SIGTERM (or Ctrl-C) stops the server, waits for writes in flight, compacts the journal into a
+snapshot and exits 0.  A bootstrap failure is logged, reported by /healthz as ``failed`` and ends
+the process with exit 1 so the supervisor restarts it; a state dir that cannot be used (damaged,
+or held by another fake_aws) is exit 1 with the reason.
 """
 
 from __future__ import annotations
