@@ -56,14 +56,15 @@ from examples.smoke import checks as reference_checks  # noqa: E402
 from hippodrome_k8s.cli.smoke import build_checks, run_checks  # noqa: E402
 
 
-def project(tmp: Path) -> Path:
-    doc = yaml.safe_load((REPO / "hippodrome.yaml").read_text())
+def project(tmp: Path, repo: Path = REPO) -> Path:
+    """A project in ``tmp`` running ``repo``'s reference stack, every port moved out of 9000-9019."""
+    doc = yaml.safe_load((repo / "hippodrome.yaml").read_text())
     ports = free_ports(len(doc["spec"]["services"]) + 1)
     doc["spec"]["dashboard"] = {"port": ports[0], "allowPortOutsideRange": True}
     for service, port in zip(doc["spec"]["services"], ports[1:]):
         service.update(port=port, allowPortOutsideRange=True)
     (tmp / "hippodrome.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    (tmp / "examples").symlink_to(REPO / "examples")
+    (tmp / "examples").symlink_to(repo / "examples")
     return tmp
 
 
@@ -205,14 +206,14 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def compile_project() -> None:
+def compile_project(repo: Path = REPO) -> None:
     """The bytecode caches of the project's own modules, as every start after a user's first has them: Python writes
     them at the first, except in a shell with PYTHONDONTWRITEBYTECODE set, where every service would compile the
     modules it imports at every start (0.08 s of fake_cell's CPU alone, measured), and the figures would drift with it."""
     import compileall
 
     for package in ("hippodrome_k8s", "fakes", "examples"):
-        compileall.compile_dir(str(REPO / package), quiet=1)
+        compileall.compile_dir(str(repo / package), quiet=1)
 
 
 def main() -> None:
