@@ -14,6 +14,8 @@
   loopback (or the stack's) Host, since moto answers anyone who signs with the dummy credentials; moto's
   own CORS headers are replaced; what the HTTP server or werkzeug refuse in HTML is answered in JSON.
 * ``MotoErrors``: an action moto does not implement is a 400 in JSON, not werkzeug's 500 HTML page.
+* ``ExecutionNames``: a Step Functions execution started without a name is given a UUID, as AWS names it
+  (moto's interpreter named every such execution "None", so a second one was refused as existing).
 * ``JsonLimits``: a body of the AWS JSON protocol (``X-Amz-Target``) nested deeper than 64 levels, or
   holding a lone surrogate, is a 400 before moto parses it (moto answered 500 with an HTML page).
 """
@@ -25,6 +27,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -125,6 +128,29 @@ class JsonLimits:
                 except InvalidBody as e:
                     kind = "ValidationException" if e.kind == "lone_surrogate" else "SerializationException"
                     return _aws_error(start_response, 400, kind, e.message)
+        return self.app(environ, start_response)
+
+
+class ExecutionNames:
+    """A Step Functions execution started without ``name`` is named with a UUID, as AWS does. moto's interpreter
+    (the backend that runs executions) kept the missing name: every such execution was named "None", its ARN
+    ended in ":None", and a second one on the same state machine was refused with ExecutionAlreadyExists."""
+
+    TARGETS = frozenset({"AWSStepFunctions.StartExecution", "AWSStepFunctions.StartSyncExecution"})
+
+    def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") in self.TARGETS:
+            try:
+                request = json.loads(_read_body(environ) or b"{}")
+            except ValueError:
+                request = None  # moto answers what is not JSON
+            if isinstance(request, dict) and request.get("name") is None:
+                request["name"] = str(uuid.uuid4())
+                body = json.dumps(request).encode()
+                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
         return self.app(environ, start_response)
 
 
@@ -283,6 +309,6 @@ class QuietRequestHandler(JsonErrors, MotoRequestHandler):
 def make_moto_server(host: str, port: int, readiness: Readiness,
                      dispatcher: JournallingDispatcher | None = None, policy: Policy | None = None) -> BaseWSGIServer:
     """``policy``: who may call from a browser (the stack's origins, from the env); loopback only by default."""
-    app = HealthMiddleware(MotoErrors(JsonLimits(dispatcher or JournallingDispatcher())), readiness)
+    app = HealthMiddleware(MotoErrors(JsonLimits(ExecutionNames(dispatcher or JournallingDispatcher()))), readiness)
     guarded = Guard(app, policy or Policy.of(), error_body)
     return make_server(host, port, guarded, threaded=True, request_handler=QuietRequestHandler)

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 import time
+import uuid
 
 import boto3
 import pytest
@@ -98,9 +99,7 @@ def test_the_state_machine_really_executes(moto, via):
     bootstrap(endpoint, RESOURCES, log=lambda _: None, **via)
     sfn = client(endpoint, "stepfunctions")
     arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-    # named: moto names every unnamed execution "None", so a second one is refused (AWS makes a UUID)
-    execution = sfn.start_execution(stateMachineArn=arn, name=f"check-{time.monotonic_ns()}",
-                                    input=json.dumps({"x": 1}))["executionArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"x": 1}))["executionArn"]
     for _ in range(100):
         described = sfn.describe_execution(executionArn=execution)
         if described["status"] != "RUNNING":
@@ -135,3 +134,17 @@ def test_a_request_served_in_process_passes_the_same_edge_and_checks_as_one_over
     status, _, body = call(app, "POST", endpoint + "/", headers, deep)
     over_http = requests.post(endpoint + "/", data=deep, headers=headers, timeout=5)
     assert status == over_http.status_code == 400 and json.loads(body) == over_http.json()
+
+
+def test_an_execution_started_without_a_name_is_named_with_a_uuid_as_aws_does(moto):
+    endpoint, _, _ = moto
+    bootstrap(endpoint, RESOURCES, log=lambda _: None)
+    sfn = client(endpoint, "stepfunctions")
+    arn = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    first = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]  # moto refused this one
+    names = [execution.rsplit(":", 1)[1] for execution in (first, second)]
+    assert names[0] != names[1] and all(str(uuid.UUID(name)) == name for name in names)
+    assert sfn.describe_execution(executionArn=second)["name"] == names[1]
+    named = sfn.start_execution(stateMachineArn=arn, name="mine")["executionArn"]
+    assert named.endswith(":execution:fork:mine")  # a name given is kept
