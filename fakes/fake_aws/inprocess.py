@@ -21,7 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSResponse
-from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from .motostate import request_environ
+from .server import run_to_end
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -37,28 +39,18 @@ class _Body(io.BytesIO):
 
 def call(app: WsgiApp, method: str, url: str, headers: Mapping[str, str | bytes], body: Any = None
          ) -> tuple[int, dict[str, str], bytes]:
-    """One request served by ``app`` in this thread: (status, headers, body). ``url`` names the server
-    (its Host header) as a client over the network would."""
-    parts = urlsplit(url)
+    """One request served by ``app`` in this thread: (status, headers, body). Its environ is the one a journalled
+    request is replayed with (``motostate.request_environ``, as werkzeug's server builds it); the Host header is
+    ``url``'s unless given, as an HTTP client sends it."""
     if hasattr(body, "read"):
         body = body.read()
     if isinstance(body, str):
         body = body.encode("utf-8")
-    environ = EnvironBuilder(
-        path=parts.path or "/", query_string=parts.query, method=method, data=body or b"",
-        base_url=f"{parts.scheme}://{parts.netloc}",
-        headers={name: value.decode("latin-1") if isinstance(value, bytes) else value
-                 for name, value in headers.items()},
-        environ_base={"REMOTE_ADDR": "127.0.0.1"}, multithread=True,
-    ).get_environ()
-    chunks, status, answer_headers = run_wsgi_app(app, environ, buffered=True)
-    try:
-        data = b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
-    return int(status.split(" ", 1)[0]), dict(answer_headers.items()), data
+    sent = {name: value.decode("latin-1") if isinstance(value, bytes) else value for name, value in headers.items()}
+    if not any(name.lower() == "host" for name in sent):
+        sent["Host"] = urlsplit(url).netloc
+    status, answer_headers, chunks = run_to_end(app, request_environ(method, url, sent, body or b""))
+    return int(status.split(" ", 1)[0]), dict(answer_headers), b"".join(chunks)
 
 
 def serve_in_process(client: Any, app: WsgiApp) -> None:

@@ -337,12 +337,18 @@ def _uri_from(environ: dict[str, Any]) -> str:
 
 def entry_environ(entry: dict[str, Any]) -> dict[str, Any]:
     """A WSGI environ for a journalled request, as werkzeug's server would have built it."""
-    url = urlsplit(entry["url"])
     body = base64.b64decode(entry["body"]) if entry.get("body_encoded") else (entry.get("body") or "").encode("utf-8")
+    return request_environ(entry["method"], entry["url"], entry.get("headers", {}), body)
+
+
+def request_environ(method: str, full_url: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """A WSGI environ for a request, as werkzeug's server would have built it (a journalled one replayed,
+    the bootstrap's served in-process: inprocess.py)."""
+    url = urlsplit(full_url)
     host, _, port = url.netloc.partition(":")
     raw_uri = url.path + (f"?{url.query}" if url.query else "")
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": entry["method"], "SCRIPT_NAME": "",
+        "REQUEST_METHOD": method, "SCRIPT_NAME": "",
         "PATH_INFO": unquote(url.path).encode("utf-8").decode("latin-1"), "QUERY_STRING": url.query,
         "RAW_URI": raw_uri, "REQUEST_URI": raw_uri, "SERVER_NAME": host or "localhost", "SERVER_PORT": port or "80",
         "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": str(len(body)),
@@ -350,7 +356,7 @@ def entry_environ(entry: dict[str, Any]) -> dict[str, Any]:
         "wsgi.errors": sys.stderr, "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False,
     }
     preserved: dict[str, str] = {}
-    for name, value in entry.get("headers", {}).items():
+    for name, value in headers.items():
         key = environ_key_for_header(name)
         environ[key] = value
         if should_preserve_original_header_name(name):

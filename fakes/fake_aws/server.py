@@ -149,8 +149,7 @@ class ExecutionNames:
                 request = None  # moto answers what is not JSON
             if isinstance(request, dict) and request.get("name") is None:
                 request["name"] = str(uuid.uuid4())
-                body = json.dumps(request).encode()
-                environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+                _set_body(environ, json.dumps(request).encode())
         return self.app(environ, start_response)
 
 
@@ -176,13 +175,18 @@ def _read_body(environ: dict[str, Any]) -> bytes:
         body = stream.read()
     else:
         body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    _set_body(environ, body)
     return body
 
 
-def _run(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
+def _set_body(environ: dict[str, Any], body: bytes) -> None:
+    """``body`` is what the app reads next (its length, no chunked encoding)."""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
+def run_to_end(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], list[bytes]]:
     """Call a WSGI app to the end: (status, headers, body chunks)."""
     response: dict[str, Any] = {}
     chunks: list[bytes] = []
@@ -264,7 +268,7 @@ class JournallingDispatcher(DomainDispatcherApplication):
             self.random.use_seed(seed)
             started = time.perf_counter()
             try:
-                status, headers, chunks = _run(app, environ)
+                status, headers, chunks = run_to_end(app, environ)
             finally:
                 self.random.use_seed(None)
             if int(status[:3]) < 400:
@@ -281,7 +285,7 @@ class JournallingDispatcher(DomainDispatcherApplication):
             motostate.give_back_receipts(entry.get("sqs_queue"), entry["sqs_receipts"])
         self.random.use_seed(entry.get("seed"))
         try:
-            status, _, chunks = _run(app, environ)
+            status, _, chunks = run_to_end(app, environ)
         except Exception as e:  # noqa: BLE001 - one bad entry must not stop the rest
             return f"{entry.get('method')} {entry.get('url')}: {type(e).__name__}: {e}"
         finally:
