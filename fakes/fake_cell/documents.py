@@ -82,6 +82,15 @@ def check_batch_options(index: dict[str, Any], tensor_fields: Any, mappings: Any
                           "'custom_vector'")
 
 
+def may_fetch_media(index: dict[str, Any]) -> bool:
+    """Whether a document added to an index with these settings can name an image the store must
+    fetch (a tensor of kind "image", as `_unstructured` and `_structured` decide it)."""
+    if index["type"] == "structured":
+        fields = index_settings.schema(index)
+        return any(fields.get(name, {}).get("type") == "image_pointer" for name in index.get("tensorFields", []))
+    return bool(index.get("treatUrlsAndPointersAsImages", False))
+
+
 def prepare(doc: Any, index: dict[str, Any], tensor_fields: list[str] | None,
             mappings: dict[str, Any] | None, require_id: bool = False) -> Prepared | ItemError:
     if not isinstance(doc, dict):

@@ -2,7 +2,8 @@
 
 Why: handlers only parse the request, hand the work to the store's threads (one writer, a few
 readers; a small LEXICAL search, cheaper than the hand-off, runs on the loop under a time
-budget, see Cell.search_inline) and shape the response; everything Marqo-specific below
+budget, see Cell.search_inline, and so does an add of documents when nothing else is in
+flight, see Cell.add) and shape the response; everything Marqo-specific below
 HTTP lives in search.py, documents.py and store.py. Two middlewares make the resilience
 contract hold for every path: `envelope` turns any failure (CellError, aiohttp's
 404/405/413, an unexpected exception) into Marqo's JSON error body, and `authenticate`
@@ -94,39 +95,56 @@ class Workers:
     bench machine, a third of a LEXICAL query; here a call is one put on a SimpleQueue and one
     call_soon_threadsafe back, 0.04-0.08 ms (mostly the wake-ups). A call whose request was
     cancelled before a thread took it is skipped, as the executor would.
+
+    Calls are handed over from the event loop's thread only; `idle` (asked there) says whether
+    every call handed over so far is done: each thread counts the calls it is done with in a
+    slot of its own, so no count is shared between threads.
     """
 
     def __init__(self, count: int, name: str) -> None:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, name=f"{name}_{n}", daemon=True)
+        self._handed_over = 0
+        self._done = [0] * count
+        self._threads = [threading.Thread(target=self._work, args=(n,), name=f"{name}_{n}", daemon=True)
                          for n in range(count)]
         for thread in self._threads:
             thread.start()
 
+    @property
+    def idle(self) -> bool:
+        return self._handed_over == sum(self._done)
+
     def run(self, fn: Callable[[], Any]) -> asyncio.Future:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
+        self._handed_over += 1
         self._queue.put((loop, future, fn))
         return future
 
-    def _work(self) -> None:
+    def _work(self, slot: int) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            loop, future, fn = item
-            if future.cancelled():
-                continue
             try:
-                result = fn()
-            except BaseException as exc:  # noqa: BLE001 - handed to the awaiting handler
-                outcome: tuple[bool, Any] = (False, exc)
-            else:
-                outcome = (True, result)
-            try:
-                loop.call_soon_threadsafe(_settle, future, *outcome)
-            except RuntimeError:  # the loop is closed: nobody awaits the result any more
-                pass
+                self._call(*item)
+            finally:
+                self._done[slot] += 1  # after the call returned: the loop may then take its place
+
+    @staticmethod
+    def _call(loop: asyncio.AbstractEventLoop, future: asyncio.Future, fn: Callable[[], Any]) -> None:
+        if future.cancelled():
+            return
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting handler
+            outcome: tuple[bool, Any] = (False, exc)
+        else:
+            outcome = (True, result)
+        try:
+            loop.call_soon_threadsafe(_settle, future, *outcome)
+        except RuntimeError:  # the loop is closed: nobody awaits the result any more
+            pass
 
     def shutdown(self) -> None:
         """Finish the queued calls, then stop the threads."""
@@ -158,6 +176,26 @@ class Cell:
 
     async def read(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await self._readers.run(functools.partial(fn, *args))
+
+    async def add(self, name: str, body: Any, timings: telemetry.Timings = telemetry.NO_TIMINGS
+                  ) -> dict[str, Any]:
+        """Add a batch of documents: right here on the event loop when nothing else is in flight and
+        the batch needs no I/O but SQLite's, else on the writer thread.
+
+        Why: the hand-off buys overlap with other requests, and with none in flight it buys
+        nothing but costs two thread wake-ups and the batch's objects moving to another core:
+        `bench_fake_cell.py` adds, API ÷ raw SQLite, 3.60 with every add on the writer thread and
+        3.38 this way (medians of 7 pairs of runs, faster in all 7). Such a batch is bounded
+        (documents.MAX_BATCH documents, the hashed embedding, no image to fetch:
+        IndexInfo.adds_without_io): the loop is held ~5 ms for 100 short documents, ~20 ms when
+        the commit also merges the pending filter values (every store.MERGE_PENDING rows). With
+        the writer idle nothing else touches its connection meanwhile: only this thread hands it
+        work.
+        """
+        info = self.store.indexes.get(name)
+        if info is not None and info.adds_without_io and self._writer.idle and self._readers.idle:
+            return self.add_documents(name, body, timings)
+        return await self.write(self.add_documents, name, body, timings)
 
     def uses_model(self, name: str) -> None:
         """The index's model is loaded by its first use, as in Marqo (GET /models lists it)."""
@@ -454,7 +492,7 @@ async def add_documents(request: web.Request) -> web.Response:
     name = _index(request)
     timings = _timings(request)
     with timings.time(f"POST /indexes/{name}/documents"):
-        return reply(await cell.write(cell.add_documents, name, body, timings))
+        return reply(await cell.add(name, body, timings))
 
 
 @routes.patch("/indexes/{name}/documents")

@@ -36,7 +36,7 @@ from functools import cached_property
 from typing import Any, Callable, Iterator
 
 from . import embedding, errors, filters, media, realmodel
-from .documents import ItemError, Prepared, prepare
+from .documents import ItemError, Prepared, may_fetch_media, prepare
 from .settings import dimension, filter_string_max_length
 from .vectors import TensorIndex
 
@@ -150,6 +150,12 @@ class IndexInfo:
     def encoder(self) -> realmodel.MiniLM | None:
         """The real model for this index (the [models] extra), or None: the hashed embedding."""
         return realmodel.encoder_for(self.settings.get("model", ""))
+
+    @cached_property
+    def adds_without_io(self) -> bool:
+        """Whether adding documents is CPU and SQLite work only: the hashed embedding (no real model
+        to load or run, decided on the settings alone) and no image to fetch."""
+        return self.settings.get("model", "") not in realmodel.NAMES and not may_fetch_media(self.settings)
 
     def text_vectors(self, texts: list[str]) -> dict[str, embedding.Sparse]:
         """Embeddings of texts, in one model call when the index has a real model."""
