@@ -10,8 +10,8 @@ socket, urllib3 and werkzeug's HTTP server under the one GIL.  Serial: each moto
 backend lazily on its first call, CPU-bound under the GIL (a quarter of a second of it is moto importing
 its Step Functions interpreter), so threads only add switching.  Measured (``bench/bench_bootstrap.py
 --rounds 15``, the reference stack's 12 resources, a fresh moto per run, medians, one run): in-process
-0.89 s, serial over loopback HTTP 0.98 s, a warm-up call per service then each wave from a thread pool
-over HTTP (the default until then) 1.04 s.  ``parallel=True`` keeps that last mode for the comparison.
+0.89 s, serial over loopback HTTP 0.98 s, and 1.04 s for what the bootstrap did before (over HTTP, a
+warm-up call per service, then each wave from a thread pool; removed since).
 
 Re-creating is success; a changed state machine definition is updated, a secret whose declared
 value changed (a seed-derived key after a seed change) is set to the declared value.  Declared table
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -230,7 +229,7 @@ def item_tasks(resources: dict[str, Any], seed_plan: seeding.SeedPlan) -> list[T
 
 
 def plan(resources: dict[str, Any], seed_plan: seeding.SeedPlan | None = None) -> tuple[list[str], list[Task], list[Task]]:
-    """(services to warm, first wave of creates, second wave that needs the first).  Without a
+    """(AWS services used, first wave of creates, second wave that needs the first).  Without a
     seed plan every declared item is put."""
     first: list[Task] = []
     second: list[Task] = []
@@ -262,16 +261,6 @@ def plan(resources: dict[str, Any], seed_plan: seeding.SeedPlan | None = None) -
     return services, first, second
 
 
-_WARM_CALLS: dict[str, Callable[[Clients], Any]] = {
-    "dynamodb": lambda c: c.dynamodb.list_tables(Limit=1),
-    "s3": lambda c: c.s3.list_buckets(),
-    "sqs": lambda c: c.sqs.list_queues(),
-    "sns": lambda c: c.sns.list_topics(),
-    "secretsmanager": lambda c: c.secretsmanager.list_secrets(MaxResults=1),
-    "stepfunctions": lambda c: c.stepfunctions.list_state_machines(maxResults=1),
-}
-
-
 def enable_step_function_execution(endpoint: str, app: WsgiApp | None = None) -> None:
     """Must run before any state machine is created: moto keeps executing ones in a separate backend."""
     url, body = f"{endpoint}/moto-api/config", {"stepfunctions": {"execute_state_machine": True}}
@@ -300,14 +289,12 @@ def _run(task: Task, clients: Clients) -> str | None:
         return f"{task.label}: {type(e).__name__}: {e}"
 
 
-def bootstrap(endpoint: str, resources: dict[str, Any], *, app: WsgiApp | None = None, parallel: bool = False,
-              workers: int = 8, log: Callable[[str], None] = print, state_dir: Path | None = None,
-              seed: str | None = None) -> int:
+def bootstrap(endpoint: str, resources: dict[str, Any], *, app: WsgiApp | None = None,
+              log: Callable[[str], None] = print, state_dir: Path | None = None, seed: str | None = None) -> int:
     """Create everything declared; returns the number of resources.  Raises BootstrapError naming every failure.
 
     ``app``: the WSGI app serving ``endpoint`` in this process (fake_aws's own): the calls are handed to it
     rather than sent over loopback (inprocess.py); without it they go to ``endpoint`` over HTTP.
-    ``parallel``: warm each service up, then create each wave from a thread pool (see the module's docstring).
     With ``state_dir`` (moto's state dir) the seeded items are tracked there (see seeding.py);
     ``seed`` is only used to say that the seed changed."""
     seed_plan = recorded_seed = None
@@ -321,19 +308,9 @@ def bootstrap(endpoint: str, resources: dict[str, Any], *, app: WsgiApp | None =
     if "stepfunctions" in services:
         enable_step_function_execution(endpoint, app)
     clients = Clients(endpoint, resources.get("region", "us-east-1"), app)
-    if parallel:
-        for service in services:
-            warm = Task(f"warming {service}", lambda c, s=service: _WARM_CALLS[s](c))
-            if (failure := _run(warm, clients)) is not None:
-                raise BootstrapError(failure)
     failures: list[str] = []
     for wave in (first, second):
-        if parallel and len(wave) > 1:
-            with ThreadPoolExecutor(max_workers=min(workers, len(wave))) as pool:
-                results = list(pool.map(lambda t: _run(t, clients), wave))
-        else:
-            results = [_run(t, clients) for t in wave]
-        failures += [r for r in results if r]
+        failures += [r for r in (_run(t, clients) for t in wave) if r]
         if failures:
             break
     if failures:
