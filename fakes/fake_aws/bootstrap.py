@@ -56,25 +56,31 @@ class Task:
 
 
 class Clients:
-    """boto3 clients made once (creating clients is not thread-safe; using them is). With ``app`` (the WSGI app
-    serving ``endpoint`` in this process) their requests are handed to it instead of sent (inprocess.py)."""
+    """A boto3 client per AWS service, made on its first use (the bootstrap is serial: a stack that declares no
+    queue makes no SQS client). With ``app`` (the WSGI app serving ``endpoint`` in this process) their requests
+    are handed to it instead of sent (inprocess.py)."""
+
+    SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "stepfunctions")
 
     def __init__(self, endpoint: str, region: str, app: WsgiApp | None = None):
-        config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
-                        max_pool_connections=32, user_agent_extra=BOOTSTRAP_AGENT)
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
         self.endpoint = endpoint
         self.region = region
-        self._clients = {
-            name: session.client(name, endpoint_url=endpoint, config=config)
-            for name in ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "stepfunctions")
-        }
-        if app is not None:
-            for client in self._clients.values():
-                serve_in_process(client, app)
+        self._app = app
+        self._config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=30,
+                              user_agent_extra=BOOTSTRAP_AGENT)
+        self._session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                              region_name=region)
+        self._clients: dict[str, Any] = {}
 
     def __getattr__(self, name: str) -> Any:
-        return self._clients[name]
+        if name not in self.SERVICES:
+            raise AttributeError(name)
+        client = self._clients.get(name)
+        if client is None:
+            client = self._clients[name] = self._session.client(name, endpoint_url=self.endpoint, config=self._config)
+            if self._app is not None:
+                serve_in_process(client, self._app)
+        return client
 
 
 def _error_code(e: ClientError) -> str:

@@ -119,6 +119,25 @@ def test_a_failure_names_the_resource_and_the_aws_error(moto, via):
     assert "ValidationException" in message
 
 
+def test_only_the_declared_services_get_a_client(moto, via, monkeypatch):
+    """Clients are made on first use: a stack that declares only a table makes only a DynamoDB client (a boto3
+    client costs tens of ms of CPU at moto's start, on the stack's critical path)."""
+    made: list[str] = []
+    real_client = boto3.session.Session.client
+
+    def recording(self, service_name, *args, **kwargs):
+        made.append(service_name)
+        return real_client(self, service_name, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", recording)
+    table = f"only-{uuid.uuid4().hex[:8]}"
+    resources = {"region": "us-east-1", "tables": [{"name": table, "hashKey": {"name": "id", "type": "S"}}]}
+    assert bootstrap(moto[0], resources, log=lambda _: None, **via) == 1
+    assert made == ["dynamodb"]
+    monkeypatch.undo()
+    assert table in client(moto[0], "dynamodb").list_tables()["TableNames"]
+
+
 def test_a_request_served_in_process_passes_the_same_edge_and_checks_as_one_over_http(moto):
     endpoint, readiness, app = moto
     readiness.set(status="ready")
