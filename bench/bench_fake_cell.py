@@ -123,7 +123,7 @@ class ApiPath:
     """
 
     def __init__(self, url: str, index: str, client: str) -> None:
-        self.index, self.client = index, client
+        self.client = client
         self.session = requests.Session()
         self.session.post(f"{url}/indexes/{index}", json={}).raise_for_status()
         self.url = f"{url}/indexes/{index}/documents"

@@ -234,37 +234,22 @@ def item_tasks(resources: dict[str, Any], seed_plan: seeding.SeedPlan) -> list[T
     return [seed_items(table, hash_key=hash_keys.get(table), **lists) for table, lists in work.items()]
 
 
-def plan(resources: dict[str, Any], seed_plan: seeding.SeedPlan | None = None) -> tuple[list[str], list[Task], list[Task]]:
-    """(AWS services used, first wave of creates, second wave that needs the first).  Without a
-    seed plan every declared item is put."""
-    first: list[Task] = []
+def plan(resources: dict[str, Any], seed_plan: seeding.SeedPlan | None = None) -> tuple[list[Task], list[Task]]:
+    """(first wave of creates, second wave that needs the first).  Without a seed plan every declared item
+    is put."""
+    first: list[Task] = [create_table(t) for t in resources.get("tables", [])]
     second: list[Task] = []
-    services: list[str] = []
-
-    def need(service: str, items: Iterable[Any]) -> bool:
-        items = list(items)
-        if items and service not in services:
-            services.append(service)
-        return bool(items)
-
-    if need("dynamodb", resources.get("tables", [])):
-        first += [create_table(t) for t in resources["tables"]]
     if seed_plan is None:
         second += [put_items(t) for t in resources.get("tables", []) if t.get("items")]
-    elif need("dynamodb", seed_plan.delete + seed_plan.put + seed_plan.ensure):
+    elif seed_plan.delete or seed_plan.put or seed_plan.ensure:
         second += item_tasks(resources, seed_plan)
-    if need("s3", resources.get("buckets", [])):
-        first += [create_bucket(b) for b in resources["buckets"]]
-    if need("sqs", resources.get("queues", [])):
-        first += [create_queue(q) for q in resources["queues"]]
-    if need("sns", resources.get("topics", [])):
-        first += [create_topic(t) for t in resources["topics"]]
-        second += [subscribe(t, s) for t in resources["topics"] for s in t.get("subscriptions", [])]
-    if need("secretsmanager", resources.get("secrets", [])):
-        first += [create_secret(s) for s in resources["secrets"]]
-    if need("stepfunctions", resources.get("stateMachines", [])):
-        first += [create_state_machine(m) for m in resources["stateMachines"]]
-    return services, first, second
+    first += [create_bucket(b) for b in resources.get("buckets", [])]
+    first += [create_queue(q) for q in resources.get("queues", [])]
+    first += [create_topic(t) for t in resources.get("topics", [])]
+    second += [subscribe(t, s) for t in resources.get("topics", []) for s in t.get("subscriptions", [])]
+    first += [create_secret(s) for s in resources.get("secrets", [])]
+    first += [create_state_machine(m) for m in resources.get("stateMachines", [])]
+    return first, second
 
 
 def enable_step_function_execution(endpoint: str, app: WsgiApp | None = None) -> None:
@@ -310,8 +295,8 @@ def bootstrap(endpoint: str, resources: dict[str, Any], *, app: WsgiApp | None =
         except ValueError as e:
             raise BootstrapError(str(e)) from None
         seed_plan = seeding.plan_seed_items(recorded, resources.get("tables", []))
-    services, first, second = plan(resources, seed_plan)
-    if "stepfunctions" in services:
+    first, second = plan(resources, seed_plan)
+    if resources.get("stateMachines"):
         enable_step_function_execution(endpoint, app)
     clients = Clients(endpoint, resources.get("region", "us-east-1"), app)
     failures: list[str] = []
