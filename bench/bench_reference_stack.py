@@ -11,6 +11,8 @@ user's second start has them), one after the other on the same machine:
    start to a 200 on /healthz when started alone (the layers below running) with the launcher the stack
    uses (the Python services forked by a ready fork server), summed. Supervisor start -> every service running, and `up --detach` wall.
                                                                                             target <= 1.10
+   Beside it, `up --detach` wall ÷ the same path with layer 0 counted from a cold launcher: `up` cannot fork
+   layer 0 before its fork server has started and imported what it preloads, which the path above leaves out.
    Beside it, the CPU the whole start took (every process of the stack, the CLI included) ÷ the cores: the
    least wall time that work can take on this machine, whatever the order it is done in.
 2. the smoke suite's wall time (in-process, and through `hippodrome smoke`).   target < 3 s
@@ -133,6 +135,38 @@ async def _critical_path(root: Path) -> tuple[float, list[tuple[str, float]]]:
     return total, timings
 
 
+async def _layer0_cold(root: Path) -> float:
+    """Layer 0's slowest blocking service, each started alone by a launcher made for it (its fork server started
+    with it, cold), as `up` must: the launcher's own start and imports are counted, where ``critical_path`` starts
+    every service from a ready launcher. A state dir per service, fresh."""
+    slowest = 0.0
+    for service in plan_of(root, "state-cold").layers[0]:
+        if not service.blocking:
+            continue
+        plan = plan_of(root, f"state-cold-{service.name}")
+        service = plan.service(service.name)
+        started = time.perf_counter()
+        launcher = default_launcher(fork_server_env(plan), note=lambda line: None)
+        launcher.start_watchdog()
+        prober = HttpProber()
+        child = await launcher.spawn(service.command, service.cwd, service.env)
+        drain = asyncio.create_task(_drain(child))
+        try:
+            while not (await prober.probe(service.health_url, 1.0))[0]:
+                await asyncio.sleep(0.005)
+            slowest = max(slowest, time.perf_counter() - started)
+        finally:
+            await launcher.terminate(child, 10)
+            await asyncio.gather(drain, return_exceptions=True)
+            await prober.close()
+            launcher.stop_watchdog()
+    return slowest
+
+
+def layer0_cold(root: Path) -> float:
+    return asyncio.run(_layer0_cold(root))
+
+
 async def _drain(child) -> None:
     async for _ in child.lines():
         pass
@@ -234,10 +268,13 @@ def main() -> None:
             if down.returncode != 0:
                 print("shutdown:", down.stderr)
             critical, timings = critical_path(root)
+            layer0 = max(t for (n, t) in timings if n in {s.name for s in plan_of(root, "state-cold").layers[0]
+                                                           if s.blocking})
+            cold = critical - layer0 + layer0_cold(root)
         rounds.append({"alone": alone, "wall": wall, "engine": engine, "critical": critical, "timings": timings,
-                       "cpu": cpu})
+                       "cpu": cpu, "cold": cold})
         print(f"  round {number + 1}: moto alone {alone:.2f} s | up --detach {wall:.2f} s (CPU {cpu:.2f} s) | "
-              f"supervisor {engine:.2f} s | critical path {critical:.2f} s  ["
+              f"supervisor {engine:.2f} s | critical path {critical:.2f} s (layer 0 from a cold launcher: {cold:.2f} s)  ["
               + ", ".join(f"{n} {t:.2f}" for n, t in timings) + "]", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="hd-ref-") as tmp:
@@ -297,6 +334,10 @@ def main() -> None:
           f"ratio {median([r['engine'] / r['critical'] for r in rounds]):.3f}  (target <= 1.10)")
     print(f"   `hippodrome up --detach` wall (CLI start, checks, polling included) {wall:.2f} s   "
           f"ratio {median([r['wall'] / r['critical'] for r in rounds]):.3f}  (target <= 1.10)")
+    print(f"   the critical path with layer 0 counted from a cold launcher (each layer 0 service alone, its fork server "
+          f"started with it, as `up` must) {median([r['cold'] for r in rounds]):.2f} s: `up --detach` wall ÷ that "
+          f"{median([r['wall'] / r['cold'] for r in rounds]):.3f}  rounds "
+          + ", ".join(f"{r['wall'] / r['cold']:.2f}" for r in rounds))
     cores = os.cpu_count() or 1
     cpu = median([r["cpu"] for r in rounds])
     print(f"   CPU the whole start took (CLI, supervisor, fork server, watchdog, services) {cpu:.2f} s; ÷ {cores} cores = "
