@@ -117,19 +117,14 @@ async def _critical_path(root: Path) -> tuple[float, list[tuple[str, float]]]:
             slowest = 0.0
             for service in layer:
                 started = time.perf_counter()
-                child = await launcher.spawn(service.command, service.cwd, service.env)
-                children.append((child, asyncio.create_task(_drain(child))))
-                while not (await prober.probe(service.health_url, 1.0))[0]:
-                    await asyncio.sleep(0.005)
+                await _start_healthy(launcher, prober, service, children)
                 took = time.perf_counter() - started
                 timings.append((service.name, took))
                 if service.blocking:
                     slowest = max(slowest, took)
             total += slowest
     finally:
-        for child, drain in reversed(children):
-            await launcher.terminate(child, 10)
-            await asyncio.gather(drain, return_exceptions=True)
+        await _stop(launcher, children)
         await prober.close()
         launcher.stop_watchdog()
     return total, timings
@@ -149,15 +144,12 @@ async def _layer0_cold(root: Path) -> float:
         launcher = default_launcher(fork_server_env(plan), note=lambda line: None)
         launcher.start_watchdog()
         prober = HttpProber()
-        child = await launcher.spawn(service.command, service.cwd, service.env)
-        drain = asyncio.create_task(_drain(child))
+        children: list[tuple] = []
         try:
-            while not (await prober.probe(service.health_url, 1.0))[0]:
-                await asyncio.sleep(0.005)
+            await _start_healthy(launcher, prober, service, children)
             slowest = max(slowest, time.perf_counter() - started)
         finally:
-            await launcher.terminate(child, 10)
-            await asyncio.gather(drain, return_exceptions=True)
+            await _stop(launcher, children)
             await prober.close()
             launcher.stop_watchdog()
     return slowest
@@ -165,6 +157,21 @@ async def _layer0_cold(root: Path) -> float:
 
 def layer0_cold(root: Path) -> float:
     return asyncio.run(_layer0_cold(root))
+
+
+async def _start_healthy(launcher, prober: HttpProber, service, children: list[tuple]) -> None:
+    """``service`` spawned by ``launcher`` (added to ``children`` with the task draining its output, for ``_stop``),
+    returning once its health check answers 200."""
+    child = await launcher.spawn(service.command, service.cwd, service.env)
+    children.append((child, asyncio.create_task(_drain(child))))
+    while not (await prober.probe(service.health_url, 1.0))[0]:
+        await asyncio.sleep(0.005)
+
+
+async def _stop(launcher, children: list[tuple]) -> None:
+    for child, drain in reversed(children):
+        await launcher.terminate(child, 10)
+        await asyncio.gather(drain, return_exceptions=True)
 
 
 async def _drain(child) -> None:
